@@ -1,0 +1,2 @@
+//! The `auth` command-line tool.
+fn main() {}

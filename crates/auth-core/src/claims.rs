@@ -1,0 +1,654 @@
+//! Verified token claims: registered claims typed, the application's own claims as `E`.
+//!
+//! ```
+//! use auth_core::Claims;
+//! use serde::Deserialize;
+//!
+//! /// The application's own claims (everything not registered).
+//! #[derive(Debug, Clone, Deserialize)]
+//! struct MyClaims {
+//!     #[serde(default)]
+//!     plan: Option<String>,
+//! }
+//!
+//! fn handler(claims: &Claims<MyClaims>) -> String {
+//!     format!("{} on {:?}, admin: {}", claims.subject().unwrap_or("?"), claims.extra.plan,
+//!             claims.has_role("admin"))
+//! }
+//! ```
+
+use std::any::TypeId;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::{Key, SeenKeys, StrictIgnore};
+
+/// A JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch, possibly fractional.
+///
+/// Only JSON numbers are accepted (a string such as `"1700000000"` is rejected); extreme values
+/// never panic: comparisons happen in floating point and [`NumericDate::as_secs`] saturates.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct NumericDate(f64);
+
+impl NumericDate {
+    /// Wraps seconds since the epoch.
+    #[must_use]
+    pub fn from_secs(secs: i64) -> Self {
+        NumericDate(secs as f64)
+    }
+
+    /// Whole seconds since the epoch (saturating at the `i64` range).
+    #[must_use]
+    pub fn as_secs(self) -> i64 {
+        self.0 as i64
+    }
+
+    /// The exact value, with any fraction.
+    #[must_use]
+    pub fn as_f64(self) -> f64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate (JSON number)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(E::custom("NumericDate out of range"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for NumericDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.fract() == 0.0 && self.0.abs() < 9.0e15 {
+            s.serialize_i64(self.0 as i64)
+        } else {
+            s.serialize_f64(self.0)
+        }
+    }
+}
+
+/// The default for `Claims<E>`: no application-specific claims.
+///
+/// Read ad-hoc claims with [`Claims::get`] or the normalised accessors instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NoExtraClaims {}
+
+impl<'de> Deserialize<'de> for NoExtraClaims {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_ignored_any(de::IgnoredAny).map(|_| NoExtraClaims {})
+    }
+}
+
+/// Verified claims of an access token.
+///
+/// The registered claims are typed fields; the application's own claims are deserialised into
+/// `E` (from the same JSON object, registered claims excluded, as with `#[serde(flatten)]`).
+/// Roles, permissions, scopes, email, tenant and entitlements have normalised accessors that
+/// read the provider-specific places configured in a [`ClaimMapping`].
+///
+/// `Serialize` writes the complete original claims object.
+#[non_exhaustive]
+#[derive(Clone)]
+pub struct Claims<E = NoExtraClaims> {
+    /// `iss`: the issuer, exactly as configured.
+    pub iss: String,
+    /// `sub`: the subject (user or client id).
+    pub sub: Option<String>,
+    /// `aud`: the audiences (a single string becomes a one-element list).
+    pub aud: Vec<String>,
+    /// `exp`: expiry.
+    pub exp: NumericDate,
+    /// `nbf`: not before.
+    pub nbf: Option<NumericDate>,
+    /// `iat`: issued at.
+    pub iat: Option<NumericDate>,
+    /// `jti`: token id.
+    pub jti: Option<String>,
+    /// `client_id` (RFC 9068): the OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    /// `scope`: the granted scopes (space-separated string or array in the token).
+    pub scope: Vec<String>,
+    /// The application's own claims.
+    pub extra: E,
+    raw: Arc<str>,
+    mapping: Arc<ClaimMapping>,
+    tree: OnceLock<Value>,
+}
+
+impl<E> Claims<E> {
+    /// The subject, if any.
+    #[must_use]
+    pub fn subject(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// The complete claims object as JSON text, exactly as the token carried it.
+    #[must_use]
+    pub fn raw_json(&self) -> &str {
+        &self.raw
+    }
+
+    /// The complete claims object as a JSON value (parsed on first use, then cached).
+    #[must_use]
+    pub fn as_value(&self) -> &Value {
+        self.tree
+            .get_or_init(|| serde_json::from_str(&self.raw).unwrap_or(Value::Null))
+    }
+
+    /// Looks up a claim by path (see [`ClaimPath`]): `claims.get("realm_access.roles")`.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        ClaimPath::parse(path).lookup(self.as_value())
+    }
+
+    /// Normalised roles, from the configured role paths (all of them, de-duplicated).
+    #[must_use]
+    pub fn roles(&self) -> Vec<&str> {
+        self.collect(&self.mapping.roles)
+    }
+
+    /// Normalised permissions.
+    #[must_use]
+    pub fn permissions(&self) -> Vec<&str> {
+        self.collect(&self.mapping.permissions)
+    }
+
+    /// Normalised scopes: the `scope` claim plus any configured scope paths (e.g. Entra's `scp`).
+    #[must_use]
+    pub fn scopes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.scope.iter().map(String::as_str).collect();
+        for s in self.collect(&self.mapping.scopes) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Normalised entitlements / features.
+    #[must_use]
+    pub fn entitlements(&self) -> Vec<&str> {
+        self.collect(&self.mapping.entitlements)
+    }
+
+    /// The user's email, from the first configured email path holding a string.
+    #[must_use]
+    pub fn email(&self) -> Option<&str> {
+        self.first_string(&self.mapping.email)
+    }
+
+    /// The tenant id, from the first configured tenant path holding a string.
+    #[must_use]
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.first_string(&self.mapping.tenant_id)
+    }
+
+    /// Whether the normalised roles contain `role`.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().contains(&role)
+    }
+
+    /// Whether the normalised scopes contain `scope`.
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().contains(&scope)
+    }
+
+    /// Whether the normalised permissions contain `permission`.
+    #[must_use]
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions().contains(&permission)
+    }
+
+    /// Whether the normalised entitlements contain `entitlement`.
+    #[must_use]
+    pub fn has_entitlement(&self, entitlement: &str) -> bool {
+        self.entitlements().contains(&entitlement)
+    }
+
+    /// Maps the application claims, keeping everything else.
+    pub fn map_extra<F, T>(self, f: F) -> Claims<T>
+    where
+        F: FnOnce(E) -> T,
+    {
+        Claims {
+            iss: self.iss,
+            sub: self.sub,
+            aud: self.aud,
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti,
+            client_id: self.client_id,
+            scope: self.scope,
+            extra: f(self.extra),
+            raw: self.raw,
+            mapping: self.mapping,
+            tree: self.tree,
+        }
+    }
+
+    fn collect(&self, paths: &[ClaimPath]) -> Vec<&str> {
+        let root = self.as_value();
+        let mut out: Vec<&str> = Vec::new();
+        for path in paths {
+            match path.lookup(root) {
+                Some(Value::Array(items)) => {
+                    for s in items.iter().filter_map(Value::as_str) {
+                        if !out.contains(&s) {
+                            out.push(s);
+                        }
+                    }
+                }
+                Some(Value::String(s)) => {
+                    for s in s.split(' ').filter(|s| !s.is_empty()) {
+                        if !out.contains(&s) {
+                            out.push(s);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn first_string(&self, paths: &[ClaimPath]) -> Option<&str> {
+        let root = self.as_value();
+        paths.iter().find_map(|p| p.lookup(root).and_then(Value::as_str))
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Claims<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("iss", &self.iss)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp.as_secs())
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("extra", &self.extra)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> Serialize for Claims<E> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_value().serialize(s)
+    }
+}
+
+/// A path to a claim inside the claims object: a list of object member names.
+///
+/// [`ClaimPath::parse`] splits on `.` (`"realm_access.roles"`); use [`ClaimPath::key`] for a single
+/// member whose name contains dots, such as Auth0's namespaced claims
+/// (`"https://example.com/roles"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// A dot-separated path.
+    #[must_use]
+    pub fn parse(path: &str) -> ClaimPath {
+        ClaimPath(path.split('.').map(str::to_owned).collect())
+    }
+
+    /// A single top-level member, taken literally.
+    #[must_use]
+    pub fn key(name: impl Into<String>) -> ClaimPath {
+        ClaimPath(vec![name.into()])
+    }
+
+    /// A path from explicit segments.
+    #[must_use]
+    pub fn segments<I, S>(segments: I) -> ClaimPath
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ClaimPath(segments.into_iter().map(Into::into).collect())
+    }
+
+    /// Resolves the path in a JSON value.
+    #[must_use]
+    pub fn lookup<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        self.0.iter().try_fold(root, |v, seg| v.get(seg))
+    }
+}
+
+/// Where the normalised accessors of [`Claims`] look, per identity provider.
+///
+/// Several paths may be given for each; roles, permissions, scopes and entitlements gather from
+/// all of them, email and tenant take the first that holds a string. Values may be arrays of
+/// strings or space-separated strings.
+///
+/// ```
+/// use auth_core::{ClaimMapping, ClaimPath};
+/// let keycloak = ClaimMapping::keycloak("my-api");
+/// let custom = ClaimMapping::default().with_roles([ClaimPath::parse("app.roles")]);
+/// # let _ = (keycloak, custom);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    /// Paths holding roles.
+    pub roles: Vec<ClaimPath>,
+    /// Paths holding permissions.
+    pub permissions: Vec<ClaimPath>,
+    /// Extra paths holding scopes (the registered `scope` claim is always read).
+    pub scopes: Vec<ClaimPath>,
+    /// Paths holding entitlements or features.
+    pub entitlements: Vec<ClaimPath>,
+    /// Paths holding the email address.
+    pub email: Vec<ClaimPath>,
+    /// Paths holding the tenant id.
+    pub tenant_id: Vec<ClaimPath>,
+}
+
+impl Default for ClaimMapping {
+    /// The plain preset: `roles`, `permissions`, `scp`, `entitlements`/`features`, `email`,
+    /// `tenant_id`/`tid`.
+    fn default() -> Self {
+        ClaimMapping {
+            roles: vec![ClaimPath::key("roles")],
+            permissions: vec![ClaimPath::key("permissions")],
+            scopes: vec![ClaimPath::key("scp")],
+            entitlements: vec![ClaimPath::key("entitlements"), ClaimPath::key("features")],
+            email: vec![ClaimPath::key("email")],
+            tenant_id: vec![ClaimPath::key("tenant_id"), ClaimPath::key("tid")],
+        }
+    }
+}
+
+impl ClaimMapping {
+    /// Keycloak: realm roles (`realm_access.roles`) and the client's roles
+    /// (`resource_access.<client>.roles`).
+    #[must_use]
+    pub fn keycloak(client_id: &str) -> Self {
+        ClaimMapping {
+            roles: vec![
+                ClaimPath::parse("realm_access.roles"),
+                ClaimPath::segments(["resource_access", client_id, "roles"]),
+            ],
+            ..ClaimMapping::default()
+        }
+    }
+
+    /// Auth0: RBAC `permissions`, and roles in a namespaced claim such as
+    /// `https://example.com/roles` (pass the namespace, with or without the trailing `/`).
+    #[must_use]
+    pub fn auth0(namespace: &str) -> Self {
+        let ns = namespace.trim_end_matches('/');
+        ClaimMapping {
+            roles: vec![ClaimPath::key(format!("{ns}/roles")), ClaimPath::key("roles")],
+            email: vec![ClaimPath::key(format!("{ns}/email")), ClaimPath::key("email")],
+            tenant_id: vec![ClaimPath::key(format!("{ns}/tenant_id")), ClaimPath::key("org_id")],
+            ..ClaimMapping::default()
+        }
+    }
+
+    /// Microsoft Entra ID: app `roles`, delegated scopes in `scp`, tenant in `tid`, email in
+    /// `email` or `preferred_username`.
+    #[must_use]
+    pub fn entra() -> Self {
+        ClaimMapping {
+            email: vec![ClaimPath::key("email"), ClaimPath::key("preferred_username")],
+            tenant_id: vec![ClaimPath::key("tid")],
+            ..ClaimMapping::default()
+        }
+    }
+
+    /// Amazon Cognito: groups in `cognito:groups` as roles.
+    #[must_use]
+    pub fn cognito() -> Self {
+        ClaimMapping {
+            roles: vec![ClaimPath::key("cognito:groups")],
+            tenant_id: vec![ClaimPath::key("custom:tenant_id")],
+            ..ClaimMapping::default()
+        }
+    }
+
+    /// Replaces the role paths.
+    #[must_use]
+    pub fn with_roles(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.roles = paths.into_iter().collect();
+        self
+    }
+
+    /// Replaces the permission paths.
+    #[must_use]
+    pub fn with_permissions(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.permissions = paths.into_iter().collect();
+        self
+    }
+
+    /// Replaces the extra scope paths.
+    #[must_use]
+    pub fn with_scopes(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.scopes = paths.into_iter().collect();
+        self
+    }
+
+    /// Replaces the entitlement paths.
+    #[must_use]
+    pub fn with_entitlements(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.entitlements = paths.into_iter().collect();
+        self
+    }
+
+    /// Replaces the email paths.
+    #[must_use]
+    pub fn with_email(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.email = paths.into_iter().collect();
+        self
+    }
+
+    /// Replaces the tenant id paths.
+    #[must_use]
+    pub fn with_tenant_id(mut self, paths: impl IntoIterator<Item = ClaimPath>) -> Self {
+        self.tenant_id = paths.into_iter().collect();
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing (crate-internal): one strict pass extracts the registered claims and checks the whole
+// object for duplicates; the application's `E` is a second pass only when it is not the default.
+
+/// Registered claims as parsed, before validation.
+#[derive(Default)]
+pub(crate) struct Registered {
+    pub(crate) iss: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) aud: Vec<String>,
+    pub(crate) exp: Option<NumericDate>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) jti: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) scope: Vec<String>,
+}
+
+/// `aud` and `scope`: a string or an array of strings.
+struct StringOrList {
+    split_spaces: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for StringOrList {
+    type Value = Vec<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringOrList {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+        if self.split_spaces {
+            Ok(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        } else {
+            Ok(vec![v.to_owned()])
+        }
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(16));
+        while let Some(s) = seq.next_element::<String>()? {
+            out.push(s);
+        }
+        Ok(out)
+    }
+}
+
+struct RegisteredVisitor;
+
+impl<'de> Visitor<'de> for RegisteredVisitor {
+    type Value = Registered;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+        let mut r = Registered::default();
+        let mut seen = SeenKeys::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            seen.insert::<A::Error>(&key)?;
+            match &*key {
+                "iss" => r.iss = Some(map.next_value()?),
+                "sub" => r.sub = Some(map.next_value()?),
+                "aud" => r.aud = map.next_value_seed(StringOrList { split_spaces: false })?,
+                "exp" => r.exp = Some(map.next_value()?),
+                "nbf" => r.nbf = Some(map.next_value()?),
+                "iat" => r.iat = Some(map.next_value()?),
+                "jti" => r.jti = Some(map.next_value()?),
+                "client_id" => r.client_id = Some(map.next_value()?),
+                "scope" => r.scope = map.next_value_seed(StringOrList { split_spaces: true })?,
+                _ => map.next_value_seed(StrictIgnore)?,
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// Parses the registered claims from a payload, rejecting anything but one strict JSON object.
+pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let r = de.deserialize_map(RegisteredVisitor)?;
+    de.end()?;
+    Ok(r)
+}
+
+/// Parses the application's claims; free for [`NoExtraClaims`].
+pub(crate) fn parse_extra<E: DeserializeOwned + 'static>(
+    payload: &[u8],
+) -> Result<E, serde_json::Error> {
+    if TypeId::of::<E>() == TypeId::of::<NoExtraClaims>() {
+        // The payload was already validated as a strict object; skip a second parse.
+        return serde_json::from_slice(b"null");
+    }
+    serde_json::from_slice(payload)
+}
+
+/// Assembles validated claims.
+pub(crate) fn assemble<E>(
+    r: Registered,
+    iss: String,
+    exp: NumericDate,
+    extra: E,
+    raw: String,
+    mapping: Arc<ClaimMapping>,
+) -> Claims<E> {
+    Claims {
+        iss,
+        sub: r.sub,
+        aud: r.aud,
+        exp,
+        nbf: r.nbf,
+        iat: r.iat,
+        jti: r.jti,
+        client_id: r.client_id,
+        scope: r.scope,
+        extra,
+        raw: Arc::from(raw),
+        mapping,
+        tree: OnceLock::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str, mapping: ClaimMapping) -> Claims {
+        let r = parse_registered(json.as_bytes()).expect("parses");
+        let iss = r.iss.clone().unwrap_or_default();
+        let exp = r.exp.unwrap_or(NumericDate(0.0));
+        assemble(r, iss, exp, NoExtraClaims {}, json.to_owned(), Arc::new(mapping))
+    }
+
+    #[test]
+    fn numeric_dates_must_be_numbers() {
+        assert!(parse_registered(br#"{"exp":1.9e9}"#).is_ok());
+        assert!(parse_registered(br#"{"exp":1900000000.5}"#).is_ok());
+        for bad in [r#"{"exp":"1900000000"}"#, r#"{"exp":true}"#, r#"{"exp":null}"#, r#"{"nbf":[1]}"#, r#"{"iat":{}}"#, r#"{"exp":1e400}"#] {
+            assert!(parse_registered(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let r = parse_registered(br#"{"exp":1e308}"#).expect("huge but finite");
+        assert_eq!(r.exp.map(NumericDate::as_secs), Some(i64::MAX));
+    }
+
+    #[test]
+    fn registered_types_are_strict() {
+        for bad in [r#"{"aud":5}"#, r#"{"aud":["a",5]}"#, r#"{"aud":{"a":1}}"#, r#"{"iss":1}"#, r#"{"sub":null}"#, r#"{"exp":1,"exp":2}"#, r#"{"x":{"y":1,"y":2}}"#] {
+            assert!(parse_registered(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let r = parse_registered(br#"{"aud":"a","scope":"read  write"}"#).expect("ok");
+        assert_eq!(r.aud, ["a"]);
+        assert_eq!(r.scope, ["read", "write"]);
+    }
+
+    #[test]
+    fn presets_find_roles_where_providers_put_them() {
+        let kc = claims(
+            r#"{"realm_access":{"roles":["a","b"]},"resource_access":{"api":{"roles":["c","a"]}}}"#,
+            ClaimMapping::keycloak("api"),
+        );
+        assert_eq!(kc.roles(), ["a", "b", "c"]);
+        let a0 = claims(
+            r#"{"https://ex.com/roles":["admin"],"permissions":["read:x"]}"#,
+            ClaimMapping::auth0("https://ex.com/"),
+        );
+        assert!(a0.has_role("admin") && a0.has_permission("read:x"));
+        let entra = claims(r#"{"roles":["r"],"scp":"User.Read Mail.Send","tid":"t1"}"#, ClaimMapping::entra());
+        assert_eq!(entra.scopes(), ["User.Read", "Mail.Send"]);
+        assert_eq!(entra.tenant_id(), Some("t1"));
+        let cognito = claims(r#"{"cognito:groups":["g"]}"#, ClaimMapping::cognito());
+        assert_eq!(cognito.roles(), ["g"]);
+        assert_eq!(claims("{}", ClaimMapping::default()).roles(), Vec::<&str>::new());
+    }
+}

@@ -1,0 +1,459 @@
+//! The typed error taxonomy: one [`AuthError`] carrying a stable [`ErrorCode`].
+//!
+//! Every failure the SDK can report, per request or at setup, is an [`AuthError`]. Its
+//! [`code`](AuthError::code) is a stable machine-readable identifier (`token_expired`,
+//! `jwks_unavailable`, ...) that never changes between releases; its [`status`](AuthError::status)
+//! is the HTTP status an adapter answers with; [`is_retryable`](AuthError::is_retryable) says whether
+//! the same request may succeed later (the identity provider is down) or never will (the token is
+//! bad). [`www_authenticate`](AuthError::www_authenticate) gives the RFC 6750 challenge.
+//!
+//! Messages are safe to show to a client: they never contain a token, a key or an internal URL.
+//! Details for operators travel through [`std::error::Error::source`] and `tracing` events.
+//!
+//! ```
+//! use auth_core::{AuthError, ErrorCode};
+//!
+//! fn describe(err: &AuthError) -> &'static str {
+//!     match err.code() {
+//!         ErrorCode::TokenExpired => "please sign in again",
+//!         ErrorCode::PermissionDenied => "you may not do that",
+//!         code if err.is_retryable() => "try again shortly",
+//!         _ => "unauthorized",
+//!     }
+//! }
+//! let err = AuthError::new(ErrorCode::TokenExpired, "token expired");
+//! assert_eq!(err.status(), 401);
+//! assert_eq!(describe(&err), "please sign in again");
+//! assert!(err.is(ErrorCode::TokenExpired));
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A stable, machine-readable error code.
+///
+/// The string form ([`as_str`](ErrorCode::as_str)) is part of the public contract: it appears in
+/// JSON error bodies and in `auth verify --json` output and will not change. New codes may be
+/// added in minor releases, hence `#[non_exhaustive]`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// No credential was presented (401, RFC 6750 challenge without `error`).
+    TokenMissing,
+    /// The token is malformed, its signature does not verify, or a claim is wrong (401).
+    TokenInvalid,
+    /// The token's `exp` has passed, beyond the configured leeway (401).
+    TokenExpired,
+    /// The token's `nbf` (or `iat`) lies in the future, beyond the configured leeway (401).
+    TokenNotYetValid,
+    /// The token was revoked (401).
+    TokenRevoked,
+    /// The caller is authenticated but lacks a role, scope or permission (403).
+    PermissionDenied,
+    /// The user exists but is disabled by the application (403).
+    UserDisabled,
+    /// The application's user-provisioning hook failed (500).
+    UserProvisionFailed,
+    /// No usable signing keys are available right now: the key set could not be fetched
+    /// and no last-known-good copy is within its window (503, retryable).
+    JwksUnavailable,
+    /// Fetching the key set failed: network error, timeout, bad status, oversized or invalid
+    /// body (503, retryable).
+    JwksFetchFailed,
+    /// The issuer's discovery document could not be fetched or is invalid (503, retryable).
+    DiscoveryFailed,
+    /// A network call to the identity provider failed (503, retryable).
+    Network,
+    /// Too many requests (429, retryable).
+    RateLimited,
+    /// The configuration is missing or invalid (500). Raised at setup, never per request.
+    ConfigInvalid,
+    /// The browser session has ended and cannot be refreshed (401).
+    SessionExpired,
+    /// The OAuth `state` of a callback is missing, mismatched or replayed (400).
+    StateMismatch,
+    /// The identity provider rejected a grant (code or refresh token) (401).
+    InvalidGrant,
+    /// The request itself is malformed, e.g. two `Authorization` headers (400).
+    InvalidRequest,
+    /// An unexpected internal failure (500).
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order (for documentation and exhaustive tests).
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::TokenMissing,
+        ErrorCode::TokenInvalid,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenNotYetValid,
+        ErrorCode::TokenRevoked,
+        ErrorCode::PermissionDenied,
+        ErrorCode::UserDisabled,
+        ErrorCode::UserProvisionFailed,
+        ErrorCode::JwksUnavailable,
+        ErrorCode::JwksFetchFailed,
+        ErrorCode::DiscoveryFailed,
+        ErrorCode::Network,
+        ErrorCode::RateLimited,
+        ErrorCode::ConfigInvalid,
+        ErrorCode::SessionExpired,
+        ErrorCode::StateMismatch,
+        ErrorCode::InvalidGrant,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unknown,
+    ];
+
+    /// The stable snake_case identifier, e.g. `"token_expired"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::TokenMissing => "token_missing",
+            ErrorCode::TokenInvalid => "token_invalid",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::TokenRevoked => "token_revoked",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::UserDisabled => "user_disabled",
+            ErrorCode::UserProvisionFailed => "user_provision_failed",
+            ErrorCode::JwksUnavailable => "jwks_unavailable",
+            ErrorCode::JwksFetchFailed => "jwks_fetch_failed",
+            ErrorCode::DiscoveryFailed => "discovery_failed",
+            ErrorCode::Network => "network",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::StateMismatch => "state_mismatch",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// Parses the stable identifier back into a code.
+    #[must_use]
+    pub fn from_str_opt(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// The HTTP status an adapter answers with, as a number (adapters use different `http`
+    /// crate versions, so the core speaks `u16`).
+    ///
+    /// Missing, invalid or expired credentials are 401; a lack of permission 403; an
+    /// unreachable identity provider or key set 503, never 401, so that nobody is signed out
+    /// because *our* fetch failed.
+    #[must_use]
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::TokenMissing
+            | ErrorCode::TokenInvalid
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenNotYetValid
+            | ErrorCode::TokenRevoked
+            | ErrorCode::SessionExpired
+            | ErrorCode::InvalidGrant => 401,
+            ErrorCode::PermissionDenied | ErrorCode::UserDisabled => 403,
+            ErrorCode::StateMismatch | ErrorCode::InvalidRequest => 400,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::JwksUnavailable
+            | ErrorCode::JwksFetchFailed
+            | ErrorCode::DiscoveryFailed
+            | ErrorCode::Network => 503,
+            ErrorCode::UserProvisionFailed | ErrorCode::ConfigInvalid | ErrorCode::Unknown => 500,
+        }
+    }
+
+    /// Whether the same request may succeed later without the client changing anything
+    /// (the identity provider or network is down, or the client is rate limited).
+    #[must_use]
+    pub const fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::JwksUnavailable
+                | ErrorCode::JwksFetchFailed
+                | ErrorCode::DiscoveryFailed
+                | ErrorCode::Network
+                | ErrorCode::RateLimited
+        )
+    }
+
+    /// The RFC 6750 §3.1 `error` attribute for this code, if the code is a bearer-token error.
+    ///
+    /// `token_missing` deliberately has none: a request without credentials gets a bare
+    /// `Bearer` challenge.
+    #[must_use]
+    pub const fn bearer_error(self) -> Option<&'static str> {
+        match self {
+            ErrorCode::TokenInvalid
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenNotYetValid
+            | ErrorCode::TokenRevoked
+            | ErrorCode::SessionExpired
+            | ErrorCode::InvalidGrant => Some("invalid_token"),
+            ErrorCode::PermissionDenied => Some("insufficient_scope"),
+            ErrorCode::InvalidRequest => Some("invalid_request"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An authentication or authorization failure.
+///
+/// Cheap to create on the hot path (the message is usually `&'static str`). `Display` gives the
+/// client-safe message; the underlying cause, if any, is available via
+/// [`source`](std::error::Error::source).
+pub struct AuthError {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+    /// Scopes or permissions that would have been sufficient (for `insufficient_scope`).
+    required_scope: Option<Box<str>>,
+    /// Seconds the client should wait before retrying, when known.
+    retry_after: Option<u64>,
+    source: Option<BoxError>,
+}
+
+impl AuthError {
+    /// Creates an error with a client-safe message.
+    #[must_use]
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        AuthError {
+            code,
+            message: message.into(),
+            required_scope: None,
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause (kept out of the client-facing message).
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Records the scope(s) that would have been sufficient; rendered as the RFC 6750 `scope`
+    /// attribute of an `insufficient_scope` challenge.
+    #[must_use]
+    pub fn with_required_scope(mut self, scope: impl Into<String>) -> Self {
+        self.required_scope = Some(scope.into().into_boxed_str());
+        self
+    }
+
+    /// Suggests a `Retry-After` delay in seconds (used with 503 and 429).
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The stable error code.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// Whether this error has the given code.
+    #[must_use]
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == code
+    }
+
+    /// The HTTP status for this error (see [`ErrorCode::status`]).
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// Whether the same request may succeed later (see [`ErrorCode::is_retryable`]).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        self.code.is_retryable()
+    }
+
+    /// The client-safe message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The scope(s) that would have been sufficient, for `permission_denied`.
+    #[must_use]
+    pub fn required_scope(&self) -> Option<&str> {
+        self.required_scope.as_deref()
+    }
+
+    /// The suggested `Retry-After` delay in seconds, when known.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+            .or_else(|| self.code.is_retryable().then_some(DEFAULT_RETRY_AFTER_SECS))
+    }
+
+    /// The RFC 6750 `WWW-Authenticate` challenge for this error, or `None` when the status is
+    /// not an authentication challenge (5xx, 429).
+    ///
+    /// `realm` is optional. Without a credential the challenge carries no `error` attribute
+    /// (RFC 6750 §3.1). Attribute values are restricted to the characters RFC 6750 allows, so a
+    /// message can never inject a header.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, ErrorCode};
+    /// let e = AuthError::new(ErrorCode::TokenExpired, "token expired");
+    /// assert_eq!(
+    ///     e.www_authenticate(Some("api")).as_deref(),
+    ///     Some(r#"Bearer realm="api", error="invalid_token", error_description="token expired""#)
+    /// );
+    /// let e = AuthError::new(ErrorCode::TokenMissing, "no credential");
+    /// assert_eq!(e.www_authenticate(None).as_deref(), Some("Bearer"));
+    /// ```
+    #[must_use]
+    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<String> {
+        let status = self.status();
+        if !matches!(status, 400 | 401 | 403) {
+            return None;
+        }
+        let error = self.code.bearer_error();
+        if error.is_none() && self.code != ErrorCode::TokenMissing {
+            return None;
+        }
+        let mut out = String::from("Bearer");
+        let mut sep = " ";
+        let mut attr = |out: &mut String, name: &str, value: &str| {
+            out.push_str(sep);
+            out.push_str(name);
+            out.push_str("=\"");
+            push_quoted_safe(out, value);
+            out.push('"');
+            sep = ", ";
+        };
+        if let Some(realm) = realm {
+            attr(&mut out, "realm", realm);
+        }
+        if let Some(error) = error {
+            attr(&mut out, "error", error);
+            attr(&mut out, "error_description", &self.message);
+            if let Some(scope) = &self.required_scope {
+                attr(&mut out, "scope", scope);
+            }
+        }
+        Some(out)
+    }
+
+    /// The JSON error body adapters send: `{"error":{"code":"…","message":"…"}}`.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "error": { "code": self.code.as_str(), "message": &*self.message } })
+    }
+}
+
+/// Default `Retry-After` for retryable errors, in seconds.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
+
+/// Appends `value`, keeping only the characters RFC 6750 §3 allows inside a quoted attribute
+/// (%x20-21 / %x23-5B / %x5D-7E); `"` becomes `'`, anything else is dropped.
+fn push_quoted_safe(out: &mut String, value: &str) {
+    for ch in value.chars() {
+        match ch {
+            '"' => out.push('\''),
+            '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E' => out.push(ch),
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AuthError");
+        d.field("code", &self.code).field("message", &self.message);
+        if let Some(scope) = &self.required_scope {
+            d.field("required_scope", scope);
+        }
+        if let Some(source) = &self.source {
+            d.field("source", &format_args!("{source}"));
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+            assert_eq!(ErrorCode::from_str_opt(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_str_opt("nope"), None);
+    }
+
+    #[test]
+    fn statuses_follow_the_taxonomy() {
+        assert_eq!(ErrorCode::TokenMissing.status(), 401);
+        assert_eq!(ErrorCode::TokenInvalid.status(), 401);
+        assert_eq!(ErrorCode::PermissionDenied.status(), 403);
+        assert_eq!(ErrorCode::JwksUnavailable.status(), 503);
+        assert_eq!(ErrorCode::JwksFetchFailed.status(), 503);
+        assert_eq!(ErrorCode::DiscoveryFailed.status(), 503);
+        assert_eq!(ErrorCode::RateLimited.status(), 429);
+        assert_eq!(ErrorCode::ConfigInvalid.status(), 500);
+        assert!(ErrorCode::JwksUnavailable.is_retryable());
+        assert!(!ErrorCode::TokenExpired.is_retryable());
+    }
+
+    #[test]
+    fn challenge_has_no_error_without_credentials() {
+        let e = AuthError::new(ErrorCode::TokenMissing, "missing");
+        assert_eq!(e.www_authenticate(Some("x")).as_deref(), Some("Bearer realm=\"x\""));
+    }
+
+    #[test]
+    fn challenge_for_insufficient_scope_names_the_scope() {
+        let e = AuthError::new(ErrorCode::PermissionDenied, "missing scope")
+            .with_required_scope("write:all");
+        assert_eq!(
+            e.www_authenticate(None).as_deref(),
+            Some(r#"Bearer error="insufficient_scope", error_description="missing scope", scope="write:all""#)
+        );
+    }
+
+    #[test]
+    fn challenge_values_cannot_inject_headers() {
+        let e = AuthError::new(ErrorCode::TokenInvalid, "a\"b\r\nSet-Cookie: x\\y\u{e9}");
+        let h = e.www_authenticate(None).unwrap_or_default();
+        assert!(!h.contains('\r') && !h.contains('\n') && !h.contains('\\'));
+        assert!(h.contains("a'bSet-Cookie: xy"));
+    }
+
+    #[test]
+    fn no_challenge_for_server_errors() {
+        let e = AuthError::new(ErrorCode::JwksUnavailable, "down");
+        assert_eq!(e.www_authenticate(None), None);
+        assert_eq!(e.retry_after(), Some(DEFAULT_RETRY_AFTER_SECS));
+    }
+}

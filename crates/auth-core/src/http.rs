@@ -1,0 +1,288 @@
+//! The small HTTP client abstraction the SDK fetches discovery documents and key sets with.
+//!
+//! The default is [`ReqwestClient`] (reqwest with rustls on aws-lc-rs, redirects not followed,
+//! no cookies). Bring your own client (a shared `reqwest::Client` with your proxy settings, a
+//! hyper client, a test double) by implementing [`HttpClient`]. Whatever the implementation,
+//! the SDK additionally bounds every call with [`HttpRequest::timeout`] and rejects bodies over
+//! [`HttpRequest::max_body`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// A boxed, sendable future, as returned by [`HttpClient::execute`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An HTTP method the SDK uses.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST (token, revocation endpoints).
+    Post,
+}
+
+/// A request the SDK wants sent.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: String,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// The request body, for POST.
+    pub body: Option<Vec<u8>>,
+    /// The whole exchange, connect to last body byte, must complete within this.
+    pub timeout: Duration,
+    /// Response bodies longer than this must be refused with [`HttpErrorKind::BodyTooLarge`].
+    pub max_body: usize,
+}
+
+impl HttpRequest {
+    /// A GET request with the given bounds.
+    #[must_use]
+    pub fn get(url: impl Into<String>, timeout: Duration, max_body: usize) -> Self {
+        HttpRequest {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout,
+            max_body,
+        }
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A response.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Response headers (names lower-case).
+    pub headers: Vec<(String, String)>,
+    /// The body, at most [`HttpRequest::max_body`] bytes.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Builds a response (for custom clients).
+    #[must_use]
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Bytes) -> Self {
+        HttpResponse { status, headers, body }
+    }
+
+    /// The first header with this (case-insensitive) name.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an HTTP exchange failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpErrorKind {
+    /// The exchange did not complete within its timeout.
+    Timeout,
+    /// The connection could not be made or broke.
+    Connect,
+    /// The body exceeded the size cap.
+    BodyTooLarge,
+    /// Anything else.
+    Other,
+}
+
+/// An HTTP exchange failure. Its message never contains credentials.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    kind: HttpErrorKind,
+    message: String,
+}
+
+impl HttpError {
+    /// Creates an error.
+    #[must_use]
+    pub fn new(kind: HttpErrorKind, message: impl Into<String>) -> Self {
+        HttpError { kind, message: message.into() }
+    }
+
+    /// The failure kind.
+    #[must_use]
+    pub fn kind(&self) -> HttpErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Sends HTTP requests for the SDK. Implementations must honour [`HttpRequest::max_body`]
+/// while reading (not after buffering everything) and should honour the timeout; the SDK wraps
+/// every call in its own timeout as well.
+pub trait HttpClient: Send + Sync + 'static {
+    /// Sends one request and reads the whole (bounded) response.
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>>;
+}
+
+/// Runs a request through `client` with the SDK's own timeout and size check around it.
+pub(crate) async fn send(
+    client: &dyn HttpClient,
+    request: HttpRequest,
+) -> Result<HttpResponse, HttpError> {
+    let timeout = request.timeout;
+    let max = request.max_body;
+    let response = tokio::time::timeout(timeout, client.execute(request))
+        .await
+        .map_err(|_| HttpError::new(HttpErrorKind::Timeout, format!("no complete answer within {timeout:?}")))??;
+    if response.body.len() > max {
+        return Err(HttpError::new(HttpErrorKind::BodyTooLarge, format!("body larger than {max} bytes")));
+    }
+    Ok(response)
+}
+
+/// The default client: reqwest with rustls (aws-lc-rs), redirects not followed, no cookies,
+/// no proxy auto-detection surprises beyond reqwest's defaults.
+#[cfg(feature = "reqwest")]
+#[derive(Debug, Clone)]
+pub struct ReqwestClient {
+    client: reqwest::Client,
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestClient {
+    /// Builds the default client.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new() -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("auth-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::new(HttpErrorKind::Other, e.to_string()))?;
+        Ok(ReqwestClient { client })
+    }
+
+    /// Wraps an existing `reqwest::Client` (your proxy, TLS roots, connection pool). Configure it
+    /// not to follow redirects: key sets must come from the advertised URL.
+    #[must_use]
+    pub fn from_client(client: reqwest::Client) -> Self {
+        ReqwestClient { client }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn classify(e: &reqwest::Error) -> HttpErrorKind {
+    if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else if e.is_connect() || e.is_request() || e.is_body() {
+        HttpErrorKind::Connect
+    } else {
+        HttpErrorKind::Other
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's Display includes the URL; keep the chain short and free of query strings.
+    let mut msg = e.without_url_ref().to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(feature = "reqwest")]
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+#[cfg(feature = "reqwest")]
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let kind = if self.is_timeout() {
+            "timed out"
+        } else if self.is_connect() {
+            "connection failed"
+        } else if self.is_body() || self.is_decode() {
+            "error reading the body"
+        } else {
+            "request failed"
+        };
+        kind.to_owned()
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl HttpClient for ReqwestClient {
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        Box::pin(async move {
+            let method = match request.method {
+                Method::Get => reqwest::Method::GET,
+                Method::Post => reqwest::Method::POST,
+            };
+            let mut builder = self.client.request(method, &request.url).timeout(request.timeout);
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = request.body {
+                builder = builder.body(body);
+            }
+            let mut response = builder
+                .send()
+                .await
+                .map_err(|e| HttpError::new(classify(&e), describe(&e)))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            if response.content_length().is_some_and(|len| len > request.max_body as u64) {
+                return Err(HttpError::new(
+                    HttpErrorKind::BodyTooLarge,
+                    format!("body larger than {} bytes", request.max_body),
+                ));
+            }
+            let mut body = bytes::BytesMut::new();
+            while let Some(chunk) =
+                response.chunk().await.map_err(|e| HttpError::new(classify(&e), describe(&e)))?
+            {
+                if body.len() + chunk.len() > request.max_body {
+                    return Err(HttpError::new(
+                        HttpErrorKind::BodyTooLarge,
+                        format!("body larger than {} bytes", request.max_body),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(HttpResponse { status, headers, body: body.freeze() })
+        })
+    }
+}

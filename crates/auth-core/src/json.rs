@@ -1,0 +1,157 @@
+//! Strict JSON helpers for untrusted token segments.
+//!
+//! RFC 7515 §4 and RFC 7519 §4 let a parser reject duplicate member names, and RFC 8725 warns
+//! against two parsers reading one document differently. We reject duplicates at every depth, in
+//! the same single pass that extracts the values we need, without building a tree.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A JSON object key, borrowed from the input when it contains no escapes.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Tracks the keys of one JSON object and reports a duplicate.
+///
+/// Token objects are small (a dozen members), so a linear scan over a vector beats hashing.
+#[derive(Default)]
+pub(crate) struct SeenKeys<'de> {
+    keys: Vec<Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    /// Records `key`; errors if it was already seen.
+    pub(crate) fn insert<E: de::Error>(&mut self, key: &Cow<'de, str>) -> Result<(), E> {
+        if self.keys.iter().any(|k| k == key) {
+            return Err(E::custom(DUPLICATE_KEY));
+        }
+        self.keys.push(key.clone());
+        Ok(())
+    }
+}
+
+/// The error text used for duplicate members (matched by [`is_duplicate_key_error`]).
+pub(crate) const DUPLICATE_KEY: &str = "duplicate member name";
+
+/// Validates any JSON value, rejecting duplicate object keys at every depth, and discards it.
+/// serde_json's recursion limit (128) bounds the depth.
+pub(crate) struct StrictIgnore;
+
+impl<'de> DeserializeSeed<'de> for StrictIgnore {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(StrictIgnore)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictIgnore {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(StrictIgnore)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = SeenKeys::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            seen.insert::<A::Error>(&key)?;
+            map.next_value_seed(StrictIgnore)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `bytes` is one JSON object without duplicate members at any depth.
+#[cfg(test)]
+pub(crate) fn check_strict_object(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    struct TopObject;
+    impl<'de> Visitor<'de> for TopObject {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+            StrictIgnore.visit_map(map)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.deserialize_map(TopObject)?;
+    de.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_rejected_at_any_depth() {
+        assert!(check_strict_object(br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
+        assert!(check_strict_object(br#"{"a":1,"a":2}"#).is_err());
+        assert!(check_strict_object(br#"{"a":{"b":1,"b":1}}"#).is_err());
+        assert!(check_strict_object(br#"{"a":[{"b":1,"b":1}]}"#).is_err());
+        // An escaped key equal to a plain one is a duplicate too.
+        assert!(check_strict_object(br#"{"exp":1,"\u0065xp":2}"#).is_err());
+    }
+
+    #[test]
+    fn only_objects_pass() {
+        for bad in [&b"[]"[..], b"1", b"\"x\"", b"null", b"", b"{", b"{} x", b"{}{}"] {
+            assert!(check_strict_object(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_without_overflow() {
+        let mut s = String::from("{\"a\":");
+        s.push_str(&"[".repeat(10_000));
+        s.push_str(&"]".repeat(10_000));
+        s.push('}');
+        assert!(check_strict_object(s.as_bytes()).is_err());
+    }
+}

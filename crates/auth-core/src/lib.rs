@@ -1,0 +1,93 @@
+//! `auth-core`: the framework-neutral engine of the auth SDK.
+//!
+//! It verifies OAuth 2.0 / OpenID Connect JWT access tokens against an issuer's remote key set
+//! and gives your code typed claims or a typed error. The framework adapters (`auth-axum`,
+//! `auth-actix`, `auth-warp`) are thin layers over it; use this crate directly outside a web
+//! framework (a worker, a gRPC service, a CLI).
+//!
+//! ```no_run
+//! use auth_core::{AuthConfig, Claims, ErrorCode, Verifier};
+//! use serde::Deserialize;
+//!
+//! #[derive(Debug, Clone, Deserialize)]
+//! struct MyClaims {
+//!     #[serde(default)]
+//!     plan: Option<String>,
+//! }
+//!
+//! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! // AUTH_ISSUER=https://login.example.com/realms/main AUTH_AUDIENCE=orders-api
+//! let verifier = Verifier::from_env()?;
+//! match verifier.verify::<MyClaims>(token).await {
+//!     Ok(claims) => println!("{:?} on plan {:?}", claims.sub, claims.extra.plan),
+//!     Err(e) if e.is(ErrorCode::TokenExpired) => println!("expired: sign in again"),
+//!     Err(e) if e.is_retryable() => println!("identity provider unavailable ({})", e.status()),
+//!     Err(e) => println!("rejected: {} ({})", e.code(), e.status()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # What is checked
+//! Per RFC 7519, RFC 8725 (JWT BCP) and RFC 9068: a size cap before any decoding; strict compact
+//! form and base64url; header and claims as JSON objects without duplicate members; `alg` from a
+//! per-issuer allow-list and pinned to the key (`none` and `HS*` refused for remote keys); unknown
+//! `crit` refused; `jwk`/`jku`/`x5u`/`x5c` never used; `exp` required; `nbf` and `iat` not in the
+//! future; NumericDates must be numbers; `iss` exact; `aud` against the configured audiences;
+//! optionally `typ` = `at+jwt` and the full RFC 9068 profile. See [`Verifier::verify`].
+//!
+//! # Defaults, and why
+//! | setting | default | why |
+//! |---|---|---|
+//! | leeway | 30 s | tolerates ordinary clock drift; expired tokens die within half a minute |
+//! | max token size | 16 KiB | far above real tokens, far below a memory-pressure attack |
+//! | algorithms | all asymmetric | HS* only with an explicit shared secret (key confusion) |
+//! | `typ` check | off | several providers omit `typ`; turn on the RFC 9068 profile when yours sets it |
+//! | key-set freshness | `max-age` in 60 s–24 h, else 10 min | follows the provider, within sane bounds |
+//! | unknown-`kid` refetch | immediate, then ≤ 1 per 30 s | instant rotation without a DoS amplifier |
+//! | stale-if-error | 1 h | an identity-provider outage does not sign everybody out |
+//! | fetch timeout / body cap | 5 s / 512 KiB | every network call is bounded |
+//!
+//! # Features
+//! | feature | default | what |
+//! |---|---|---|
+//! | `reqwest` | yes | the default [`HttpClient`] (reqwest + rustls on aws-lc-rs) |
+//!
+//! # Runtime
+//! Needs a Tokio runtime (all three supported frameworks run on Tokio). MSRV: Rust 1.88.
+
+mod alg;
+mod claims;
+mod config;
+mod discovery;
+mod error;
+mod flight;
+pub mod http;
+mod json;
+mod jwk;
+mod jwks;
+mod jws;
+mod verifier;
+
+pub use alg::{Algorithm, UnknownAlgorithm};
+pub use claims::{ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate};
+pub use config::{
+    AuthConfig, AuthConfigBuilder, Clock, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
+    JwksPolicy, MAX_LEEWAY, Secret,
+};
+pub use discovery::ProviderMetadata;
+pub use error::{AuthError, ErrorCode};
+pub use http::HttpClient;
+pub use jwk::{KeySet, SkippedKey};
+pub use verifier::Verifier;
+
+/// Claims with no application-specific part.
+pub type StandardClaims = Claims<NoExtraClaims>;
+
+/// Renders an untrusted string (a `kid`) for logs: truncated and escaped.
+pub(crate) fn log_safe(s: &str) -> String {
+    let mut out: String = s.chars().take(64).collect();
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
