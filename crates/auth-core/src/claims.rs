@@ -98,7 +98,8 @@ pub struct NoExtraClaims {}
 
 impl<'de> Deserialize<'de> for NoExtraClaims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_ignored_any(de::IgnoredAny).map(|_| NoExtraClaims {})
+        d.deserialize_ignored_any(de::IgnoredAny)
+            .map(|_| NoExtraClaims {})
     }
 }
 
@@ -279,7 +280,9 @@ impl<E> Claims<E> {
 
     fn first_string(&self, paths: &[ClaimPath]) -> Option<&str> {
         let root = self.as_value();
-        paths.iter().find_map(|p| p.lookup(root).and_then(Value::as_str))
+        paths
+            .iter()
+            .find_map(|p| p.lookup(root).and_then(Value::as_str))
     }
 }
 
@@ -404,9 +407,18 @@ impl ClaimMapping {
     pub fn auth0(namespace: &str) -> Self {
         let ns = namespace.trim_end_matches('/');
         ClaimMapping {
-            roles: vec![ClaimPath::key(format!("{ns}/roles")), ClaimPath::key("roles")],
-            email: vec![ClaimPath::key(format!("{ns}/email")), ClaimPath::key("email")],
-            tenant_id: vec![ClaimPath::key(format!("{ns}/tenant_id")), ClaimPath::key("org_id")],
+            roles: vec![
+                ClaimPath::key(format!("{ns}/roles")),
+                ClaimPath::key("roles"),
+            ],
+            email: vec![
+                ClaimPath::key(format!("{ns}/email")),
+                ClaimPath::key("email"),
+            ],
+            tenant_id: vec![
+                ClaimPath::key(format!("{ns}/tenant_id")),
+                ClaimPath::key("org_id"),
+            ],
             ..ClaimMapping::default()
         }
     }
@@ -416,7 +428,10 @@ impl ClaimMapping {
     #[must_use]
     pub fn entra() -> Self {
         ClaimMapping {
-            email: vec![ClaimPath::key("email"), ClaimPath::key("preferred_username")],
+            email: vec![
+                ClaimPath::key("email"),
+                ClaimPath::key("preferred_username"),
+            ],
             tenant_id: vec![ClaimPath::key("tid")],
             ..ClaimMapping::default()
         }
@@ -512,7 +527,10 @@ impl<'de> Visitor<'de> for StringOrList {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
         if self.split_spaces {
-            Ok(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            Ok(v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect())
         } else {
             Ok(vec![v.to_owned()])
         }
@@ -541,7 +559,11 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
             match &*key {
                 "iss" => r.iss = Some(map.next_value()?),
                 "sub" => r.sub = Some(map.next_value()?),
-                "aud" => r.aud = map.next_value_seed(StringOrList { split_spaces: false })?,
+                "aud" => {
+                    r.aud = map.next_value_seed(StringOrList {
+                        split_spaces: false,
+                    })?
+                }
                 "exp" => r.exp = Some(map.next_value()?),
                 "nbf" => r.nbf = Some(map.next_value()?),
                 "iat" => r.iat = Some(map.next_value()?),
@@ -608,14 +630,28 @@ mod tests {
         let r = parse_registered(json.as_bytes()).expect("parses");
         let iss = r.iss.clone().unwrap_or_default();
         let exp = r.exp.unwrap_or(NumericDate(0.0));
-        assemble(r, iss, exp, NoExtraClaims {}, json.to_owned(), Arc::new(mapping))
+        assemble(
+            r,
+            iss,
+            exp,
+            NoExtraClaims {},
+            json.to_owned(),
+            Arc::new(mapping),
+        )
     }
 
     #[test]
     fn numeric_dates_must_be_numbers() {
         assert!(parse_registered(br#"{"exp":1.9e9}"#).is_ok());
         assert!(parse_registered(br#"{"exp":1900000000.5}"#).is_ok());
-        for bad in [r#"{"exp":"1900000000"}"#, r#"{"exp":true}"#, r#"{"exp":null}"#, r#"{"nbf":[1]}"#, r#"{"iat":{}}"#, r#"{"exp":1e400}"#] {
+        for bad in [
+            r#"{"exp":"1900000000"}"#,
+            r#"{"exp":true}"#,
+            r#"{"exp":null}"#,
+            r#"{"nbf":[1]}"#,
+            r#"{"iat":{}}"#,
+            r#"{"exp":1e400}"#,
+        ] {
             assert!(parse_registered(bad.as_bytes()).is_err(), "{bad}");
         }
         let r = parse_registered(br#"{"exp":1e308}"#).expect("huge but finite");
@@ -624,7 +660,15 @@ mod tests {
 
     #[test]
     fn registered_types_are_strict() {
-        for bad in [r#"{"aud":5}"#, r#"{"aud":["a",5]}"#, r#"{"aud":{"a":1}}"#, r#"{"iss":1}"#, r#"{"sub":null}"#, r#"{"exp":1,"exp":2}"#, r#"{"x":{"y":1,"y":2}}"#] {
+        for bad in [
+            r#"{"aud":5}"#,
+            r#"{"aud":["a",5]}"#,
+            r#"{"aud":{"a":1}}"#,
+            r#"{"iss":1}"#,
+            r#"{"sub":null}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"x":{"y":1,"y":2}}"#,
+        ] {
             assert!(parse_registered(bad.as_bytes()).is_err(), "{bad}");
         }
         let r = parse_registered(br#"{"aud":"a","scope":"read  write"}"#).expect("ok");
@@ -644,11 +688,17 @@ mod tests {
             ClaimMapping::auth0("https://ex.com/"),
         );
         assert!(a0.has_role("admin") && a0.has_permission("read:x"));
-        let entra = claims(r#"{"roles":["r"],"scp":"User.Read Mail.Send","tid":"t1"}"#, ClaimMapping::entra());
+        let entra = claims(
+            r#"{"roles":["r"],"scp":"User.Read Mail.Send","tid":"t1"}"#,
+            ClaimMapping::entra(),
+        );
         assert_eq!(entra.scopes(), ["User.Read", "Mail.Send"]);
         assert_eq!(entra.tenant_id(), Some("t1"));
         let cognito = claims(r#"{"cognito:groups":["g"]}"#, ClaimMapping::cognito());
         assert_eq!(cognito.roles(), ["g"]);
-        assert_eq!(claims("{}", ClaimMapping::default()).roles(), Vec::<&str>::new());
+        assert_eq!(
+            claims("{}", ClaimMapping::default()).roles(),
+            Vec::<&str>::new()
+        );
     }
 }

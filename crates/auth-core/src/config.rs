@@ -48,7 +48,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(variable: &'static str, message: impl Into<String>) -> Self {
-        ConfigError { variable, message: message.into() }
+        ConfigError {
+            variable,
+            message: message.into(),
+        }
     }
 
     /// The environment variable (e.g. `AUTH_ISSUER`) or setting at fault.
@@ -66,7 +69,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration: {}: {}", self.variable, self.message)
+        write!(
+            f,
+            "invalid configuration: {}: {}",
+            self.variable, self.message
+        )
     }
 }
 
@@ -384,14 +391,22 @@ impl AuthConfigBuilder {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut b = AuthConfigBuilder::default();
         if let Some(issuer) = get("AUTH_ISSUER") {
             b = b.issuer(issuer);
         }
         if let Some(aud) = get("AUTH_AUDIENCE") {
-            let list: Vec<String> =
-                aud.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let list: Vec<String> = aud
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
             if list.is_empty() {
                 return Err(ConfigError::new("AUTH_AUDIENCE", "no audience in the list"));
             }
@@ -550,7 +565,9 @@ impl AuthConfigBuilder {
     /// absolute `https` (or loopback `http`), a leeway above 5 minutes, an empty algorithm list,
     /// a too-short shared secret.
     pub fn build(self) -> Result<AuthConfig, ConfigError> {
-        let issuer = self.issuer.ok_or_else(|| ConfigError::new("AUTH_ISSUER", "is required"))?;
+        let issuer = self
+            .issuer
+            .ok_or_else(|| ConfigError::new("AUTH_ISSUER", "is required"))?;
         check_url("AUTH_ISSUER", &issuer, self.insecure_http)?;
         if let Some(uri) = &self.jwks_uri {
             check_url("AUTH_JWKS_URI", uri, self.insecure_http)?;
@@ -566,7 +583,10 @@ impl AuthConfigBuilder {
         }
         let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
         if leeway > MAX_LEEWAY {
-            return Err(ConfigError::new("AUTH_LEEWAY_SECS", "must be at most 300 seconds"));
+            return Err(ConfigError::new(
+                "AUTH_LEEWAY_SECS",
+                "must be at most 300 seconds",
+            ));
         }
         let algorithms = match self.algorithms {
             Some(list) => list,
@@ -575,7 +595,11 @@ impl AuthConfigBuilder {
                 if let Some(secret) = &self.hmac_secret {
                     // Only the HMAC algorithms this secret is long enough for (RFC 7518 §3.2).
                     let len = secret.expose().len();
-                    list.extend(Algorithm::HMAC.iter().filter(|a| a.hmac_len().is_some_and(|n| n <= len)));
+                    list.extend(
+                        Algorithm::HMAC
+                            .iter()
+                            .filter(|a| a.hmac_len().is_some_and(|n| n <= len)),
+                    );
                 }
                 list
             }
@@ -584,7 +608,11 @@ impl AuthConfigBuilder {
             return Err(ConfigError::new("algorithms", "the allow-list is empty"));
         }
         if let Some(secret) = &self.hmac_secret {
-            let needed = algorithms.iter().filter_map(|a| a.hmac_len()).max().unwrap_or(32);
+            let needed = algorithms
+                .iter()
+                .filter_map(|a| a.hmac_len())
+                .max()
+                .unwrap_or(32);
             if secret.expose().len() < needed {
                 return Err(ConfigError::new(
                     "hmac_secret",
@@ -603,7 +631,10 @@ impl AuthConfigBuilder {
         }
         let p = &self.jwks;
         if p.fetch_timeout.is_zero() || p.max_body == 0 || p.min_ttl > p.max_ttl {
-            return Err(ConfigError::new("jwks_policy", "timeout, body cap or TTL bounds invalid"));
+            return Err(ConfigError::new(
+                "jwks_policy",
+                "timeout, body cap or TTL bounds invalid",
+            ));
         }
         Ok(AuthConfig {
             issuer,
@@ -633,7 +664,10 @@ fn check_url(variable: &'static str, value: &str, insecure_http: bool) -> Result
         return Err(ConfigError::new(variable, "must not contain credentials"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::new(variable, "must not have a query or fragment"));
+        return Err(ConfigError::new(
+            variable,
+            "must not have a query or fragment",
+        ));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -661,8 +695,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         AuthConfigBuilder::from_vars(|n| map.get(n).cloned())?.build()
     }
 
@@ -685,13 +721,49 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("AUTH_AUDIENCE", "a")], "AUTH_ISSUER"),
             (&[("AUTH_ISSUER", "https://x")], "AUTH_AUDIENCE"),
-            (&[("AUTH_ISSUER", "not a url"), ("AUTH_AUDIENCE", "a")], "AUTH_ISSUER"),
-            (&[("AUTH_ISSUER", "http://idp.example.com"), ("AUTH_AUDIENCE", "a")], "AUTH_ISSUER"),
-            (&[("AUTH_ISSUER", "https://x?q=1"), ("AUTH_AUDIENCE", "a")], "AUTH_ISSUER"),
-            (&[("AUTH_ISSUER", "https://x"), ("AUTH_AUDIENCE", "a"), ("AUTH_LEEWAY_SECS", "-1")], "AUTH_LEEWAY_SECS"),
-            (&[("AUTH_ISSUER", "https://x"), ("AUTH_AUDIENCE", "a"), ("AUTH_LEEWAY_SECS", "301")], "AUTH_LEEWAY_SECS"),
-            (&[("AUTH_ISSUER", "https://x"), ("AUTH_AUDIENCE", "a"), ("AUTH_JWKS_URI", "ftp://x")], "AUTH_JWKS_URI"),
-            (&[("AUTH_ISSUER", "https://x"), ("AUTH_AUDIENCE", " , ")], "AUTH_AUDIENCE"),
+            (
+                &[("AUTH_ISSUER", "not a url"), ("AUTH_AUDIENCE", "a")],
+                "AUTH_ISSUER",
+            ),
+            (
+                &[
+                    ("AUTH_ISSUER", "http://idp.example.com"),
+                    ("AUTH_AUDIENCE", "a"),
+                ],
+                "AUTH_ISSUER",
+            ),
+            (
+                &[("AUTH_ISSUER", "https://x?q=1"), ("AUTH_AUDIENCE", "a")],
+                "AUTH_ISSUER",
+            ),
+            (
+                &[
+                    ("AUTH_ISSUER", "https://x"),
+                    ("AUTH_AUDIENCE", "a"),
+                    ("AUTH_LEEWAY_SECS", "-1"),
+                ],
+                "AUTH_LEEWAY_SECS",
+            ),
+            (
+                &[
+                    ("AUTH_ISSUER", "https://x"),
+                    ("AUTH_AUDIENCE", "a"),
+                    ("AUTH_LEEWAY_SECS", "301"),
+                ],
+                "AUTH_LEEWAY_SECS",
+            ),
+            (
+                &[
+                    ("AUTH_ISSUER", "https://x"),
+                    ("AUTH_AUDIENCE", "a"),
+                    ("AUTH_JWKS_URI", "ftp://x"),
+                ],
+                "AUTH_JWKS_URI",
+            ),
+            (
+                &[("AUTH_ISSUER", "https://x"), ("AUTH_AUDIENCE", " , ")],
+                "AUTH_AUDIENCE",
+            ),
         ];
         for (vars, var) in cases {
             let err = from(vars).expect_err("invalid");
@@ -702,8 +774,20 @@ mod tests {
 
     #[test]
     fn loopback_http_is_allowed() {
-        assert!(from(&[("AUTH_ISSUER", "http://127.0.0.1:8080"), ("AUTH_AUDIENCE", "a")]).is_ok());
-        assert!(from(&[("AUTH_ISSUER", "http://localhost:8080/x"), ("AUTH_AUDIENCE", "a")]).is_ok());
+        assert!(
+            from(&[
+                ("AUTH_ISSUER", "http://127.0.0.1:8080"),
+                ("AUTH_AUDIENCE", "a")
+            ])
+            .is_ok()
+        );
+        assert!(
+            from(&[
+                ("AUTH_ISSUER", "http://localhost:8080/x"),
+                ("AUTH_AUDIENCE", "a")
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
@@ -713,7 +797,15 @@ mod tests {
         assert!(b().hmac_secret("x".repeat(32)).build().is_ok());
         assert!(b().algorithms([Algorithm::HS256]).build().is_err());
         let c = b().hmac_secret("x".repeat(32)).build().expect("valid");
-        assert!(c.algorithms().contains(&Algorithm::HS256) && !c.algorithms().contains(&Algorithm::HS384));
-        assert!(b().hmac_secret("x".repeat(32)).algorithms([Algorithm::HS512]).build().is_err());
+        assert!(
+            c.algorithms().contains(&Algorithm::HS256)
+                && !c.algorithms().contains(&Algorithm::HS384)
+        );
+        assert!(
+            b().hmac_secret("x".repeat(32))
+                .algorithms([Algorithm::HS512])
+                .build()
+                .is_err()
+        );
     }
 }

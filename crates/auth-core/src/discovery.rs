@@ -11,10 +11,10 @@ use std::time::Instant;
 use arc_swap::ArcSwapOption;
 use serde::Deserialize;
 
+use crate::config::JwksPolicy;
 use crate::error::{AuthError, ErrorCode};
 use crate::flight::{Backoff, FetchFailure, Flight, lock};
 use crate::http::{HttpClient, HttpRequest, send};
-use crate::config::JwksPolicy;
 
 /// An authorization server's metadata (the fields this SDK uses; the rest is kept in
 /// [`ProviderMetadata::raw`]).
@@ -100,7 +100,9 @@ impl Discovery {
             ));
         }
         let this = Arc::clone(self);
-        self.flight.join_or_start(move || async move { this.fetch().await }).await
+        self.flight
+            .join_or_start(move || async move { this.fetch().await })
+            .await
     }
 
     async fn fetch(self: Arc<Self>) -> Result<Arc<ProviderMetadata>, FetchFailure> {
@@ -155,7 +157,10 @@ impl Discovery {
                 return Err(FetchFailure::new(
                     ErrorCode::DiscoveryFailed,
                     "the discovery document names a different issuer",
-                    format!("{url}: expected issuer {:?}, document says {:?}", self.issuer, doc.issuer),
+                    format!(
+                        "{url}: expected issuer {:?}, document says {:?}",
+                        self.issuer, doc.issuer
+                    ),
                 ));
             }
             doc.raw = raw;

@@ -429,7 +429,10 @@ mod tests {
     #[test]
     fn challenge_has_no_error_without_credentials() {
         let e = AuthError::new(ErrorCode::TokenMissing, "missing");
-        assert_eq!(e.www_authenticate(Some("x")).as_deref(), Some("Bearer realm=\"x\""));
+        assert_eq!(
+            e.www_authenticate(Some("x")).as_deref(),
+            Some("Bearer realm=\"x\"")
+        );
     }
 
     #[test]
@@ -438,7 +441,9 @@ mod tests {
             .with_required_scope("write:all");
         assert_eq!(
             e.www_authenticate(None).as_deref(),
-            Some(r#"Bearer error="insufficient_scope", error_description="missing scope", scope="write:all""#)
+            Some(
+                r#"Bearer error="insufficient_scope", error_description="missing scope", scope="write:all""#
+            )
         );
     }
 

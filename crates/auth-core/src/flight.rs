@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
@@ -22,12 +23,20 @@ pub(crate) struct FetchFailure {
 
 impl FetchFailure {
     pub(crate) fn new(code: ErrorCode, message: &'static str, detail: impl Into<String>) -> Self {
-        FetchFailure { code, message: Cow::Borrowed(message), detail: detail.into() }
+        FetchFailure {
+            code,
+            message: Cow::Borrowed(message),
+            detail: detail.into(),
+        }
     }
 
     pub(crate) fn to_error(&self) -> AuthError {
         let err = AuthError::new(self.code, self.message.clone());
-        if self.detail.is_empty() { err } else { err.with_source(Detail(self.detail.clone())) }
+        if self.detail.is_empty() {
+            err
+        } else {
+            err.with_source(Detail(self.detail.clone()))
+        }
     }
 }
 
@@ -45,21 +54,37 @@ impl std::error::Error for Detail {}
 
 type SharedFetch<T> = Shared<BoxFuture<'static, Result<T, FetchFailure>>>;
 
+/// The fetch in flight, with a completion flag set by the fetch itself: `Shared::peek` only
+/// sees completion once some caller polled the shared future, and a background refresh has no
+/// caller.
+struct Running<T: Clone + Send + Sync + 'static> {
+    shared: SharedFetch<T>,
+    done: Arc<AtomicBool>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Running<T> {
+    fn is_running(&self) -> bool {
+        !self.done.load(Ordering::Acquire) && self.shared.peek().is_none()
+    }
+}
+
 /// At most one fetch in flight; concurrent callers share it.
 pub(crate) struct Flight<T: Clone + Send + Sync + 'static> {
-    slot: Mutex<Option<SharedFetch<T>>>,
+    slot: Mutex<Option<Running<T>>>,
 }
 
 impl<T: Clone + Send + Sync + 'static> Default for Flight<T> {
     fn default() -> Self {
-        Flight { slot: Mutex::new(None) }
+        Flight {
+            slot: Mutex::new(None),
+        }
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> Flight<T> {
     /// Whether a fetch is running now.
     pub(crate) fn in_flight(&self) -> bool {
-        lock(&self.slot).as_ref().is_some_and(|f| f.peek().is_none())
+        lock(&self.slot).as_ref().is_some_and(Running::is_running)
     }
 
     /// Joins the running fetch, or starts `start()` as the new one.
@@ -73,11 +98,18 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
     {
         let mut slot = lock(&self.slot);
         if let Some(running) = slot.as_ref()
-            && running.peek().is_none()
+            && running.is_running()
         {
-            return running.clone();
+            return running.shared.clone();
         }
-        let fut = start();
+        let done = Arc::new(AtomicBool::new(false));
+        let fetch = start();
+        let flag = Arc::clone(&done);
+        let fut = async move {
+            let out = fetch.await;
+            flag.store(true, Ordering::Release);
+            out
+        };
         let boxed: BoxFuture<'static, Result<T, FetchFailure>> =
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
@@ -96,7 +128,10 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
                 Err(_) => fut.boxed(),
             };
         let shared = boxed.shared();
-        *slot = Some(shared.clone());
+        *slot = Some(Running {
+            shared: shared.clone(),
+            done,
+        });
         shared
     }
 }
@@ -126,7 +161,9 @@ impl Backoff {
 
     /// When backing off, the time left.
     pub(crate) fn remaining(&self, now: Instant) -> Option<Duration> {
-        self.retry_at.and_then(|t| t.checked_duration_since(now)).filter(|d| !d.is_zero())
+        self.retry_at
+            .and_then(|t| t.checked_duration_since(now))
+            .filter(|d| !d.is_zero())
     }
 
     pub(crate) fn failures(&self) -> u32 {
@@ -151,8 +188,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
 
     #[tokio::test]
     async fn concurrent_callers_share_one_fetch_and_a_cancelled_caller_does_not_cancel_it() {
@@ -168,14 +204,31 @@ mod tests {
         let first = flight.join_or_start(start(runs.clone()));
         // The first caller gives up at once.
         drop(first);
-        let waiters: Vec<_> = (0..100).map(|_| flight.join_or_start(start(runs.clone()))).collect();
+        let waiters: Vec<_> = (0..100)
+            .map(|_| flight.join_or_start(start(runs.clone())))
+            .collect();
         for w in waiters {
             assert_eq!(w.await.ok(), Some(7));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // After completion, a new call starts a new fetch.
-        assert_eq!(flight.join_or_start(start(runs.clone())).await.ok(), Some(7));
+        assert_eq!(
+            flight.join_or_start(start(runs.clone())).await.ok(),
+            Some(7)
+        );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_detached_fetch_that_finished_is_not_in_flight() {
+        let flight: Flight<u32> = Flight::default();
+        drop(flight.join_or_start(|| async { Ok(1) }));
+        assert!(flight.in_flight());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !flight.in_flight(),
+            "nobody polled the shared handle, but the task finished"
+        );
     }
 
     #[test]
@@ -187,7 +240,10 @@ mod tests {
         for _ in 0..6 {
             b.failed(now, min, max);
             let r = b.remaining(now).unwrap_or_default();
-            assert!(r <= max && r >= last.mul_f64(0.8) && r >= min.mul_f64(0.8), "{r:?}");
+            assert!(
+                r <= max && r >= last.mul_f64(0.8) && r >= min.mul_f64(0.8),
+                "{r:?}"
+            );
             last = r;
         }
         b.succeeded();

@@ -82,7 +82,11 @@ impl HttpResponse {
     /// Builds a response (for custom clients).
     #[must_use]
     pub fn new(status: u16, headers: Vec<(String, String)>, body: Bytes) -> Self {
-        HttpResponse { status, headers, body }
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// The first header with this (case-insensitive) name.
@@ -120,7 +124,10 @@ impl HttpError {
     /// Creates an error.
     #[must_use]
     pub fn new(kind: HttpErrorKind, message: impl Into<String>) -> Self {
-        HttpError { kind, message: message.into() }
+        HttpError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The failure kind.
@@ -155,9 +162,17 @@ pub(crate) async fn send(
     let max = request.max_body;
     let response = tokio::time::timeout(timeout, client.execute(request))
         .await
-        .map_err(|_| HttpError::new(HttpErrorKind::Timeout, format!("no complete answer within {timeout:?}")))??;
+        .map_err(|_| {
+            HttpError::new(
+                HttpErrorKind::Timeout,
+                format!("no complete answer within {timeout:?}"),
+            )
+        })??;
     if response.body.len() > max {
-        return Err(HttpError::new(HttpErrorKind::BodyTooLarge, format!("body larger than {max} bytes")));
+        return Err(HttpError::new(
+            HttpErrorKind::BodyTooLarge,
+            format!("body larger than {max} bytes"),
+        ));
     }
     Ok(response)
 }
@@ -247,7 +262,10 @@ impl HttpClient for ReqwestClient {
                 Method::Get => reqwest::Method::GET,
                 Method::Post => reqwest::Method::POST,
             };
-            let mut builder = self.client.request(method, &request.url).timeout(request.timeout);
+            let mut builder = self
+                .client
+                .request(method, &request.url)
+                .timeout(request.timeout);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
             }
@@ -264,15 +282,20 @@ impl HttpClient for ReqwestClient {
                 .iter()
                 .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect();
-            if response.content_length().is_some_and(|len| len > request.max_body as u64) {
+            if response
+                .content_length()
+                .is_some_and(|len| len > request.max_body as u64)
+            {
                 return Err(HttpError::new(
                     HttpErrorKind::BodyTooLarge,
                     format!("body larger than {} bytes", request.max_body),
                 ));
             }
             let mut body = bytes::BytesMut::new();
-            while let Some(chunk) =
-                response.chunk().await.map_err(|e| HttpError::new(classify(&e), describe(&e)))?
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| HttpError::new(classify(&e), describe(&e)))?
             {
                 if body.len() + chunk.len() > request.max_body {
                     return Err(HttpError::new(
@@ -282,7 +305,11 @@ impl HttpClient for ReqwestClient {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(HttpResponse { status, headers, body: body.freeze() })
+            Ok(HttpResponse {
+                status,
+                headers,
+                body: body.freeze(),
+            })
         })
     }
 }

@@ -141,8 +141,21 @@ mod tests {
 
     #[test]
     fn only_objects_pass() {
-        for bad in [&b"[]"[..], b"1", b"\"x\"", b"null", b"", b"{", b"{} x", b"{}{}"] {
-            assert!(check_strict_object(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"[]"[..],
+            b"1",
+            b"\"x\"",
+            b"null",
+            b"",
+            b"{",
+            b"{} x",
+            b"{}{}",
+        ] {
+            assert!(
+                check_strict_object(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -156,10 +156,17 @@ impl KeySet {
     /// A set in which no key is usable is *not* an error here; see [`KeySet::is_empty`].
     pub fn from_jwks_json(json: &[u8], allowed: &[Algorithm]) -> Result<KeySet, AuthError> {
         let raw: RawSet = serde_json::from_slice(json).map_err(|e| {
-            AuthError::new(ErrorCode::JwksFetchFailed, "the key set is not a valid JWKS document")
-                .with_source(e)
+            AuthError::new(
+                ErrorCode::JwksFetchFailed,
+                "the key set is not a valid JWKS document",
+            )
+            .with_source(e)
         })?;
-        let mut set = KeySet { keys: Vec::new(), by_kid: HashMap::new(), skipped: Vec::new() };
+        let mut set = KeySet {
+            keys: Vec::new(),
+            by_kid: HashMap::new(),
+            skipped: Vec::new(),
+        };
         for value in raw.keys {
             let kid = value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
             match serde_json::from_value::<RawJwk>(value)
@@ -168,7 +175,11 @@ impl KeySet {
             {
                 Ok(key) => set.push(key),
                 Err(reason) => {
-                    tracing::debug!(kid = kid.as_deref().map(crate::log_safe), reason, "skipping JWK");
+                    tracing::debug!(
+                        kid = kid.as_deref().map(crate::log_safe),
+                        reason,
+                        "skipping JWK"
+                    );
                     set.skipped.push(SkippedKey { kid, reason });
                 }
             }
@@ -243,7 +254,9 @@ impl KeySet {
         let header = crate::jws::decode_header(parts.header, &mut header_buf)?;
         let alg = crate::jws::check_alg(&header, allowed)?;
         let sig = crate::jws::decode_signature(parts.signature, alg)?;
-        let key = self.find(header.kid.as_deref(), alg).map_err(Miss::into_error)?;
+        let key = self
+            .find(header.kid.as_deref(), alg)
+            .map_err(Miss::into_error)?;
         crate::jws::verify_signature(key, parts.signing_input, sig.as_slice())?;
         crate::jws::decode_payload(parts.payload)
     }
@@ -261,7 +274,9 @@ impl fmt::Debug for KeySet {
 
 fn b64(field: &Option<String>) -> Result<Vec<u8>, &'static str> {
     let s = field.as_deref().ok_or("missing key member")?;
-    URL_SAFE_NO_PAD.decode(s).map_err(|_| "key member is not base64url")
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| "key member is not base64url")
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -349,8 +364,9 @@ fn parse_key(jwk: &RawJwk, allowed: &[Algorithm]) -> Result<VerifyKey, &'static 
             let components = RsaPublicKeyComponents { n, e };
             for alg in candidates {
                 let params = alg.rsa_params().ok_or("not an RSA algorithm")?;
-                let key =
-                    components.to_parsed_public_key(params).map_err(|_| "invalid RSA key")?;
+                let key = components
+                    .to_parsed_public_key(params)
+                    .map_err(|_| "invalid RSA key")?;
                 parsed.push((alg, key));
             }
         }
@@ -366,7 +382,8 @@ fn parse_key(jwk: &RawJwk, allowed: &[Algorithm]) -> Result<VerifyKey, &'static 
             point.extend_from_slice(&y);
             for alg in candidates {
                 let v = alg.verification().ok_or("not an EC algorithm")?;
-                let key = ParsedPublicKey::new(v, &point).map_err(|_| "EC point not on the curve")?;
+                let key =
+                    ParsedPublicKey::new(v, &point).map_err(|_| "EC point not on the curve")?;
                 parsed.push((alg, key));
             }
         }
@@ -383,7 +400,10 @@ fn parse_key(jwk: &RawJwk, allowed: &[Algorithm]) -> Result<VerifyKey, &'static 
         }
         Family::Hmac => return Err("symmetric key in a public key set"),
     }
-    Ok(VerifyKey { kid: jwk.kid.as_deref().map(Box::from), parsed })
+    Ok(VerifyKey {
+        kid: jwk.kid.as_deref().map(Box::from),
+        parsed,
+    })
 }
 
 #[cfg(test)]
@@ -402,8 +422,14 @@ mod tests {
         let s = set(&[EC]);
         assert_eq!(s.len(), 1);
         assert!(s.find(Some("ec"), Algorithm::ES256).is_ok());
-        assert_eq!(s.find(Some("ec"), Algorithm::RS256).err(), Some(Miss::AlgMismatch));
-        assert_eq!(s.find(Some("nope"), Algorithm::ES256).err(), Some(Miss::Unknown));
+        assert_eq!(
+            s.find(Some("ec"), Algorithm::RS256).err(),
+            Some(Miss::AlgMismatch)
+        );
+        assert_eq!(
+            s.find(Some("nope"), Algorithm::ES256).err(),
+            Some(Miss::Unknown)
+        );
         assert!(s.find(None, Algorithm::ES256).is_ok());
         assert_eq!(s.find(None, Algorithm::ES384).err(), Some(Miss::Unknown));
     }
@@ -411,8 +437,14 @@ mod tests {
     #[test]
     fn duplicate_kids_are_ambiguous() {
         let s = set(&[EC, EC]);
-        assert_eq!(s.find(Some("ec"), Algorithm::ES256).err(), Some(Miss::Ambiguous));
-        assert_eq!(s.find(None, Algorithm::ES256).err(), Some(Miss::KidRequired));
+        assert_eq!(
+            s.find(Some("ec"), Algorithm::ES256).err(),
+            Some(Miss::Ambiguous)
+        );
+        assert_eq!(
+            s.find(None, Algorithm::ES256).err(),
+            Some(Miss::KidRequired)
+        );
     }
 
     #[test]
@@ -420,14 +452,29 @@ mod tests {
         let with = |extra: &str| EC.replacen('{', &format!("{{{extra},"), 1);
         let cases = [
             (with(r#""use":"enc""#), "key is not for signatures (use)"),
-            (with(r#""key_ops":["encrypt"]"#), "key_ops does not allow verify"),
-            (with(r#""key_ops":["verify","verify"]"#), "key_ops has duplicates"),
-            (with(r#""d":"AAAA""#), "private key material in a public key set"),
-            (with(r#""alg":"RS256""#), "alg does not match the key type or curve"),
+            (
+                with(r#""key_ops":["encrypt"]"#),
+                "key_ops does not allow verify",
+            ),
+            (
+                with(r#""key_ops":["verify","verify"]"#),
+                "key_ops has duplicates",
+            ),
+            (
+                with(r#""d":"AAAA""#),
+                "private key material in a public key set",
+            ),
+            (
+                with(r#""alg":"RS256""#),
+                "alg does not match the key type or curve",
+            ),
             (with(r#""alg":"ES512""#), "unsupported or non-signature alg"),
             (EC.replace("P-256", "P-521"), "unsupported curve"),
             (EC.replace("\"EC\"", "\"XYZ\""), "unsupported kty"),
-            (EC.replace("f83OJ3D2", "f83OJ3D3"), "EC point not on the curve"),
+            (
+                EC.replace("f83OJ3D2", "f83OJ3D3"),
+                "EC point not on the curve",
+            ),
         ];
         for (json, reason) in cases {
             let s = set(&[&json]);

@@ -102,12 +102,18 @@ impl KeyCache {
 
     /// Number of key-set fetches started (for diagnostics and tests).
     pub(crate) fn fetch_count(&self) -> u64 {
-        self.inner.fetches.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The current key set, if one was fetched.
     pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
-        self.inner.snapshot.load().as_ref().map(|s| Arc::clone(&s.keys))
+        self.inner
+            .snapshot
+            .load()
+            .as_ref()
+            .map(|s| Arc::clone(&s.keys))
     }
 
     /// Fetches now unless a fresh set is cached.
@@ -146,8 +152,15 @@ impl KeyCache {
         if !self.inner.allow_kid_refetch(Instant::now()) {
             return Err(self.reject(Miss::Unknown, kid));
         }
-        tracing::debug!(kid = kid.map(crate::log_safe), "unknown kid: refetching the key set");
-        let snap = self.inner.fetch(Reason::UnknownKid).await.map_err(|f| f.to_error())?;
+        tracing::debug!(
+            kid = kid.map(crate::log_safe),
+            "unknown kid: refetching the key set"
+        );
+        let snap = self
+            .inner
+            .fetch(Reason::UnknownKid)
+            .await
+            .map_err(|f| f.to_error())?;
         match snap.keys.find(kid, alg) {
             Ok(key) => Ok(f(key)),
             Err(miss) => Err(self.reject(miss, kid)),
@@ -182,7 +195,10 @@ impl KeyCache {
             )
             .with_retry_after(secs.max(1)));
         }
-        self.inner.fetch(Reason::Routine).await.map_err(|f| f.to_error())
+        self.inner
+            .fetch(Reason::Routine)
+            .await
+            .map_err(|f| f.to_error())
     }
 }
 
@@ -225,16 +241,21 @@ impl Inner {
         futures_util::future::BoxFuture<'static, Result<Arc<Snapshot>, FetchFailure>>,
     > {
         let this = Arc::clone(self);
-        self.flight.join_or_start(move || async move { this.fetch_and_publish(reason).await })
+        self.flight
+            .join_or_start(move || async move { this.fetch_and_publish(reason).await })
     }
 
-    async fn fetch_and_publish(self: Arc<Self>, reason: Reason) -> Result<Arc<Snapshot>, FetchFailure> {
+    async fn fetch_and_publish(
+        self: Arc<Self>,
+        reason: Reason,
+    ) -> Result<Arc<Snapshot>, FetchFailure> {
         let seq = {
             let mut c = lock(&self.control);
             c.next_seq += 1;
             c.next_seq
         };
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let result = self.fetch_once(reason).await;
         let now = Instant::now();
@@ -277,7 +298,8 @@ impl Inner {
             Err(failure) => {
                 let failures = {
                     let mut c = lock(&self.control);
-                    c.backoff.failed(now, self.policy.min_backoff, self.policy.max_backoff);
+                    c.backoff
+                        .failed(now, self.policy.min_backoff, self.policy.max_backoff);
                     c.backoff.failures()
                 };
                 tracing::warn!(
@@ -317,14 +339,19 @@ impl Inner {
         if reason == Reason::UnknownKid {
             req = req.header("cache-control", "no-cache");
         }
-        let response = send(&*self.http, req).await.map_err(|e| fail(format!("{uri}: {e}")))?;
+        let response = send(&*self.http, req)
+            .await
+            .map_err(|e| fail(format!("{uri}: {e}")))?;
         if response.status != 200 {
             return Err(fail(format!("{uri}: status {}", response.status)));
         }
         let keys = KeySet::from_jwks_json(&response.body, &self.algorithms)
             .map_err(|e| fail(format!("{uri}: {e}")))?;
         if keys.is_empty() {
-            return Err(fail(format!("{uri}: no usable key in the set ({:?})", keys.skipped())));
+            return Err(fail(format!(
+                "{uri}: no usable key in the set ({:?})",
+                keys.skipped()
+            )));
         }
         let ttl = cache_ttl(response.header("cache-control"), &self.policy);
         Ok((keys, ttl))
@@ -362,7 +389,11 @@ fn cache_ttl(header: Option<&str>, policy: &JwksPolicy) -> Duration {
                     return Some(Duration::ZERO);
                 }
                 if let Some(v) = lower.strip_prefix("max-age=") {
-                    max_age = v.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+                    max_age = v
+                        .trim_matches('"')
+                        .parse::<u64>()
+                        .ok()
+                        .map(Duration::from_secs);
                 }
             }
             max_age
@@ -413,10 +444,16 @@ mod tests {
     fn max_age_is_honoured_within_bounds() {
         let p = JwksPolicy::default();
         assert_eq!(cache_ttl(None, &p), Duration::from_secs(600));
-        assert_eq!(cache_ttl(Some("public, max-age=3600"), &p), Duration::from_secs(3600));
+        assert_eq!(
+            cache_ttl(Some("public, max-age=3600"), &p),
+            Duration::from_secs(3600)
+        );
         assert_eq!(cache_ttl(Some("max-age=0"), &p), Duration::from_secs(60));
         assert_eq!(cache_ttl(Some("no-store"), &p), Duration::from_secs(60));
-        assert_eq!(cache_ttl(Some("max-age=31536000"), &p), Duration::from_secs(86400));
+        assert_eq!(
+            cache_ttl(Some("max-age=31536000"), &p),
+            Duration::from_secs(86400)
+        );
         assert_eq!(cache_ttl(Some("max-age=abc"), &p), Duration::from_secs(600));
     }
 }

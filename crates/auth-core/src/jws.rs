@@ -61,7 +61,10 @@ pub(crate) fn split(token: &str, max_len: usize) -> Result<Parts<'_>, AuthError>
 }
 
 fn memchr(needle: u8, hay: &[u8], from: usize) -> Option<usize> {
-    hay[from..].iter().position(|&b| b == needle).map(|p| p + from)
+    hay[from..]
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| p + from)
 }
 
 /// Header bytes decode into this stack buffer when small enough (they nearly always are).
@@ -72,7 +75,10 @@ pub(crate) struct HeaderBuf {
 
 impl Default for HeaderBuf {
     fn default() -> Self {
-        HeaderBuf { stack: [0; 384], heap: Vec::new() }
+        HeaderBuf {
+            stack: [0; 384],
+            heap: Vec::new(),
+        }
     }
 }
 
@@ -150,7 +156,10 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 }
 
 /// Parses `alg` and checks it against the allow-list: before any key lookup or refetch.
-pub(crate) fn check_alg(header: &Header<'_>, allowed: &[Algorithm]) -> Result<Algorithm, AuthError> {
+pub(crate) fn check_alg(
+    header: &Header<'_>,
+    allowed: &[Algorithm],
+) -> Result<Algorithm, AuthError> {
     match Algorithm::from_name(&header.alg) {
         Some(alg) if allowed.contains(&alg) => Ok(alg),
         _ => Err(invalid("the token's algorithm is not allowed")),
@@ -172,7 +181,10 @@ impl SigBuf {
 /// Decodes the signature segment and checks its length for fixed-size algorithms (so a
 /// DER-encoded ECDSA signature is refused before reaching the crypto).
 pub(crate) fn decode_signature(segment: &str, alg: Algorithm) -> Result<SigBuf, AuthError> {
-    let mut buf = SigBuf { bytes: [0; 1024], len: 0 };
+    let mut buf = SigBuf {
+        bytes: [0; 1024],
+        len: 0,
+    };
     if base64::decoded_len_estimate(segment.len()) > buf.bytes.len() + 3 {
         return Err(invalid("token signature is too long"));
     }
@@ -182,7 +194,9 @@ pub(crate) fn decode_signature(segment: &str, alg: Algorithm) -> Result<SigBuf, 
     if let Some(expected) = alg.fixed_signature_len()
         && buf.len != expected
     {
-        return Err(invalid("token signature has the wrong length for its algorithm"));
+        return Err(invalid(
+            "token signature has the wrong length for its algorithm",
+        ));
     }
     Ok(buf)
 }
@@ -199,7 +213,9 @@ pub(crate) fn verify_signature(
 
 /// Decodes the payload segment.
 pub(crate) fn decode_payload(segment: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD.decode(segment).map_err(|_| invalid("token payload is not base64url"))
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| invalid("token payload is not base64url"))
 }
 
 #[cfg(test)]
@@ -227,7 +243,10 @@ mod tests {
 
     #[test]
     fn header_rules() {
-        assert_eq!(header(r#"{"alg":"RS256","kid":"k"}"#).ok(), Some(("RS256".into(), Some("k".into()))));
+        assert_eq!(
+            header(r#"{"alg":"RS256","kid":"k"}"#).ok(),
+            Some(("RS256".into(), Some("k".into())))
+        );
         assert!(header(r#"{"alg":"RS256","alg":"none"}"#).is_err());
         assert!(header(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#).is_err());
         assert!(header(r#"{"alg":"RS256","b64":false}"#).is_err());
@@ -248,7 +267,11 @@ mod tests {
         let mut buf = HeaderBuf::default();
         let good = b64(r#"{"alg":"RS256"}"#);
         assert!(decode_header(&good, &mut buf).is_ok());
-        for bad in [format!("{good}="), format!(" {good}"), good.replace('e', "+")] {
+        for bad in [
+            format!("{good}="),
+            format!(" {good}"),
+            good.replace('e', "+"),
+        ] {
             let mut buf = HeaderBuf::default();
             assert!(decode_header(&bad, &mut buf).is_err(), "{bad}");
         }

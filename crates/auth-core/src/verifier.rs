@@ -52,7 +52,9 @@ enum Keys {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Verifier")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,11 @@ impl Verifier {
             Some(client) => Arc::clone(client),
             None => default_client()?,
         };
-        let discovery = Discovery::new(config.issuer.clone(), Arc::clone(&http), config.jwks.clone());
+        let discovery = Discovery::new(
+            config.issuer.clone(),
+            Arc::clone(&http),
+            config.jwks.clone(),
+        );
         let keys = match (&config.static_keys, &config.jwks_uri) {
             (Some(set), _) => Keys::Static(Arc::clone(set)),
             (None, Some(uri)) => Keys::Remote(KeyCache::new(
@@ -100,7 +106,14 @@ impl Verifier {
                 .collect(),
             None => Vec::new(),
         };
-        Ok(Verifier { inner: Arc::new(Inner { config, keys, discovery: Some(discovery), hmac }) })
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                discovery: Some(discovery),
+                hmac,
+            }),
+        })
     }
 
     /// Builds a verifier from the environment (see [`AuthConfig::from_env`]).
@@ -136,7 +149,10 @@ impl Verifier {
     pub async fn provider_metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
         match &self.inner.discovery {
             Some(d) => d.metadata().await,
-            None => Err(AuthError::new(ErrorCode::DiscoveryFailed, "discovery is not configured")),
+            None => Err(AuthError::new(
+                ErrorCode::DiscoveryFailed,
+                "discovery is not configured",
+            )),
         }
     }
 
@@ -199,9 +215,15 @@ impl Verifier {
                 .iter()
                 .find(|(a, _)| *a == alg)
                 .map(|(_, k)| k)
-                .ok_or_else(|| AuthError::new(ErrorCode::TokenInvalid, "the token's algorithm is not allowed"))?;
-            hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice())
-                .map_err(|_| AuthError::new(ErrorCode::TokenInvalid, "token signature is invalid"))?;
+                .ok_or_else(|| {
+                    AuthError::new(
+                        ErrorCode::TokenInvalid,
+                        "the token's algorithm is not allowed",
+                    )
+                })?;
+            hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(|_| {
+                AuthError::new(ErrorCode::TokenInvalid, "token signature is invalid")
+            })?;
         } else {
             let kid = header.kid.as_deref();
             let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
@@ -222,7 +244,10 @@ impl Verifier {
             tracing::debug!(error = %e, "malformed claims");
             AuthError::new(ErrorCode::TokenInvalid, "token claims are malformed")
         })?;
-        let now = config.now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = config
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let leeway = config.leeway.as_secs_f64();
 
         let exp = registered
@@ -231,24 +256,55 @@ impl Verifier {
         if exp.as_f64() <= now - leeway {
             return Err(AuthError::new(ErrorCode::TokenExpired, "token has expired"));
         }
-        if registered.nbf.is_some_and(|nbf: NumericDate| nbf.as_f64() > now + leeway) {
-            return Err(AuthError::new(ErrorCode::TokenNotYetValid, "token is not valid yet"));
+        if registered
+            .nbf
+            .is_some_and(|nbf: NumericDate| nbf.as_f64() > now + leeway)
+        {
+            return Err(AuthError::new(
+                ErrorCode::TokenNotYetValid,
+                "token is not valid yet",
+            ));
         }
-        if registered.iat.is_some_and(|iat: NumericDate| iat.as_f64() > now + leeway) {
-            return Err(AuthError::new(ErrorCode::TokenNotYetValid, "token was issued in the future"));
+        if registered
+            .iat
+            .is_some_and(|iat: NumericDate| iat.as_f64() > now + leeway)
+        {
+            return Err(AuthError::new(
+                ErrorCode::TokenNotYetValid,
+                "token was issued in the future",
+            ));
         }
         match registered.iss.as_deref() {
             Some(iss) if iss == config.issuer => {}
-            Some(_) => return Err(AuthError::new(ErrorCode::TokenInvalid, "token issuer is not trusted")),
-            None => return Err(AuthError::new(ErrorCode::TokenInvalid, "token has no iss claim")),
+            Some(_) => {
+                return Err(AuthError::new(
+                    ErrorCode::TokenInvalid,
+                    "token issuer is not trusted",
+                ));
+            }
+            None => {
+                return Err(AuthError::new(
+                    ErrorCode::TokenInvalid,
+                    "token has no iss claim",
+                ));
+            }
         }
         if !config.audiences.is_empty()
-            && !registered.aud.iter().any(|a| config.audiences.iter().any(|c| c == a))
+            && !registered
+                .aud
+                .iter()
+                .any(|a| config.audiences.iter().any(|c| c == a))
         {
-            return Err(AuthError::new(ErrorCode::TokenInvalid, "token is not meant for this audience"));
+            return Err(AuthError::new(
+                ErrorCode::TokenInvalid,
+                "token is not meant for this audience",
+            ));
         }
         if config.require_typ && !header.typ.as_deref().is_some_and(is_at_jwt) {
-            return Err(AuthError::new(ErrorCode::TokenInvalid, "token is not an access token (typ)"));
+            return Err(AuthError::new(
+                ErrorCode::TokenInvalid,
+                "token is not an access token (typ)",
+            ));
         }
         if config.rfc9068 {
             let missing = if registered.sub.is_none() {
@@ -271,19 +327,33 @@ impl Verifier {
         }
         let extra = claims::parse_extra::<E>(&payload).map_err(|e| {
             tracing::debug!(error = %e, "application claims do not match their type");
-            AuthError::new(ErrorCode::TokenInvalid, "token claims do not have the expected shape")
+            AuthError::new(
+                ErrorCode::TokenInvalid,
+                "token claims do not have the expected shape",
+            )
         })?;
         let raw = String::from_utf8(payload)
             .map_err(|_| AuthError::new(ErrorCode::TokenInvalid, "token claims are not UTF-8"))?;
         let iss = config.issuer.clone();
-        Ok(claims::assemble(registered, iss, exp, extra, raw, Arc::clone(&config.claim_mapping)))
+        Ok(claims::assemble(
+            registered,
+            iss,
+            exp,
+            extra,
+            raw,
+            Arc::clone(&config.claim_mapping),
+        ))
     }
 }
 
 /// `at+jwt`, case-insensitive, with or without the `application/` prefix (RFC 9068 §2.1).
 fn is_at_jwt(typ: &str) -> bool {
     let t = typ.as_bytes();
-    let rest = if t.len() > 12 && t[..12].eq_ignore_ascii_case(b"application/") { &t[12..] } else { t };
+    let rest = if t.len() > 12 && t[..12].eq_ignore_ascii_case(b"application/") {
+        &t[12..]
+    } else {
+        t
+    };
     rest.eq_ignore_ascii_case(b"at+jwt")
 }
 
@@ -308,10 +378,22 @@ mod tests {
 
     #[test]
     fn typ_matching() {
-        for ok in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
+        for ok in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
             assert!(is_at_jwt(ok), "{ok}");
         }
-        for bad in ["JWT", "", "application/jwt", "at+jwt ", "dpop+jwt", "application/"] {
+        for bad in [
+            "JWT",
+            "",
+            "application/jwt",
+            "at+jwt ",
+            "dpop+jwt",
+            "application/",
+        ] {
             assert!(!is_at_jwt(bad), "{bad}");
         }
     }

@@ -19,7 +19,9 @@ async fn accepts_rs256_es256_and_eddsa() {
     let v = verifier(&issuer);
     for kid in ["rsa-1", "ec-1", "ed-1"] {
         let token = issuer.token().key(kid).sub("alice").sign();
-        let claims = verify(&v, &token).await.unwrap_or_else(|e| panic!("{kid}: {e:?}"));
+        let claims = verify(&v, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{kid}: {e:?}"));
         assert_eq!(claims.sub.as_deref(), Some("alice"));
         assert_eq!(claims.iss, issuer.issuer());
         assert_eq!(claims.aud, [issuer.audience()]);
@@ -50,7 +52,12 @@ async fn application_claims_deserialize_into_e() {
     }
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
-    let token = issuer.token().claim("plan", "pro").claim("seats", 3).roles(&["admin"]).sign();
+    let token = issuer
+        .token()
+        .claim("plan", "pro")
+        .claim("seats", 3)
+        .roles(&["admin"])
+        .sign();
     let claims = v.verify::<Mine>(&token).await.expect("valid");
     assert_eq!((claims.extra.plan.as_str(), claims.extra.seats), ("pro", 3));
     assert!(claims.has_role("admin"));
@@ -117,9 +124,15 @@ async fn rejects_tampered_payload() {
     let v = verifier(&issuer);
     let good = issuer.token().sub("alice").sign();
     let parts: Vec<&str> = good.split('.').collect();
-    let mut claims: serde_json::Value = serde_json::from_slice(&b64_decode(parts[1])).expect("json");
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64_decode(parts[1])).expect("json");
     claims["sub"] = json!("admin");
-    let forged = format!("{}.{}.{}", parts[0], b64(claims.to_string().as_bytes()), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    );
     assert_code(verify(&v, &forged).await, ErrorCode::TokenInvalid);
 }
 
@@ -141,8 +154,13 @@ async fn rejects_alg_none_in_any_case() {
 #[tokio::test]
 async fn allow_list_is_checked_before_any_key_lookup_or_fetch() {
     let issuer = TestIssuer::start().await;
-    let v = Verifier::new(builder(&issuer).algorithms([Algorithm::RS256]).build().expect("cfg"))
-        .expect("verifier");
+    let v = Verifier::new(
+        builder(&issuer)
+            .algorithms([Algorithm::RS256])
+            .build()
+            .expect("cfg"),
+    )
+    .expect("verifier");
     let ps256 = issuer.token().signing_alg("PS256").sign();
     assert_code(verify(&v, &ps256).await, ErrorCode::TokenInvalid);
     assert_eq!(issuer.jwks_requests() + issuer.discovery_requests(), 0);
@@ -158,7 +176,13 @@ async fn rejects_hs256_signed_with_the_public_key_in_every_form() {
     let jwk = issuer.public_jwk("rsa-1").to_string();
     let n = b64_decode(issuer.public_jwk("rsa-1")["n"].as_str().expect("n"));
     let pem_trimmed = pem.trim_end().to_owned();
-    for secret in [pem.as_bytes(), pem_trimmed.as_bytes(), &der, jwk.as_bytes(), &n] {
+    for secret in [
+        pem.as_bytes(),
+        pem_trimmed.as_bytes(),
+        &der,
+        jwk.as_bytes(),
+        &n,
+    ] {
         for alg in ["HS256", "HS384", "HS512"] {
             let token = issuer.token().kid(Some("rsa-1")).sign_hmac(alg, secret);
             assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
@@ -173,7 +197,9 @@ async fn hs256_works_only_with_a_configured_shared_secret() {
     let v = Verifier::new(builder(&issuer).hmac_secret(secret).build().expect("cfg")).expect("v");
     let good = issuer.token().sign_hs256_with(secret.as_bytes());
     assert!(verify(&v, &good).await.is_ok());
-    let wrong = issuer.token().sign_hs256_with(b"another-secret-another-secret-xx");
+    let wrong = issuer
+        .token()
+        .sign_hs256_with(b"another-secret-another-secret-xx");
     assert_code(verify(&v, &wrong).await, ErrorCode::TokenInvalid);
     // RSA tokens still verify with the same verifier.
     assert!(verify(&v, &issuer.token().sign()).await.is_ok());
@@ -257,7 +283,12 @@ async fn embedded_jwk_is_never_trusted() {
         assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
     }
     // And without any kid.
-    let token = issuer.token().key(&attacker).kid(None).header("jwk", attacker_jwk).sign();
+    let token = issuer
+        .token()
+        .key(&attacker)
+        .kid(None)
+        .header("jwk", attacker_jwk)
+        .sign();
     assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
 }
 
@@ -269,12 +300,20 @@ async fn jku_and_x5u_are_never_fetched() {
     let v = verifier(&issuer);
     let url = format!("{}/attacker/jwks", issuer.base_url());
     for header in ["jku", "x5u"] {
-        let token = issuer.token().key(&attacker).header(header, url.clone()).sign();
+        let token = issuer
+            .token()
+            .key(&attacker)
+            .header(header, url.clone())
+            .sign();
         assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
     }
     assert_eq!(issuer.requests_to("/attacker/jwks"), 0);
     // x5c with a junk certificate is ignored too.
-    let token = issuer.token().key(&attacker).header("x5c", json!(["MIIB"])).sign();
+    let token = issuer
+        .token()
+        .key(&attacker)
+        .header("x5c", json!(["MIIB"]))
+        .sign();
     assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
 }
 
@@ -284,7 +323,13 @@ async fn kid_injection_is_an_opaque_unknown_key() {
     let v = verifier(&issuer);
     assert!(verify(&v, &issuer.token().sign()).await.is_ok());
     let long = "k".repeat(10_000);
-    for kid in ["../../../../dev/null", "' OR '1'='1", "$(id)", "\u{0}", long.as_str()] {
+    for kid in [
+        "../../../../dev/null",
+        "' OR '1'='1",
+        "$(id)",
+        "\u{0}",
+        long.as_str(),
+    ] {
         let token = issuer.token().kid(Some(kid)).sign();
         assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
     }
@@ -302,7 +347,11 @@ async fn unknown_crit_and_b64_false_are_rejected() {
         let token = issuer.token().header("crit", crit).header("exp", 1).sign();
         assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
     }
-    let token = issuer.token().header("b64", false).header("crit", json!(["b64"])).sign();
+    let token = issuer
+        .token()
+        .header("b64", false)
+        .header("crit", json!(["b64"]))
+        .sign();
     assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
     let token = issuer.token().header("b64", false).sign();
     assert_code(verify(&v, &token).await, ErrorCode::TokenInvalid);
@@ -318,16 +367,31 @@ async fn duplicate_members_are_rejected_in_header_and_claims() {
         issuer.issuer(),
         issuer.audience()
     );
-    let ok = issuer.sign_raw("rsa-1", br#"{"alg":"RS256","kid":"rsa-1"}"#, claims.as_bytes());
+    let ok = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1"}"#,
+        claims.as_bytes(),
+    );
     assert!(verify(&v, &ok).await.is_ok());
-    let dup_header =
-        issuer.sign_raw("rsa-1", br#"{"alg":"RS256","kid":"rsa-1","kid":"x"}"#, claims.as_bytes());
+    let dup_header = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1","kid":"x"}"#,
+        claims.as_bytes(),
+    );
     assert_code(verify(&v, &dup_header).await, ErrorCode::TokenInvalid);
     let dup_claim = claims.replacen(r#""sub":"a""#, r#""sub":"a","sub":"admin""#, 1);
-    let t = issuer.sign_raw("rsa-1", br#"{"alg":"RS256","kid":"rsa-1"}"#, dup_claim.as_bytes());
+    let t = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1"}"#,
+        dup_claim.as_bytes(),
+    );
     assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
     let nested = claims.replacen(r#""sub":"a""#, r#""sub":"a","r":{"x":1,"x":2}"#, 1);
-    let t = issuer.sign_raw("rsa-1", br#"{"alg":"RS256","kid":"rsa-1"}"#, nested.as_bytes());
+    let t = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1"}"#,
+        nested.as_bytes(),
+    );
     assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
 }
 
@@ -336,7 +400,15 @@ async fn header_and_claims_must_be_json_objects() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
     let header = br#"{"alg":"RS256","kid":"rsa-1"}"#;
-    for payload in [&b"[]"[..], b"\"x\"", b"1", b"null", b"", b"{", b"\xff\xfe{}"] {
+    for payload in [
+        &b"[]"[..],
+        b"\"x\"",
+        b"1",
+        b"null",
+        b"",
+        b"{",
+        b"\xff\xfe{}",
+    ] {
         let t = issuer.sign_raw("rsa-1", header, payload);
         assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
     }
@@ -373,12 +445,22 @@ async fn weak_enc_and_private_keys_in_the_set_are_skipped() {
     }
     let t = issuer.token().key("ec-1").kid(Some("private")).sign();
     assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
-    let t = issuer.token().kid(Some("oct")).sign_hs256_with(b"secret-secret-secret-secret-secret");
+    let t = issuer
+        .token()
+        .kid(Some("oct"))
+        .sign_hs256_with(b"secret-secret-secret-secret-secret");
     assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
     let keys = v.current_keys().expect("fetched");
-    let skipped: Vec<_> = keys.skipped().iter().map(|s| (s.kid().unwrap_or(""), s.reason())).collect();
+    let skipped: Vec<_> = keys
+        .skipped()
+        .iter()
+        .map(|s| (s.kid().unwrap_or(""), s.reason()))
+        .collect();
     assert_eq!(skipped.len(), 5, "{skipped:?}");
-    assert!(verify(&v, &issuer.token().sign()).await.is_ok(), "good keys still work");
+    assert!(
+        verify(&v, &issuer.token().sign()).await.is_ok(),
+        "good keys still work"
+    );
 }
 
 #[tokio::test]
@@ -402,7 +484,10 @@ async fn duplicate_kids_in_the_set_are_rejected_deterministically() {
     issuer.set_jwks_extra_keys(vec![issuer.public_jwk("rsa-1")]);
     let v = verifier(&issuer);
     for _ in 0..3 {
-        assert_code(verify(&v, &issuer.token().sign()).await, ErrorCode::TokenInvalid);
+        assert_code(
+            verify(&v, &issuer.token().sign()).await,
+            ErrorCode::TokenInvalid,
+        );
     }
     // Other keys keep working.
     assert!(verify(&v, &issuer.token().key("ec-1").sign()).await.is_ok());
@@ -414,24 +499,36 @@ async fn duplicate_kids_in_the_set_are_rejected_deterministically() {
 async fn exp_is_required() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
-    assert_code(verify(&v, &issuer.token().remove_claim("exp").sign()).await, ErrorCode::TokenInvalid);
+    assert_code(
+        verify(&v, &issuer.token().remove_claim("exp").sign()).await,
+        ErrorCode::TokenInvalid,
+    );
 }
 
 #[tokio::test]
 async fn expired_token() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
-    let err = verify(&v, &issuer.token().expires_in(-3600).sign()).await.expect_err("expired");
+    let err = verify(&v, &issuer.token().expires_in(-3600).sign())
+        .await
+        .expect_err("expired");
     assert_eq!((err.code(), err.status()), (ErrorCode::TokenExpired, 401));
     assert!(!err.is_retryable());
-    assert_code(verify(&v, &issuer.token().exp(-1).sign()).await, ErrorCode::TokenExpired);
+    assert_code(
+        verify(&v, &issuer.token().exp(-1).sign()).await,
+        ErrorCode::TokenExpired,
+    );
 }
 
 #[tokio::test]
 async fn expired_within_leeway_is_accepted() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer); // default leeway 30 s
-    assert!(verify(&v, &issuer.token().expires_in(-10).sign()).await.is_ok());
+    assert!(
+        verify(&v, &issuer.token().expires_in(-10).sign())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -453,7 +550,11 @@ async fn time_boundaries_are_exact() {
     let clock: auth_core::Clock = Arc::new(move || UNIX_EPOCH + Duration::from_secs(t0 as u64));
     let leeway = 10;
     let v = Verifier::new(
-        builder(&issuer).leeway(Duration::from_secs(leeway as u64)).clock(clock).build().expect("cfg"),
+        builder(&issuer)
+            .leeway(Duration::from_secs(leeway as u64))
+            .clock(clock)
+            .build()
+            .expect("cfg"),
     )
     .expect("v");
     let exp = |e: i64| issuer.token().exp(e).iat(t0 - 100).nbf(t0 - 100).sign();
@@ -461,7 +562,10 @@ async fn time_boundaries_are_exact() {
     assert!(verify(&v, &exp(t0 - leeway + 1)).await.is_ok());
     let nbf = |n: i64| issuer.token().nbf(n).iat(t0 - 100).sign();
     assert!(verify(&v, &nbf(t0 + leeway)).await.is_ok());
-    assert_code(verify(&v, &nbf(t0 + leeway + 1)).await, ErrorCode::TokenNotYetValid);
+    assert_code(
+        verify(&v, &nbf(t0 + leeway + 1)).await,
+        ErrorCode::TokenNotYetValid,
+    );
 }
 
 #[tokio::test]
@@ -469,11 +573,30 @@ async fn numeric_dates_must_be_json_numbers() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
     let exp = now() + 300;
-    assert!(verify(&v, &issuer.token().claim("exp", exp as f64 + 0.5).sign()).await.is_ok());
-    for bad in [json!(exp.to_string()), json!(true), json!(null), json!([exp]), json!({"t": exp})] {
-        assert_code(verify(&v, &issuer.token().claim("exp", bad.clone()).sign()).await, ErrorCode::TokenInvalid);
-        assert_code(verify(&v, &issuer.token().claim("nbf", bad.clone()).sign()).await, ErrorCode::TokenInvalid);
-        assert_code(verify(&v, &issuer.token().claim("iat", bad).sign()).await, ErrorCode::TokenInvalid);
+    assert!(
+        verify(&v, &issuer.token().claim("exp", exp as f64 + 0.5).sign())
+            .await
+            .is_ok()
+    );
+    for bad in [
+        json!(exp.to_string()),
+        json!(true),
+        json!(null),
+        json!([exp]),
+        json!({"t": exp}),
+    ] {
+        assert_code(
+            verify(&v, &issuer.token().claim("exp", bad.clone()).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
+        assert_code(
+            verify(&v, &issuer.token().claim("nbf", bad.clone()).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
+        assert_code(
+            verify(&v, &issuer.token().claim("iat", bad).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
     }
 }
 
@@ -483,7 +606,11 @@ async fn extreme_numeric_dates_never_panic() {
     let v = verifier(&issuer);
     let header = br#"{"alg":"RS256","kid":"rsa-1"}"#;
     let claims = |exp: &str| {
-        format!(r#"{{"iss":"{}","aud":"{}","exp":{exp}}}"#, issuer.issuer(), issuer.audience())
+        format!(
+            r#"{{"iss":"{}","aud":"{}","exp":{exp}}}"#,
+            issuer.issuer(),
+            issuer.audience()
+        )
     };
     for (exp, ok) in [
         ("1e308", true),
@@ -511,23 +638,57 @@ async fn issuer_must_match_exactly() {
         json!([iss.clone()]),
         json!(1),
     ] {
-        assert_code(verify(&v, &issuer.token().claim("iss", bad).sign()).await, ErrorCode::TokenInvalid);
+        assert_code(
+            verify(&v, &issuer.token().claim("iss", bad).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
     }
-    assert_code(verify(&v, &issuer.token().remove_claim("iss").sign()).await, ErrorCode::TokenInvalid);
+    assert_code(
+        verify(&v, &issuer.token().remove_claim("iss").sign()).await,
+        ErrorCode::TokenInvalid,
+    );
 }
 
 #[tokio::test]
 async fn audience_rules() {
     let issuer = TestIssuer::start().await;
-    let v = Verifier::new(builder(&issuer).audience("second-api").build().expect("cfg")).expect("v");
+    let v = Verifier::new(
+        builder(&issuer)
+            .audience("second-api")
+            .build()
+            .expect("cfg"),
+    )
+    .expect("v");
     let aud = issuer.audience().to_owned();
-    for ok in [json!(aud.clone()), json!(["x", aud.clone()]), json!(["second-api"])] {
-        assert!(verify(&v, &issuer.token().aud(ok.clone()).sign()).await.is_ok(), "{ok}");
+    for ok in [
+        json!(aud.clone()),
+        json!(["x", aud.clone()]),
+        json!(["second-api"]),
+    ] {
+        assert!(
+            verify(&v, &issuer.token().aud(ok.clone()).sign())
+                .await
+                .is_ok(),
+            "{ok}"
+        );
     }
-    for bad in [json!([]), json!(["x"]), json!(aud.to_uppercase()), json!([aud.clone(), 5]), json!({aud.clone(): 1}), json!(5)] {
-        assert_code(verify(&v, &issuer.token().aud(bad.clone()).sign()).await, ErrorCode::TokenInvalid);
+    for bad in [
+        json!([]),
+        json!(["x"]),
+        json!(aud.to_uppercase()),
+        json!([aud.clone(), 5]),
+        json!({aud.clone(): 1}),
+        json!(5),
+    ] {
+        assert_code(
+            verify(&v, &issuer.token().aud(bad.clone()).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
     }
-    assert_code(verify(&v, &issuer.token().remove_claim("aud").sign()).await, ErrorCode::TokenInvalid);
+    assert_code(
+        verify(&v, &issuer.token().remove_claim("aud").sign()).await,
+        ErrorCode::TokenInvalid,
+    );
 }
 
 #[tokio::test]
@@ -539,27 +700,54 @@ async fn audience_check_can_be_skipped_explicitly() {
         .build()
         .expect("cfg");
     let v = Verifier::new(cfg).expect("v");
-    assert!(verify(&v, &issuer.token().aud("anything").sign()).await.is_ok());
+    assert!(
+        verify(&v, &issuer.token().aud("anything").sign())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn typ_is_not_required_by_default() {
     let issuer = TestIssuer::start().await;
     let v = verifier(&issuer);
-    assert!(verify(&v, &issuer.token().typ(Some("JWT")).sign()).await.is_ok());
+    assert!(
+        verify(&v, &issuer.token().typ(Some("JWT")).sign())
+            .await
+            .is_ok()
+    );
     assert!(verify(&v, &issuer.token().typ(None).sign()).await.is_ok());
 }
 
 #[tokio::test]
 async fn typ_at_jwt_when_required() {
     let issuer = TestIssuer::start().await;
-    let v = Verifier::new(builder(&issuer).require_access_token_typ(true).build().expect("cfg"))
-        .expect("v");
+    let v = Verifier::new(
+        builder(&issuer)
+            .require_access_token_typ(true)
+            .build()
+            .expect("cfg"),
+    )
+    .expect("v");
     for ok in ["at+jwt", "application/at+jwt", "AT+JWT"] {
-        assert!(verify(&v, &issuer.token().typ(Some(ok)).sign()).await.is_ok(), "{ok}");
+        assert!(
+            verify(&v, &issuer.token().typ(Some(ok)).sign())
+                .await
+                .is_ok(),
+            "{ok}"
+        );
     }
-    for bad in [Some("JWT"), None, Some("id_token"), Some("dpop+jwt"), Some("logout+jwt")] {
-        assert_code(verify(&v, &issuer.token().typ(bad).sign()).await, ErrorCode::TokenInvalid);
+    for bad in [
+        Some("JWT"),
+        None,
+        Some("id_token"),
+        Some("dpop+jwt"),
+        Some("logout+jwt"),
+    ] {
+        assert_code(
+            verify(&v, &issuer.token().typ(bad).sign()).await,
+            ErrorCode::TokenInvalid,
+        );
     }
 }
 
@@ -572,8 +760,14 @@ async fn rfc9068_profile_requires_its_claims() {
         let t = issuer.token().remove_claim(claim).sign();
         assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
     }
-    assert_code(verify(&v, &issuer.token().typ(Some("JWT")).sign()).await, ErrorCode::TokenInvalid);
-    assert_code(verify(&v, &issuer.token().claim("client_id", 5).sign()).await, ErrorCode::TokenInvalid);
+    assert_code(
+        verify(&v, &issuer.token().typ(Some("JWT")).sign()).await,
+        ErrorCode::TokenInvalid,
+    );
+    assert_code(
+        verify(&v, &issuer.token().claim("client_id", 5).sign()).await,
+        ErrorCode::TokenInvalid,
+    );
 }
 
 #[tokio::test]
@@ -581,8 +775,13 @@ async fn signature_failure_takes_precedence_over_claim_errors() {
     let issuer = TestIssuer::start().await;
     let other = issuer.add_key(KeySpec::Rsa2048);
     let v = verifier(&issuer);
-    let expired_and_forged =
-        issuer.token().key(&other).kid(Some("rsa-1")).expires_in(-3600).aud("wrong").sign();
+    let expired_and_forged = issuer
+        .token()
+        .key(&other)
+        .kid(Some("rsa-1"))
+        .expires_in(-3600)
+        .aud("wrong")
+        .sign();
     let err = verify(&v, &expired_and_forged).await.expect_err("forged");
     assert_eq!(err.code(), ErrorCode::TokenInvalid);
     assert!(err.message().contains("signature"), "{err:?}");
@@ -595,7 +794,10 @@ async fn errors_carry_rfc6750_challenges_and_never_the_token() {
     let token = issuer.token().expires_in(-3600).sign();
     let err = verify(&v, &token).await.expect_err("expired");
     let challenge = err.www_authenticate(Some("api")).expect("challenge");
-    assert!(challenge.starts_with("Bearer realm=\"api\", error=\"invalid_token\""), "{challenge}");
+    assert!(
+        challenge.starts_with("Bearer realm=\"api\", error=\"invalid_token\""),
+        "{challenge}"
+    );
     for text in [format!("{err}"), format!("{err:?}"), challenge] {
         assert!(!text.contains(&token[..20]), "token leaked: {text}");
     }

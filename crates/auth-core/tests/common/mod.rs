@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use auth_core::{AuthConfig, AuthConfigBuilder, AuthError, ErrorCode, JwksPolicy, StandardClaims, Verifier};
+use auth_core::{
+    AuthConfig, AuthConfigBuilder, AuthError, ErrorCode, JwksPolicy, StandardClaims, Verifier,
+};
 use auth_issuer::TestIssuer;
 
 /// A key-set policy with short backoff so that recovery tests run fast.
@@ -43,7 +45,9 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn b64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .expect("base64url")
 }
 
 pub fn now() -> i64 {
