@@ -235,7 +235,7 @@ pub struct AuthConfig {
     pub(crate) jwks: JwksPolicy,
     pub(crate) client_id: Option<String>,
     pub(crate) client_secret: Option<Secret>,
-    pub(crate) hmac_secret: Option<Secret>,
+    pub(crate) hmac_secret: Option<Arc<[u8]>>,
     pub(crate) claim_mapping: Arc<ClaimMapping>,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     pub(crate) clock: Option<Clock>,
@@ -256,7 +256,10 @@ impl fmt::Debug for AuthConfig {
             .field("jwks", &self.jwks)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field("hmac_secret", &self.hmac_secret)
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -349,7 +352,7 @@ pub struct AuthConfigBuilder {
     jwks: JwksPolicy,
     client_id: Option<String>,
     client_secret: Option<Secret>,
-    hmac_secret: Option<Secret>,
+    hmac_secret: Option<Arc<[u8]>>,
     claim_mapping: Option<ClaimMapping>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Clock>,
@@ -362,7 +365,10 @@ impl fmt::Debug for AuthConfigBuilder {
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("client_secret", &self.client_secret)
-            .field("hmac_secret", &self.hmac_secret)
+            .field(
+                "hmac_secret",
+                &self.hmac_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -527,8 +533,8 @@ impl AuthConfigBuilder {
 
     /// A shared secret for HS256/384/512 tokens. Must be at least as long as the hash (32 bytes
     /// for HS256, RFC 7518 §3.2). Remote key sets never yield HMAC keys.
-    pub fn hmac_secret(mut self, secret: impl Into<String>) -> Self {
-        self.hmac_secret = Some(Secret::new(secret));
+    pub fn hmac_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.hmac_secret = Some(Arc::from(secret.as_ref()));
         self
     }
 
@@ -594,7 +600,7 @@ impl AuthConfigBuilder {
                 let mut list = Algorithm::ASYMMETRIC.to_vec();
                 if let Some(secret) = &self.hmac_secret {
                     // Only the HMAC algorithms this secret is long enough for (RFC 7518 §3.2).
-                    let len = secret.expose().len();
+                    let len = secret.len();
                     list.extend(
                         Algorithm::HMAC
                             .iter()
@@ -613,7 +619,7 @@ impl AuthConfigBuilder {
                 .filter_map(|a| a.hmac_len())
                 .max()
                 .unwrap_or(32);
-            if secret.expose().len() < needed {
+            if secret.len() < needed {
                 return Err(ConfigError::new(
                     "hmac_secret",
                     format!("must be at least {needed} bytes for the allowed HMAC algorithms"),

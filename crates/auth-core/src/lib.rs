@@ -67,6 +67,8 @@ mod jwk;
 mod jwks;
 mod jws;
 mod verifier;
+#[cfg(test)]
+mod wycheproof_primitives;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use claims::{ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate};

@@ -101,7 +101,7 @@ impl Verifier {
                         Algorithm::HS512 => hmac::HMAC_SHA512,
                         _ => return None,
                     };
-                    Some((alg, hmac::Key::new(a, secret.expose().as_bytes())))
+                    Some((alg, hmac::Key::new(a, secret)))
                 })
                 .collect(),
             None => Vec::new(),
@@ -197,17 +197,27 @@ impl Verifier {
         result
     }
 
-    async fn verify_inner<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
-    where
-        E: DeserializeOwned + 'static,
-    {
-        let config = &self.inner.config;
-        let parts = jws::split(token, config.max_token_bytes)?;
+    /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
+    /// for signed payloads that are not JWT access tokens. No claim is checked.
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify), without the claim errors.
+    pub async fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        let parts = jws::split(token, self.inner.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;
-        let alg = jws::check_alg(&header, &config.algorithms)?;
-        let sig = jws::decode_signature(parts.signature, alg)?;
+        self.check_signature(&parts, &header).await?;
+        jws::decode_payload(parts.payload)
+    }
 
+    /// The JOSE layer: algorithm allow-list, key selection, signature.
+    async fn check_signature(
+        &self,
+        parts: &jws::Parts<'_>,
+        header: &jws::Header<'_>,
+    ) -> Result<(), AuthError> {
+        let alg = jws::check_alg(header, &self.inner.config.algorithms)?;
+        let sig = jws::decode_signature(parts.signature, alg)?;
         if alg.is_symmetric() {
             let key = self
                 .inner
@@ -221,22 +231,29 @@ impl Verifier {
                         "the token's algorithm is not allowed",
                     )
                 })?;
-            hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(|_| {
-                AuthError::new(ErrorCode::TokenInvalid, "token signature is invalid")
-            })?;
-        } else {
-            let kid = header.kid.as_deref();
-            let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
-                jws::verify_signature(key, parts.signing_input, sig.as_slice())
-            };
-            match &self.inner.keys {
-                Keys::Static(set) => {
-                    let key = set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?;
-                    check(key)?;
-                }
-                Keys::Remote(cache) => cache.with_key(kid, alg, check).await??,
-            }
+            return hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(
+                |_| AuthError::new(ErrorCode::TokenInvalid, "token signature is invalid"),
+            );
         }
+        let kid = header.kid.as_deref();
+        let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
+            jws::verify_signature(key, parts.signing_input, sig.as_slice())
+        };
+        match &self.inner.keys {
+            Keys::Static(set) => check(set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?),
+            Keys::Remote(cache) => cache.with_key(kid, alg, check).await?,
+        }
+    }
+
+    async fn verify_inner<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let config = &self.inner.config;
+        let parts = jws::split(token, config.max_token_bytes)?;
+        let mut header_buf = jws::HeaderBuf::default();
+        let header = jws::decode_header(parts.header, &mut header_buf)?;
+        self.check_signature(&parts, &header).await?;
 
         // Signature verified: now the claims.
         let payload = jws::decode_payload(parts.payload)?;
