@@ -114,8 +114,8 @@ impl<'de> Deserialize<'de> for NoExtraClaims {
 #[non_exhaustive]
 #[derive(Clone)]
 pub struct Claims<E = NoExtraClaims> {
-    /// `iss`: the issuer, exactly as configured.
-    pub iss: String,
+    /// `iss`: the issuer, exactly as configured (shared with the configuration).
+    pub iss: Arc<str>,
     /// `sub`: the subject (user or client id).
     pub sub: Option<String>,
     /// `aud`: the audiences (a single string becomes a one-element list).
@@ -134,7 +134,7 @@ pub struct Claims<E = NoExtraClaims> {
     pub scope: Vec<String>,
     /// The application's own claims.
     pub extra: E,
-    raw: Arc<str>,
+    raw: String,
     mapping: Arc<ClaimMapping>,
     tree: OnceLock<Value>,
 }
@@ -496,8 +496,8 @@ impl ClaimMapping {
 
 /// Registered claims as parsed, before validation.
 #[derive(Default)]
-pub(crate) struct Registered {
-    pub(crate) iss: Option<String>,
+pub(crate) struct Registered<'a> {
+    pub(crate) iss: Option<std::borrow::Cow<'a, str>>,
     pub(crate) sub: Option<String>,
     pub(crate) aud: Vec<String>,
     pub(crate) exp: Option<NumericDate>,
@@ -547,17 +547,17 @@ impl<'de> Visitor<'de> for StringOrList {
 struct RegisteredVisitor;
 
 impl<'de> Visitor<'de> for RegisteredVisitor {
-    type Value = Registered;
+    type Value = Registered<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JWT claims object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
         let mut r = Registered::default();
         let mut seen = SeenKeys::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             seen.insert::<A::Error>(&key)?;
             match &*key {
-                "iss" => r.iss = Some(map.next_value()?),
+                "iss" => r.iss = Some(map.next_value::<Key<'de>>()?.0),
                 "sub" => r.sub = Some(map.next_value()?),
                 "aud" => {
                     r.aud = map.next_value_seed(StringOrList {
@@ -578,7 +578,7 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
 }
 
 /// Parses the registered claims from a payload, rejecting anything but one strict JSON object.
-pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered, serde_json::Error> {
+pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(payload);
     let r = de.deserialize_map(RegisteredVisitor)?;
     de.end()?;
@@ -596,10 +596,36 @@ pub(crate) fn parse_extra<E: DeserializeOwned + 'static>(
     serde_json::from_slice(payload)
 }
 
+/// Registered claims after validation: everything owned, `iss` replaced by the configured one.
+pub(crate) struct Checked {
+    pub(crate) sub: Option<String>,
+    pub(crate) aud: Vec<String>,
+    pub(crate) nbf: Option<NumericDate>,
+    pub(crate) iat: Option<NumericDate>,
+    pub(crate) jti: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) scope: Vec<String>,
+}
+
+impl Registered<'_> {
+    /// Drops the borrowed parts (so the payload buffer can be moved into the claims).
+    pub(crate) fn into_checked(self) -> Checked {
+        Checked {
+            sub: self.sub,
+            aud: self.aud,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti,
+            client_id: self.client_id,
+            scope: self.scope,
+        }
+    }
+}
+
 /// Assembles validated claims.
 pub(crate) fn assemble<E>(
-    r: Registered,
-    iss: String,
+    r: Checked,
+    iss: Arc<str>,
     exp: NumericDate,
     extra: E,
     raw: String,
@@ -616,7 +642,7 @@ pub(crate) fn assemble<E>(
         client_id: r.client_id,
         scope: r.scope,
         extra,
-        raw: Arc::from(raw),
+        raw,
         mapping,
         tree: OnceLock::new(),
     }
@@ -628,14 +654,14 @@ mod tests {
 
     fn claims(json: &str, mapping: ClaimMapping) -> Claims {
         let r = parse_registered(json.as_bytes()).expect("parses");
-        let iss = r.iss.clone().unwrap_or_default();
+        let iss = Arc::from(&*r.iss.clone().unwrap_or_default());
         let exp = r.exp.unwrap_or(NumericDate(0.0));
         assemble(
-            r,
+            r.into_checked(),
             iss,
             exp,
             NoExtraClaims {},
-            json.to_owned(),
+            json.into(),
             Arc::new(mapping),
         )
     }

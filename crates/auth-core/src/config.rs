@@ -60,6 +60,12 @@ impl ConfigError {
         self.variable
     }
 
+    /// What is wrong with the value (without the variable name).
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Always [`ErrorCode::ConfigInvalid`].
     #[must_use]
     pub fn code(&self) -> ErrorCode {
@@ -266,7 +272,6 @@ impl fmt::Debug for AuthConfig {
 
 impl AuthConfig {
     /// Starts a builder.
-    #[must_use]
     pub fn builder() -> AuthConfigBuilder {
         AuthConfigBuilder::default()
     }

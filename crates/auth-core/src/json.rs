@@ -36,19 +36,47 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 
 /// Tracks the keys of one JSON object and reports a duplicate.
 ///
-/// Token objects are small (a dozen members), so a linear scan over a vector beats hashing.
-#[derive(Default)]
+/// Token objects are small (a dozen members), so the first keys live inline on the stack and a
+/// linear scan beats hashing; larger objects spill to the heap.
 pub(crate) struct SeenKeys<'de> {
-    keys: Vec<Cow<'de, str>>,
+    inline: [Cow<'de, str>; INLINE_KEYS],
+    len: usize,
+    spill: Vec<Cow<'de, str>>,
+}
+
+const INLINE_KEYS: usize = 16;
+
+impl Default for SeenKeys<'_> {
+    fn default() -> Self {
+        SeenKeys {
+            inline: Default::default(),
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
 }
 
 impl<'de> SeenKeys<'de> {
-    /// Records `key`; errors if it was already seen.
+    /// Records `key`; errors if it was already seen. (Takes the `Cow` to keep a borrowed key
+    /// borrowed.)
+    #[allow(
+        clippy::ptr_arg,
+        reason = "the Cow is cloned, staying borrowed when it is"
+    )]
     pub(crate) fn insert<E: de::Error>(&mut self, key: &Cow<'de, str>) -> Result<(), E> {
-        if self.keys.iter().any(|k| k == key) {
+        if self.inline[..self.len]
+            .iter()
+            .chain(&self.spill)
+            .any(|k| k == key)
+        {
             return Err(E::custom(DUPLICATE_KEY));
         }
-        self.keys.push(key.clone());
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = key.clone();
+            self.len += 1;
+        } else {
+            self.spill.push(key.clone());
+        }
         Ok(())
     }
 }
@@ -137,6 +165,14 @@ mod tests {
         assert!(check_strict_object(br#"{"a":[{"b":1,"b":1}]}"#).is_err());
         // An escaped key equal to a plain one is a duplicate too.
         assert!(check_strict_object(br#"{"exp":1,"\u0065xp":2}"#).is_err());
+        // Past the inline capacity, duplicates are still found.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let ok = format!("{{{}}}", many.join(","));
+        assert!(check_strict_object(ok.as_bytes()).is_ok());
+        let dup = format!("{{{},\"k39\":0}}", many.join(","));
+        assert!(check_strict_object(dup.as_bytes()).is_err());
+        let dup_early = format!("{{{},\"k3\":0}}", many.join(","));
+        assert!(check_strict_object(dup_early.as_bytes()).is_err());
     }
 
     #[test]

@@ -16,7 +16,6 @@
 //! A `kid` shared by two usable keys is ambiguous: tokens naming it are rejected (deterministic,
 //! never "first one wins"), while the set's other keys stay usable.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
@@ -43,7 +42,9 @@ use crate::error::{AuthError, ErrorCode};
 /// ```
 pub struct KeySet {
     keys: Vec<VerifyKey>,
-    by_kid: HashMap<Box<str>, KidEntry>,
+    /// Key ids in document order. Sets are small (a handful of keys), so a linear scan beats
+    /// hashing on the per-request path.
+    by_kid: Vec<(Box<str>, KidEntry)>,
     skipped: Vec<SkippedKey>,
 }
 
@@ -165,7 +166,7 @@ impl KeySet {
         })?;
         let mut set = KeySet {
             keys: Vec::new(),
-            by_kid: HashMap::new(),
+            by_kid: Vec::new(),
             skipped: Vec::new(),
         };
         for value in raw.keys {
@@ -191,10 +192,10 @@ impl KeySet {
     fn push(&mut self, key: VerifyKey) {
         let index = self.keys.len();
         if let Some(kid) = &key.kid {
-            self.by_kid
-                .entry(kid.clone())
-                .and_modify(|e| *e = KidEntry::Ambiguous)
-                .or_insert(KidEntry::One(index));
+            match self.by_kid.iter_mut().find(|(k, _)| k == kid) {
+                Some((_, entry)) => *entry = KidEntry::Ambiguous,
+                None => self.by_kid.push((kid.clone(), KidEntry::One(index))),
+            }
         }
         self.keys.push(key);
     }
@@ -225,7 +226,12 @@ impl KeySet {
     /// Finds the key for a token header.
     pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&ParsedPublicKey, Miss> {
         match kid {
-            Some(kid) => match self.by_kid.get(kid) {
+            Some(kid) => match self
+                .by_kid
+                .iter()
+                .find(|(k, _)| &**k == kid)
+                .map(|(_, e)| e)
+            {
                 None => Err(Miss::Unknown),
                 Some(KidEntry::Ambiguous) => Err(Miss::Ambiguous),
                 Some(KidEntry::One(i)) => self.keys[*i].for_alg(alg).ok_or(Miss::AlgMismatch),

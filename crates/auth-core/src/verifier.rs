@@ -40,6 +40,8 @@ pub struct Verifier {
 
 struct Inner {
     config: AuthConfig,
+    /// The issuer, shared with every `Claims` (no per-token allocation).
+    issuer: Arc<str>,
     keys: Keys,
     discovery: Option<Arc<Discovery>>,
     hmac: Vec<(Algorithm, hmac::Key)>,
@@ -106,9 +108,11 @@ impl Verifier {
                 .collect(),
             None => Vec::new(),
         };
+        let issuer = Arc::from(config.issuer.as_str());
         Ok(Verifier {
             inner: Arc::new(Inner {
                 config,
+                issuer,
                 keys,
                 discovery: Some(discovery),
                 hmac,
@@ -349,11 +353,13 @@ impl Verifier {
                 "token claims do not have the expected shape",
             )
         })?;
+        let checked = registered.into_checked();
+        // The decoded payload buffer becomes the claims' raw JSON without a copy.
         let raw = String::from_utf8(payload)
             .map_err(|_| AuthError::new(ErrorCode::TokenInvalid, "token claims are not UTF-8"))?;
-        let iss = config.issuer.clone();
+        let iss = Arc::clone(&self.inner.issuer);
         Ok(claims::assemble(
-            registered,
+            checked,
             iss,
             exp,
             extra,
