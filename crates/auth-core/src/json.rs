@@ -38,6 +38,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 ///
 /// Token objects are small (a dozen members), so the first keys live inline on the stack and a
 /// linear scan beats hashing; larger objects spill to the heap.
+#[derive(Default)]
 pub(crate) struct SeenKeys<'de> {
     inline: [Cow<'de, str>; INLINE_KEYS],
     len: usize,
@@ -45,16 +46,6 @@ pub(crate) struct SeenKeys<'de> {
 }
 
 const INLINE_KEYS: usize = 16;
-
-impl Default for SeenKeys<'_> {
-    fn default() -> Self {
-        SeenKeys {
-            inline: Default::default(),
-            len: 0,
-            spill: Vec::new(),
-        }
-    }
-}
 
 impl<'de> SeenKeys<'de> {
     /// Records `key`; errors if it was already seen. (Takes the `Cow` to keep a borrowed key

@@ -23,7 +23,7 @@ async fn accepts_rs256_es256_and_eddsa() {
             .await
             .unwrap_or_else(|e| panic!("{kid}: {e:?}"));
         assert_eq!(claims.sub.as_deref(), Some("alice"));
-        assert_eq!(claims.iss, issuer.issuer());
+        assert_eq!(&*claims.iss, issuer.issuer());
         assert_eq!(claims.aud, [issuer.audience()]);
     }
 }
