@@ -1,2 +1,227 @@
-//! Repository tasks.
-fn main() {}
+//! Repository tasks, run as `cargo xtask <task>` (matklad's cargo-xtask pattern).
+//!
+//! - `ci`: every check CI runs, in order (what `.ci/run` calls after installing tools).
+//! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, printed
+//!   as the ratio table that goes into `docs/benchmarks.md`.
+//!
+//! Hygiene checks live in `tidy.rs` as ordinary tests (`cargo test -p xtask`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+#[cfg(test)]
+mod tidy;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [--quick]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn have(program: &str, probe: &str) -> bool {
+    Command::new(program)
+        .arg(probe)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Every CI check. The test command is the one README.md gives.
+fn ci() -> Result<(), String> {
+    run("cargo", &["test", "--workspace", "--locked"], &[])?;
+    run("cargo", &["test", "--doc", "--workspace", "--locked"], &[])?;
+    // --all-targets: examples and benches must keep compiling too.
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
+    run(
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    if have("cargo-deny", "--version") {
+        // The advisory database comes from GitHub; where it cannot be fetched, check the rest.
+        if run("cargo", &["deny", "check"], &[]).is_err() {
+            eprintln!(
+                "xtask: full `cargo deny check` failed (advisory database unreachable?); checking bans, licenses, sources"
+            );
+            run(
+                "cargo",
+                &["deny", "check", "bans", "licenses", "sources"],
+                &[],
+            )?;
+        }
+    } else {
+        return Err("cargo-deny is not installed (`cargo install cargo-deny --locked`)".into());
+    }
+    Ok(())
+}
+
+/// Median estimate in nanoseconds from criterion's output.
+fn criterion_median(group: &str, function: &str) -> Option<f64> {
+    let path = root().join(format!(
+        "target/criterion/{group}/{function}/new/estimates.json"
+    ));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+/// Instructions for `n` iterations of the harness, counted inside the measured loop only.
+fn callgrind(alg: &str, mode: &str, n: usize) -> Option<u64> {
+    let out_file = std::env::temp_dir().join(format!("xtask-cg-{alg}-{mode}-{n}.out"));
+    let binary = root().join("target/release/examples/verify_loop");
+    let output = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            &format!("--toggle-collect=*loop_{mode}*"),
+        ])
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(&binary)
+        .args([alg, mode, &n.to_string()])
+        .output()
+        .ok()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.contains("Collected :"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+fn bench(quick: bool) -> Result<(), String> {
+    let time = if quick { "2" } else { "5" };
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "auth-core",
+            "--bench",
+            "verify",
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            time,
+        ],
+        &[],
+    )?;
+    let algs = ["RS256", "ES256", "EdDSA"];
+    println!(
+        "\n| algorithm | sig-only (aws-lc-rs) | full verify, warm cache | ratio | cold (discovery + JWKS fetch + verify) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for alg in algs {
+        let sig = criterion_median(alg, "sig_only").ok_or("missing criterion output")?;
+        let warm = criterion_median(alg, "warm").ok_or("missing criterion output")?;
+        let cold = criterion_median(alg, "cold").ok_or("missing criterion output")?;
+        println!(
+            "| {alg} | {:.2} µs ({:.1}k/s) | {:.2} µs ({:.1}k/s) | {:.3}× | {:.0} µs |",
+            sig / 1e3,
+            1e6 / sig,
+            warm / 1e3,
+            1e6 / warm,
+            sig / warm,
+            cold / 1e3
+        );
+    }
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "auth-core",
+            "--example",
+            "verify_loop",
+        ],
+        &[],
+    )?;
+    let binary = root().join("target/release/examples/verify_loop");
+    let rounds = if quick { "40" } else { "150" };
+    println!("\nInterleaved (ABBA) batches of 200, median of {rounds} rounds:\n");
+    println!("| algorithm | sig-only/s | full verify/s | ratio (median) | ratio range |");
+    println!("|---|---:|---:|---:|---:|");
+    for alg in algs {
+        let out = Command::new(&binary)
+            .args([alg, "paired", rounds])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = text.split_whitespace().collect();
+        if f.len() == 6 {
+            println!(
+                "| {alg} | {} | {} | {}× | {}–{} |",
+                f[1], f[2], f[3], f[4], f[5]
+            );
+        }
+    }
+    if !have("valgrind", "--version") {
+        println!("\n(valgrind not installed: instruction counts skipped)");
+        return Ok(());
+    }
+    println!(
+        "\n| algorithm | sig-only instructions/token | full verify instructions/token | overhead | ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let (lo, hi) = (100usize, 600usize);
+    for alg in algs {
+        let per = |mode: &str| -> Option<f64> {
+            Some(
+                (callgrind(alg, mode, hi)? as f64 - callgrind(alg, mode, lo)? as f64)
+                    / (hi - lo) as f64,
+            )
+        };
+        let sig = per("sig").ok_or("callgrind failed")?;
+        let warm = per("warm").ok_or("callgrind failed")?;
+        println!(
+            "| {alg} | {sig:.0} | {warm:.0} | {:.0} | {:.3}× |",
+            warm - sig,
+            sig / warm
+        );
+    }
+    Ok(())
+}

@@ -1,8 +1,10 @@
-//! Instruction-count harness for `cargo xtask bench --callgrind`:
-//! `verify_loop <RS256|ES256|EdDSA> <sig|warm> <iterations>` verifies one realistic token in a
-//! loop, either with raw aws-lc-rs (`sig`) or through `Verifier::verify` with a warm key cache.
-//! Run it under `valgrind --tool=callgrind` twice with different iteration counts: the difference
-//! divided by the difference in iterations is the per-token cost, free of start-up work.
+//! Measurement harness for `cargo xtask bench`:
+//! - `verify_loop <RS256|ES256|EdDSA> <sig|warm> <iterations>` verifies one realistic token in a
+//!   loop, with raw aws-lc-rs (`sig`) or through `Verifier::verify` with a warm key cache. Run under
+//!   `valgrind --tool=callgrind` with two iteration counts: the difference divided by the
+//!   difference in iterations is the per-token instruction count, free of start-up work.
+//! - `verify_loop <alg> paired <rounds>` times short batches of both, interleaved (ABBA), and
+//!   prints the median per-round ratio: machine drift hits both sides of each round alike.
 
 use auth_core::{AuthConfig, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
@@ -66,6 +68,15 @@ fn main() {
     };
     let (input, sig) = token.rsplit_once('.').expect("compact");
     let sig = URL_SAFE_NO_PAD.decode(sig).expect("sig");
+    if mode == "paired" {
+        paired(
+            alg,
+            n,
+            || loop_sig(&key, input.as_bytes(), &sig, 200),
+            || loop_warm(&verifier, &token, 200),
+        );
+        return;
+    }
     let ok = if mode == "sig" {
         loop_sig(&key, input.as_bytes(), &sig, n)
     } else {
@@ -96,4 +107,39 @@ fn loop_warm(verifier: &Verifier, token: &str, n: usize) -> usize {
             )
         })
         .count()
+}
+
+/// Interleaved timing: per round, batches of `sig` and `warm` in ABBA order; prints
+/// `alg sig_per_sec warm_per_sec median_ratio min_ratio max_ratio`.
+fn paired(alg: &str, rounds: usize, sig: impl Fn() -> usize, warm: impl Fn() -> usize) {
+    use std::time::Instant;
+    let time = |f: &dyn Fn() -> usize| {
+        let t = Instant::now();
+        assert_eq!(f(), 200);
+        t.elapsed().as_secs_f64() / 200.0
+    };
+    for _ in 0..20 {
+        sig();
+        warm();
+    }
+    let (mut ratios, mut sigs, mut warms) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (s1, w1, w2, s2) = (time(&sig), time(&warm), time(&warm), time(&sig));
+        let (s, w) = ((s1 + s2) / 2.0, (w1 + w2) / 2.0);
+        ratios.push(s / w);
+        sigs.push(s);
+        warms.push(w);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (r, s, w) = (median(&mut ratios), median(&mut sigs), median(&mut warms));
+    println!(
+        "{alg} {:.0} {:.0} {r:.3} {:.3} {:.3}",
+        1.0 / s,
+        1.0 / w,
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
 }

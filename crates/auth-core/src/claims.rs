@@ -90,6 +90,91 @@ impl Serialize for NumericDate {
     }
 }
 
+/// The `aud` claim: one audience (the common case, stored without a `Vec`) or several.
+///
+/// Dereferences to `[String]`, so `aud.iter()`, `aud.len()` and `aud[0]` work.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audience(AudienceRepr);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+enum AudienceRepr {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audiences as a slice.
+    #[must_use]
+    pub fn as_slice(&self) -> &[String] {
+        match &self.0 {
+            AudienceRepr::None => &[],
+            AudienceRepr::One(s) => std::slice::from_ref(s),
+            AudienceRepr::Many(v) => v,
+        }
+    }
+
+    /// Whether `audience` is one of them.
+    #[must_use]
+    pub fn contains(&self, audience: &str) -> bool {
+        self.as_slice().iter().any(|a| a == audience)
+    }
+}
+
+impl std::ops::Deref for Audience {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        self.as_slice()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Audience {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.as_slice()
+            .iter()
+            .map(String::as_str)
+            .eq(other.iter().copied())
+    }
+}
+
+/// The `scope` claim (RFC 9068 §2.2.3): space-separated scope tokens, kept as one string.
+/// An array in the token is joined with spaces (scope tokens cannot contain spaces, RFC 6749
+/// §3.3, so nothing is lost).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scopes(String);
+
+impl Scopes {
+    /// The individual scopes.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// Whether `scope` is granted.
+    #[must_use]
+    pub fn contains(&self, scope: &str) -> bool {
+        self.iter().any(|s| s == scope)
+    }
+
+    /// The space-separated form.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no scope is granted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Scopes {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.iter().eq(other.iter().copied())
+    }
+}
+
 /// The default for `Claims<E>`: no application-specific claims.
 ///
 /// Read ad-hoc claims with [`Claims::get`] or the normalised accessors instead.
@@ -118,8 +203,8 @@ pub struct Claims<E = NoExtraClaims> {
     pub iss: Arc<str>,
     /// `sub`: the subject (user or client id).
     pub sub: Option<String>,
-    /// `aud`: the audiences (a single string becomes a one-element list).
-    pub aud: Vec<String>,
+    /// `aud`: the audiences (a single string or an array in the token).
+    pub aud: Audience,
     /// `exp`: expiry.
     pub exp: NumericDate,
     /// `nbf`: not before.
@@ -131,10 +216,12 @@ pub struct Claims<E = NoExtraClaims> {
     /// `client_id` (RFC 9068): the OAuth client the token was issued to.
     pub client_id: Option<String>,
     /// `scope`: the granted scopes (space-separated string or array in the token).
-    pub scope: Vec<String>,
+    pub scope: Scopes,
     /// The application's own claims.
     pub extra: E,
-    raw: String,
+    /// The payload bytes. Valid UTF-8: the strict parse visited every string through serde_json's
+    /// validating path, and JSON outside strings is ASCII (no second check on the hot path).
+    raw: Vec<u8>,
     mapping: Arc<ClaimMapping>,
     tree: OnceLock<Value>,
 }
@@ -149,14 +236,14 @@ impl<E> Claims<E> {
     /// The complete claims object as JSON text, exactly as the token carried it.
     #[must_use]
     pub fn raw_json(&self) -> &str {
-        &self.raw
+        std::str::from_utf8(&self.raw).unwrap_or_default()
     }
 
     /// The complete claims object as a JSON value (parsed on first use, then cached).
     #[must_use]
     pub fn as_value(&self) -> &Value {
         self.tree
-            .get_or_init(|| serde_json::from_str(&self.raw).unwrap_or(Value::Null))
+            .get_or_init(|| serde_json::from_slice(&self.raw).unwrap_or(Value::Null))
     }
 
     /// Looks up a claim by path (see [`ClaimPath`]): `claims.get("realm_access.roles")`.
@@ -180,7 +267,7 @@ impl<E> Claims<E> {
     /// Normalised scopes: the `scope` claim plus any configured scope paths (e.g. Entra's `scp`).
     #[must_use]
     pub fn scopes(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.scope.iter().map(String::as_str).collect();
+        let mut out: Vec<&str> = self.scope.iter().collect();
         for s in self.collect(&self.mapping.scopes) {
             if !out.contains(&s) {
                 out.push(s);
@@ -499,48 +586,72 @@ impl ClaimMapping {
 pub(crate) struct Registered<'a> {
     pub(crate) iss: Option<std::borrow::Cow<'a, str>>,
     pub(crate) sub: Option<String>,
-    pub(crate) aud: Vec<String>,
+    pub(crate) aud: Audience,
     pub(crate) exp: Option<NumericDate>,
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) jti: Option<String>,
     pub(crate) client_id: Option<String>,
-    pub(crate) scope: Vec<String>,
+    pub(crate) scope: Scopes,
 }
 
-/// `aud` and `scope`: a string or an array of strings.
-struct StringOrList {
-    split_spaces: bool,
-}
+/// `aud`: a string or an array of strings.
+struct AudienceSeed;
 
-impl<'de> de::DeserializeSeed<'de> for StringOrList {
-    type Value = Vec<String>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+impl<'de> de::DeserializeSeed<'de> for AudienceSeed {
+    type Value = Audience;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Audience, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for StringOrList {
-    type Value = Vec<String>;
+impl<'de> Visitor<'de> for AudienceSeed {
+    type Value = Audience;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string or an array of strings")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-        if self.split_spaces {
-            Ok(v.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect())
-        } else {
-            Ok(vec![v.to_owned()])
-        }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Audience, E> {
+        Ok(Audience(AudienceRepr::One(v.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(16));
         while let Some(s) = seq.next_element::<String>()? {
             out.push(s);
         }
-        Ok(out)
+        Ok(Audience(AudienceRepr::Many(out)))
+    }
+}
+
+/// `scope`: a space-separated string or an array of strings (joined).
+struct ScopeSeed;
+
+impl<'de> de::DeserializeSeed<'de> for ScopeSeed {
+    type Value = Scopes;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Scopes, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScopeSeed {
+    type Value = Scopes;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scopes, E> {
+        Ok(Scopes(v.to_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scopes, A::Error> {
+        let mut out = String::new();
+        while let Some(Key(s)) = seq.next_element::<Key<'de>>()? {
+            if s.contains(' ') {
+                return Err(de::Error::custom("a scope token cannot contain a space"));
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&s);
+        }
+        Ok(Scopes(out))
     }
 }
 
@@ -559,17 +670,13 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
             match &*key {
                 "iss" => r.iss = Some(map.next_value::<Key<'de>>()?.0),
                 "sub" => r.sub = Some(map.next_value()?),
-                "aud" => {
-                    r.aud = map.next_value_seed(StringOrList {
-                        split_spaces: false,
-                    })?
-                }
+                "aud" => r.aud = map.next_value_seed(AudienceSeed)?,
                 "exp" => r.exp = Some(map.next_value()?),
                 "nbf" => r.nbf = Some(map.next_value()?),
                 "iat" => r.iat = Some(map.next_value()?),
                 "jti" => r.jti = Some(map.next_value()?),
                 "client_id" => r.client_id = Some(map.next_value()?),
-                "scope" => r.scope = map.next_value_seed(StringOrList { split_spaces: true })?,
+                "scope" => r.scope = map.next_value_seed(ScopeSeed)?,
                 _ => map.next_value_seed(StrictIgnore)?,
             }
         }
@@ -599,12 +706,12 @@ pub(crate) fn parse_extra<E: DeserializeOwned + 'static>(
 /// Registered claims after validation: everything owned, `iss` replaced by the configured one.
 pub(crate) struct Checked {
     pub(crate) sub: Option<String>,
-    pub(crate) aud: Vec<String>,
+    pub(crate) aud: Audience,
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) jti: Option<String>,
     pub(crate) client_id: Option<String>,
-    pub(crate) scope: Vec<String>,
+    pub(crate) scope: Scopes,
 }
 
 impl Registered<'_> {
@@ -628,7 +735,7 @@ pub(crate) fn assemble<E>(
     iss: Arc<str>,
     exp: NumericDate,
     extra: E,
-    raw: String,
+    raw: Vec<u8>,
     mapping: Arc<ClaimMapping>,
 ) -> Claims<E> {
     Claims {
@@ -661,7 +768,7 @@ mod tests {
             iss,
             exp,
             NoExtraClaims {},
-            json.into(),
+            json.as_bytes().to_vec(),
             Arc::new(mapping),
         )
     }
@@ -682,6 +789,21 @@ mod tests {
         }
         let r = parse_registered(br#"{"exp":1e308}"#).expect("huge but finite");
         assert_eq!(r.exp.map(NumericDate::as_secs), Some(i64::MAX));
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_is_rejected_by_the_strict_parse() {
+        // The hot path relies on this instead of a second UTF-8 pass.
+        let cases: [&[u8]; 4] = [
+            b"{\"x\":\"\xff\"}",
+            b"{\"\xc3\":1}",
+            b"{\"x\":[\"ok\",{\"y\":\"\xe2\x82\"}]}",
+            b"{\"x\":1\xa0}",
+        ];
+        for bad in cases {
+            assert!(parse_registered(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_registered("{\"x\":\"h\u{e9}llo \u{1f600}\"}".as_bytes()).is_ok());
     }
 
     #[test]

@@ -71,7 +71,7 @@ mod verifier;
 mod wycheproof_primitives;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
-pub use claims::{ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate};
+pub use claims::{Audience, ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate, Scopes};
 pub use config::{
     AuthConfig, AuthConfigBuilder, Clock, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
     JwksPolicy, MAX_LEEWAY, Secret,
