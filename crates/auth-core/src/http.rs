@@ -220,10 +220,15 @@ fn classify(e: &reqwest::Error) -> HttpErrorKind {
     }
 }
 
+/// A short description without the URL (reqwest's `Display` includes it, query string and all),
+/// followed by the causes.
 #[cfg(feature = "reqwest")]
 fn describe(e: &reqwest::Error) -> String {
-    // reqwest's Display includes the URL; keep the chain short and free of query strings.
-    let mut msg = e.without_url_ref().to_string();
+    let mut msg = String::from(match classify(e) {
+        HttpErrorKind::Timeout => "timed out",
+        HttpErrorKind::Connect => "connection failed",
+        _ => "request failed",
+    });
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         msg.push_str(": ");
@@ -231,27 +236,6 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
-}
-
-#[cfg(feature = "reqwest")]
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-#[cfg(feature = "reqwest")]
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let kind = if self.is_timeout() {
-            "timed out"
-        } else if self.is_connect() {
-            "connection failed"
-        } else if self.is_body() || self.is_decode() {
-            "error reading the body"
-        } else {
-            "request failed"
-        };
-        kind.to_owned()
-    }
 }
 
 #[cfg(feature = "reqwest")]
