@@ -8,10 +8,14 @@
 
 use auth_core::{AuthConfig, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::FutureExt as _;
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+use support::{kid_for, raw_key, realistic_token};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -20,24 +24,13 @@ fn main() {
         args.get(2).map_or("warm", String::as_str),
     );
     let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let kid = match alg {
-        "ES256" => "ec-1",
-        "EdDSA" => "ed-1",
-        _ => "rsa-1",
-    };
+    let kid = kid_for(alg);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let issuer = rt.block_on(TestIssuer::start());
-    let token = issuer
-        .token()
-        .key(kid)
-        .sub("248289761001")
-        .claim("client_id", "s6BhdRkqt3")
-        .scope("openid profile email")
-        .roles(&["admin", "editor", "viewer"])
-        .sign();
+    let token = realistic_token(&issuer, kid);
     let config = AuthConfig::builder()
         .issuer(issuer.issuer())
         .audience(issuer.audience())
@@ -45,27 +38,7 @@ fn main() {
         .expect("config");
     let verifier = Verifier::new(config).expect("verifier");
     rt.block_on(verifier.warm_up()).expect("warm up");
-    let jwk = issuer.public_jwk(kid);
-    let field = |name: &str| {
-        URL_SAFE_NO_PAD
-            .decode(jwk[name].as_str().expect("member"))
-            .expect("b64")
-    };
-    let key = match alg {
-        "ES256" => {
-            let mut p = vec![4];
-            p.extend(field("x"));
-            p.extend(field("y"));
-            ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, p).expect("ec")
-        }
-        "EdDSA" => ParsedPublicKey::new(&signature::ED25519, field("x")).expect("ed"),
-        _ => RsaPublicKeyComponents {
-            n: field("n"),
-            e: field("e"),
-        }
-        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-        .expect("rsa"),
-    };
+    let key = raw_key(&issuer.public_jwk(kid), alg);
     let (input, sig) = token.rsplit_once('.').expect("compact");
     let sig = URL_SAFE_NO_PAD.decode(sig).expect("sig");
     if mode == "paired" {
