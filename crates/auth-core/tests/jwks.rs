@@ -428,3 +428,78 @@ async fn an_empty_key_set_does_not_replace_good_keys() {
     let token = issuer.token().key("rsa-1").sign();
     assert!(verify(&v, &token).await.is_ok(), "last good keys kept");
 }
+
+// ---------------------------------------------------------------- bring your own HTTP client
+
+/// Counts requests and delegates to the default client; optionally never answers.
+struct CountingClient {
+    inner: auth_core::http::ReqwestClient,
+    calls: std::sync::atomic::AtomicUsize,
+    hang: bool,
+}
+
+impl auth_core::HttpClient for CountingClient {
+    fn execute(
+        &self,
+        request: auth_core::http::HttpRequest,
+    ) -> auth_core::http::BoxFuture<
+        '_,
+        Result<auth_core::http::HttpResponse, auth_core::http::HttpError>,
+    > {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.hang {
+            // Ignores request.timeout entirely: the SDK's own bound must still apply.
+            return Box::pin(std::future::pending());
+        }
+        self.inner.execute(request)
+    }
+}
+
+fn counting(hang: bool) -> std::sync::Arc<CountingClient> {
+    std::sync::Arc::new(CountingClient {
+        inner: auth_core::http::ReqwestClient::new().expect("client"),
+        calls: std::sync::atomic::AtomicUsize::new(0),
+        hang,
+    })
+}
+
+#[tokio::test]
+async fn a_custom_http_client_is_used_for_discovery_and_keys() {
+    let issuer = TestIssuer::start().await;
+    let client = counting(false);
+    let v = Verifier::new(
+        builder(&issuer)
+            .http_client(client.clone())
+            .build()
+            .expect("cfg"),
+    )
+    .expect("v");
+    assert!(verify(&v, &issuer.token().sign()).await.is_ok());
+    assert_eq!(client.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_client_that_ignores_timeouts_is_still_bounded() {
+    let issuer = TestIssuer::start().await;
+    let client = counting(true);
+    let policy = fast_policy().fetch_timeout(Duration::from_millis(300));
+    let v = Verifier::new(
+        builder(&issuer)
+            .http_client(client)
+            .jwks_policy(policy)
+            .build()
+            .expect("cfg"),
+    )
+    .expect("v");
+    let started = Instant::now();
+    assert_code(
+        verify(&v, &issuer.token().sign()).await,
+        ErrorCode::DiscoveryFailed,
+    );
+    // Two discovery URLs, each bounded by the timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
