@@ -217,6 +217,8 @@ pub struct AuthError {
     required_scope: Option<Box<str>>,
     /// Seconds the client should wait before retrying, when known.
     retry_after: Option<u64>,
+    /// `Set-Cookie` headers the error response must carry (e.g. clearing a dead session).
+    set_cookies: Vec<String>,
     source: Option<BoxError>,
 }
 
@@ -229,8 +231,23 @@ impl AuthError {
             message: message.into(),
             required_scope: None,
             retry_after: None,
+            set_cookies: Vec::new(),
             source: None,
         }
+    }
+
+    /// Attaches `Set-Cookie` headers for the error response (the session engine uses this to
+    /// clear cookies of a session that cannot continue).
+    #[must_use]
+    pub fn with_set_cookies(mut self, cookies: Vec<String>) -> Self {
+        self.set_cookies = cookies;
+        self
+    }
+
+    /// `Set-Cookie` headers the error response must carry.
+    #[must_use]
+    pub fn set_cookies(&self) -> &[String] {
+        &self.set_cookies
     }
 
     /// Attaches the underlying cause (kept out of the client-facing message).

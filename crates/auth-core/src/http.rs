@@ -58,6 +58,30 @@ impl HttpRequest {
         }
     }
 
+    /// A form-encoded POST request with the given bounds.
+    #[must_use]
+    pub fn post_form(
+        url: impl Into<String>,
+        form: &[(&str, &str)],
+        timeout: Duration,
+        max_body: usize,
+    ) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        HttpRequest {
+            method: Method::Post,
+            url: url.into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: Some(body.into_bytes()),
+            timeout,
+            max_body,
+        }
+    }
+
     /// Adds a header.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

@@ -66,7 +66,9 @@ mod json;
 mod jwk;
 mod jwks;
 mod jws;
+pub mod session;
 mod verifier;
+pub mod web;
 #[cfg(test)]
 mod wycheproof_primitives;
 
@@ -80,7 +82,9 @@ pub use discovery::ProviderMetadata;
 pub use error::{AuthError, ErrorCode};
 pub use http::HttpClient;
 pub use jwk::{KeySet, SkippedKey};
+pub use session::{Authenticated, Authenticator, Guard, SessionConfig};
 pub use verifier::Verifier;
+pub use web::{AuthResponse, RequestView, SimpleRequest};
 
 /// Claims with no application-specific part.
 pub type StandardClaims = Claims<NoExtraClaims>;

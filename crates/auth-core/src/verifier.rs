@@ -43,6 +43,7 @@ struct Inner {
     /// The issuer, shared with every `Claims` (no per-token allocation).
     issuer: Arc<str>,
     keys: Keys,
+    http: Arc<dyn HttpClient>,
     discovery: Option<Arc<Discovery>>,
     hmac: Vec<(Algorithm, hmac::Key)>,
 }
@@ -72,6 +73,7 @@ impl Verifier {
             Some(client) => Arc::clone(client),
             None => default_client()?,
         };
+        let http_for_flows = Arc::clone(&http);
         let discovery = Discovery::new(
             config.issuer.clone(),
             Arc::clone(&http),
@@ -114,6 +116,7 @@ impl Verifier {
                 config,
                 issuer,
                 keys,
+                http: http_for_flows,
                 discovery: Some(discovery),
                 hmac,
             }),
@@ -158,6 +161,11 @@ impl Verifier {
                 "discovery is not configured",
             )),
         }
+    }
+
+    /// The HTTP client (shared with the session engine's token-endpoint calls).
+    pub(crate) fn http(&self) -> Arc<dyn HttpClient> {
+        Arc::clone(&self.inner.http)
     }
 
     /// The key set currently cached, if any (diagnostics).

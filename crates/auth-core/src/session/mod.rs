@@ -1,0 +1,521 @@
+//! Browser sessions: login (authorization code + PKCE), callback, cookies, refresh rotation,
+//! sign-out and the userinfo envelope, framework-neutral.
+//!
+//! An [`Authenticator`] combines a [`Verifier`](crate::Verifier) with a [`SessionConfig`]. Adapters
+//! call [`Authenticator::authenticate`] per request and mount [`Authenticator::handle`] (or the
+//! individual flows) as the helper routes `/auth/login`, `/auth/callback`, `POST /auth/refresh`,
+//! `POST /auth/signout` and `/auth/me`.
+//!
+//! Cookies (see `docs/sessions.md`): the access token, the refresh token and each login's flow
+//! state live in separate cookies, sealed with AES-256-GCM under a key derived from
+//! `AUTH_COOKIE_SECRET`; `HttpOnly` always, `Secure` and the `__Host-` prefix whenever the app is
+//! served over https, `SameSite=Lax` by default.
+
+mod engine;
+mod guard;
+pub(crate) mod seal;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use engine::{Authenticated, Authenticator, HookContext, ProvisionedUser, TokenSource};
+pub use guard::Guard;
+
+use crate::config::ConfigError;
+use seal::{MIN_SECRET_LEN, Sealer};
+
+/// When a failed refresh clears the session cookies.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClearPolicy {
+    /// Only when the failure is final: `invalid_grant` (expired, revoked or reused refresh token,
+    /// disabled user). Network errors and 5xx keep the cookies and answer 503 + `Retry-After`.
+    #[default]
+    TerminalOnly,
+    /// On any failure.
+    Always,
+    /// Never (the application decides).
+    Never,
+}
+
+/// How the client authenticates at the token endpoint.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic` (RFC 6749 §2.3.1): the default with a secret.
+    Basic,
+    /// `client_secret_post`.
+    Post,
+    /// A public client: no secret, PKCE only.
+    None,
+}
+
+/// The `SameSite` attribute.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent on top-level cross-site navigations (needed for the redirect back from the provider).
+    #[default]
+    Lax,
+    /// Never sent cross-site. The login flow cookie stays `Lax` regardless.
+    Strict,
+    /// Always sent (requires `Secure`).
+    None,
+}
+
+/// Configuration of browser sessions. Build with [`SessionConfig::builder`] or
+/// [`SessionConfig::from_env`].
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub(crate) app_url: url::Url,
+    pub(crate) prefix: String,
+    pub(crate) scopes: String,
+    pub(crate) resource: Option<String>,
+    pub(crate) audience_param: Option<String>,
+    pub(crate) cookie_base: String,
+    pub(crate) secure: bool,
+    pub(crate) host_prefix: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) domain: Option<String>,
+    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) return_to_origins: Vec<String>,
+    pub(crate) clear_policy: ClearPolicy,
+    pub(crate) client_auth: Option<ClientAuth>,
+    pub(crate) end_session: bool,
+    pub(crate) post_logout_path: String,
+    pub(crate) token_sources: Vec<TokenSource>,
+    pub(crate) flow_ttl: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) realm: Option<String>,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("app_url", &self.app_url.as_str())
+            .field("prefix", &self.prefix)
+            .field("scopes", &self.scopes)
+            .field("secure", &self.secure)
+            .field("host_prefix", &self.host_prefix)
+            .field("same_site", &self.same_site)
+            .field("clear_policy", &self.clear_policy)
+            .field("token_sources", &self.token_sources)
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    /// Starts a builder for an app served at `app_url` (e.g. `https://app.example.com`).
+    pub fn builder(app_url: impl Into<String>) -> SessionConfigBuilder {
+        SessionConfigBuilder {
+            app_url: app_url.into(),
+            ..SessionConfigBuilder::default()
+        }
+    }
+
+    /// Reads `APP_URL` (required), `AUTH_COOKIE_SECRET` (at least 32 characters; without it an
+    /// ephemeral key is used and a warning logged: sessions then end at every restart) and
+    /// `AUTH_COOKIE_SECRET_OLD` (comma-separated older secrets, still accepted for reading).
+    ///
+    /// # Errors
+    /// `config_invalid` naming the variable.
+    pub fn from_env() -> Result<SessionConfigBuilder, ConfigError> {
+        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+        let app_url = get("APP_URL").ok_or_else(|| ConfigError::new("APP_URL", "is required"))?;
+        let mut b = SessionConfig::builder(app_url);
+        if let Some(secret) = get("AUTH_COOKIE_SECRET") {
+            b = b.cookie_secret(secret);
+        }
+        if let Some(old) = get("AUTH_COOKIE_SECRET_OLD") {
+            for s in old.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                b = b.old_cookie_secret(s);
+            }
+        }
+        Ok(b)
+    }
+
+    /// The path prefix of the helper routes (default `/auth`).
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The redirect URI registered with the provider: `{app_url}{prefix}/callback`.
+    #[must_use]
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}{}/callback",
+            self.app_url.as_str().trim_end_matches('/'),
+            self.prefix
+        )
+    }
+
+    /// Whether cookies are sealed with a random per-process key (no `AUTH_COOKIE_SECRET`).
+    #[must_use]
+    pub fn uses_ephemeral_key(&self) -> bool {
+        self.sealer.is_ephemeral()
+    }
+
+    pub(crate) fn cookie_name(&self, suffix: &str) -> String {
+        let prefix = if self.host_prefix { "__Host-" } else { "" };
+        format!("{prefix}{}.{suffix}", self.cookie_base)
+    }
+
+    pub(crate) fn app_origin(&self) -> String {
+        self.app_url.origin().ascii_serialization()
+    }
+}
+
+/// Builds a [`SessionConfig`].
+#[derive(Default)]
+#[must_use]
+pub struct SessionConfigBuilder {
+    app_url: String,
+    prefix: Option<String>,
+    scopes: Option<String>,
+    resource: Option<String>,
+    audience_param: Option<String>,
+    cookie_base: Option<String>,
+    secure: Option<bool>,
+    host_prefix: Option<bool>,
+    same_site: SameSite,
+    domain: Option<String>,
+    secret: Option<String>,
+    old_secrets: Vec<String>,
+    return_to_origins: Vec<String>,
+    clear_policy: ClearPolicy,
+    client_auth: Option<ClientAuth>,
+    end_session: Option<bool>,
+    post_logout_path: Option<String>,
+    token_sources: Option<Vec<TokenSource>>,
+    flow_ttl: Option<Duration>,
+    session_ttl: Option<Duration>,
+    realm: Option<String>,
+}
+
+impl fmt::Debug for SessionConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfigBuilder")
+            .field("app_url", &self.app_url)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfigBuilder {
+    /// The helper-route prefix (default `/auth`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Requested scopes, space-separated (default `openid profile email offline_access`).
+    pub fn scopes(mut self, scopes: impl Into<String>) -> Self {
+        self.scopes = Some(scopes.into());
+        self
+    }
+
+    /// An RFC 8707 `resource` indicator sent with the authorization and token requests.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// An `audience` parameter (Auth0 style) sent with the authorization request.
+    pub fn audience_param(mut self, audience: impl Into<String>) -> Self {
+        self.audience_param = Some(audience.into());
+        self
+    }
+
+    /// The cookie secret: any string of at least 32 characters. Keys are derived from it.
+    pub fn cookie_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// An older secret, still accepted for reading cookies (key rotation).
+    pub fn old_cookie_secret(mut self, secret: impl Into<String>) -> Self {
+        self.old_secrets.push(secret.into());
+        self
+    }
+
+    /// The cookie name stem (default `auth`: `auth.session`, `auth.refresh`, `auth.flow-…`).
+    pub fn cookie_name(mut self, base: impl Into<String>) -> Self {
+        self.cookie_base = Some(base.into());
+        self
+    }
+
+    /// `Secure` cookies (default: on when the app URL is https).
+    pub fn secure_cookies(mut self, on: bool) -> Self {
+        self.secure = Some(on);
+        self
+    }
+
+    /// The `__Host-` name prefix (default: on when cookies are `Secure` and no domain is set).
+    pub fn host_prefix(mut self, on: bool) -> Self {
+        self.host_prefix = Some(on);
+        self
+    }
+
+    /// `SameSite` for the session cookies (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// A cookie `Domain` (disables the `__Host-` prefix).
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Another origin (`https://other.example.com`) that `return_to` may point at. By default
+    /// only same-origin relative paths are accepted.
+    pub fn allow_return_to_origin(mut self, origin: impl Into<String>) -> Self {
+        self.return_to_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// When a failed refresh clears cookies (default [`ClearPolicy::TerminalOnly`]).
+    pub fn clear_policy(mut self, policy: ClearPolicy) -> Self {
+        self.clear_policy = policy;
+        self
+    }
+
+    /// The token-endpoint client authentication (default: Basic with a client secret, none
+    /// without).
+    pub fn client_auth(mut self, method: ClientAuth) -> Self {
+        self.client_auth = Some(method);
+        self
+    }
+
+    /// Whether sign-out redirects to the provider's `end_session_endpoint` when it has one
+    /// (default on).
+    pub fn end_session(mut self, on: bool) -> Self {
+        self.end_session = Some(on);
+        self
+    }
+
+    /// Where the browser lands after sign-out (default `/`).
+    pub fn post_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.post_logout_path = Some(path.into());
+        self
+    }
+
+    /// Where credentials are read from, in order (default: header, then cookie).
+    /// [`TokenSource::Query`] (`?access_token=`) is used only when listed here.
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.token_sources = Some(sources.into_iter().collect());
+        self
+    }
+
+    /// How long a login may take, provider round trip included (default 10 min).
+    pub fn flow_ttl(mut self, ttl: Duration) -> Self {
+        self.flow_ttl = Some(ttl);
+        self
+    }
+
+    /// `Max-Age` of the refresh cookie (default 14 days).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = Some(ttl);
+        self
+    }
+
+    /// The RFC 6750 `realm` in challenges (default none).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// `config_invalid` naming the setting: a bad `APP_URL`, a short `AUTH_COOKIE_SECRET`, a
+    /// prefix not starting with `/`, `SameSite=None` without `Secure`.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let app_url = url::Url::parse(&self.app_url)
+            .map_err(|e| ConfigError::new("APP_URL", format!("is not an absolute URL ({e})")))?;
+        if !matches!(app_url.scheme(), "http" | "https") || app_url.host().is_none() {
+            return Err(ConfigError::new("APP_URL", "must be an http(s) URL"));
+        }
+        let prefix = self.prefix.unwrap_or_else(|| "/auth".into());
+        if !prefix.starts_with('/') || prefix.ends_with('/') {
+            return Err(ConfigError::new(
+                "prefix",
+                "must start with / and not end with /",
+            ));
+        }
+        let secure = self.secure.unwrap_or(app_url.scheme() == "https");
+        if self.same_site == SameSite::None && !secure {
+            return Err(ConfigError::new(
+                "same_site",
+                "SameSite=None requires Secure cookies",
+            ));
+        }
+        let host_prefix = self.host_prefix.unwrap_or(secure && self.domain.is_none());
+        if host_prefix && (!secure || self.domain.is_some()) {
+            return Err(ConfigError::new(
+                "host_prefix",
+                "__Host- needs Secure and no Domain",
+            ));
+        }
+        let sealer = match &self.secret {
+            Some(secret) => {
+                if secret.chars().count() < MIN_SECRET_LEN {
+                    return Err(ConfigError::new(
+                        "AUTH_COOKIE_SECRET",
+                        "must be at least 32 characters",
+                    ));
+                }
+                let old: Vec<Vec<u8>> = self
+                    .old_secrets
+                    .iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect();
+                Sealer::new(secret.as_bytes(), &old)
+            }
+            None => {
+                tracing::warn!(
+                    "AUTH_COOKIE_SECRET is not set: cookies are sealed with a random key, so every \
+                     restart signs everybody out and several instances cannot share sessions. Set \
+                     AUTH_COOKIE_SECRET (32+ characters) outside development."
+                );
+                Sealer::ephemeral()
+            }
+        }
+        .map_err(|()| ConfigError::new("AUTH_COOKIE_SECRET", "cannot derive the sealing key"))?;
+        let sources = self
+            .token_sources
+            .unwrap_or_else(|| vec![TokenSource::Header, TokenSource::Cookie]);
+        if sources.is_empty() {
+            return Err(ConfigError::new(
+                "token_sources",
+                "at least one source is needed",
+            ));
+        }
+        Ok(SessionConfig {
+            app_url,
+            prefix,
+            scopes: self
+                .scopes
+                .unwrap_or_else(|| "openid profile email offline_access".into()),
+            resource: self.resource,
+            audience_param: self.audience_param,
+            cookie_base: self.cookie_base.unwrap_or_else(|| "auth".into()),
+            secure,
+            host_prefix,
+            same_site: self.same_site,
+            domain: self.domain,
+            sealer: Arc::new(sealer),
+            return_to_origins: self.return_to_origins,
+            clear_policy: self.clear_policy,
+            client_auth: self.client_auth,
+            end_session: self.end_session.unwrap_or(true),
+            post_logout_path: self.post_logout_path.unwrap_or_else(|| "/".into()),
+            token_sources: sources,
+            flow_ttl: self.flow_ttl.unwrap_or(Duration::from_secs(600)),
+            session_ttl: self
+                .session_ttl
+                .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
+            realm: self.realm,
+        })
+    }
+}
+
+/// Validates a `return_to` value: a same-origin relative path, or an absolute URL on an
+/// explicitly allowed origin. Refuses `//evil`, `/\evil`, `javascript:`, control characters and
+/// their percent-encoded forms.
+pub(crate) fn safe_return_to(raw: &str, allowed_origins: &[String]) -> Option<String> {
+    if raw.is_empty() || raw.len() > 2048 {
+        return None;
+    }
+    let decoded: String = url::form_urlencoded::parse(format!("x={raw}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let suspicious = |s: &str| {
+        s.chars().any(|c| c.is_control() || c == '\\')
+            || s.starts_with("//")
+            || s.contains("/\\")
+            || s.to_ascii_lowercase().contains("javascript:")
+    };
+    if suspicious(raw) || suspicious(&decoded) {
+        return None;
+    }
+    if raw.starts_with('/') {
+        return Some(raw.to_owned());
+    }
+    let url = url::Url::parse(raw).ok()?;
+    let origin = url.origin().ascii_serialization();
+    allowed_origins.contains(&origin).then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_accepts_only_safe_targets() {
+        let allowed = vec!["https://other.example.com".to_owned()];
+        for ok in [
+            "/",
+            "/dashboard?tab=1#x",
+            "/a/b%20c",
+            "https://other.example.com/x",
+        ] {
+            assert!(safe_return_to(ok, &allowed).is_some(), "{ok}");
+        }
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "https://evil.com",
+            "https:evil.com",
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "%2F%2Fevil.com",
+            "/%2F%2Fevil.com",
+            "/%5Cevil.com",
+            "/%0d%0aLocation:%20https://evil.com",
+            "/\r\nLocation: x",
+            "http://other.example.com.evil.com/",
+            "https://other.example.com@evil.com/",
+            "evil.com",
+            "",
+        ] {
+            assert_eq!(safe_return_to(bad, &allowed), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_defaults_follow_the_scheme() {
+        let dev = SessionConfig::builder("http://127.0.0.1:3000")
+            .build()
+            .expect("dev");
+        assert!(!dev.secure && !dev.host_prefix);
+        assert_eq!(dev.cookie_name("session"), "auth.session");
+        assert_eq!(dev.redirect_uri(), "http://127.0.0.1:3000/auth/callback");
+        let prod = SessionConfig::builder("https://app.example.com")
+            .cookie_secret("x".repeat(32))
+            .build()
+            .expect("prod");
+        assert!(prod.secure && prod.host_prefix);
+        assert_eq!(prod.cookie_name("session"), "__Host-auth.session");
+        assert!(!prod.uses_ephemeral_key());
+        let err = SessionConfig::builder("https://x")
+            .cookie_secret("short")
+            .build()
+            .expect_err("short");
+        assert_eq!(err.variable(), "AUTH_COOKIE_SECRET");
+        assert!(SessionConfig::builder("not a url").build().is_err());
+        assert!(
+            SessionConfig::builder("http://x")
+                .same_site(SameSite::None)
+                .build()
+                .is_err()
+        );
+    }
+}
