@@ -46,6 +46,8 @@ pub struct Authenticated<C = NoExtraClaims> {
     pub source: TokenSource,
     /// `Set-Cookie` headers the response must carry (after a transparent refresh).
     pub set_cookies: Vec<String>,
+    /// Application data from the provisioning hook (merged into `/auth/me`).
+    pub user_data: serde_json::Map<String, Value>,
 }
 
 /// What a hook sees of a verified token.
@@ -388,11 +390,12 @@ impl Authenticator {
                     }
                     Err(e) => return Err(e),
                 };
-                self.run_hooks(&claims).await?;
+                let user = self.run_hooks(&claims).await?;
                 return Ok(Some(Authenticated {
                     claims,
                     source: *source,
                     set_cookies,
+                    user_data: user.data,
                 }));
             }
         }
@@ -822,14 +825,7 @@ impl Authenticator {
         user.insert("email".into(), json!(claims.email()));
         user.insert("roles".into(), json!(claims.roles()));
         user.insert("permissions".into(), json!(claims.permissions()));
-        let provisioned = match &self.inner.provision {
-            Some(_) => match self.run_hooks(claims).await {
-                Ok(p) => p.data,
-                Err(e) => return self.error_response(&e),
-            },
-            None => serde_json::Map::new(),
-        };
-        user.extend(provisioned);
+        user.extend(auth.user_data.clone());
         if let Some(enrich) = &self.inner.enrich {
             let ctx = HookContext {
                 sub: claims.sub.clone(),
