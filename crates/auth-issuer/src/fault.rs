@@ -1,12 +1,13 @@
-//! Injected failures for the JWKS and discovery endpoints.
+//! Injected failures for the JWKS, discovery and token endpoints.
 
 use std::time::Duration;
 
-/// A failure the JWKS or discovery endpoints produce instead of a normal answer.
+/// A failure the JWKS, discovery or token endpoints produce instead of a normal answer.
 ///
-/// Set one with [`TestIssuer::set_jwks_fault`](crate::TestIssuer::set_jwks_fault) or
-/// [`TestIssuer::set_discovery_fault`](crate::TestIssuer::set_discovery_fault); `None`
-/// restores normal service. The request is counted either way.
+/// Set one with [`TestIssuer::set_jwks_fault`](crate::TestIssuer::set_jwks_fault),
+/// [`TestIssuer::set_discovery_fault`](crate::TestIssuer::set_discovery_fault) or
+/// [`TestIssuer::set_token_fault`](crate::TestIssuer::set_token_fault); `None` restores
+/// normal service. The request is counted either way.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

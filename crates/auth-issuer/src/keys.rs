@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaEncoding,
     RsaKeyPair,
 };
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
@@ -203,6 +203,31 @@ impl Alg {
             Self::Es256 | Self::Es384 | Self::EdDsa => return None,
         })
     }
+
+    /// The algorithm that checks a signature made with this JWS algorithm.
+    fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+        match self {
+            Self::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Self::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Self::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Self::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Self::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Self::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Self::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Self::Es384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Self::EdDsa => &signature::ED25519,
+        }
+    }
+
+    /// The hash behind `at_hash` (OpenID Connect Core §3.1.3.6): the one the JWS algorithm
+    /// uses, and SHA-512 for `EdDSA` with Ed25519.
+    pub(crate) fn at_hash_digest(self) -> &'static digest::Algorithm {
+        match self {
+            Self::Rs256 | Self::Ps256 | Self::Es256 => &digest::SHA256,
+            Self::Rs384 | Self::Ps384 | Self::Es384 => &digest::SHA384,
+            Self::Rs512 | Self::Ps512 | Self::EdDsa => &digest::SHA512,
+        }
+    }
 }
 
 /// Computes an HMAC for `HS256`, `HS384` or `HS512`; `None` for any other name.
@@ -228,6 +253,9 @@ pub(crate) struct KeyMaterial {
     spec: KeySpec,
     pair: Pair,
     spki_der: Vec<u8>,
+    /// The public key in the form `UnparsedPublicKey` takes: PKCS#1 `RSAPublicKey` DER, an
+    /// uncompressed EC point or the raw Ed25519 key.
+    public_raw: Vec<u8>,
     /// The key-type members of the public JWK (`kty`, `n`, `e` / `crv`, `x`, `y`).
     jwk_params: Map<String, Value>,
 }
@@ -257,7 +285,7 @@ impl KeyMaterial {
     pub(crate) fn generate(spec: KeySpec) -> Self {
         const GENERATE: &str = "aws-lc-rs failed to generate a key";
         let mut params = Map::new();
-        let (pair, spki_der) = match spec {
+        let (pair, spki_der, public_raw) = match spec {
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
                 let size = match spec {
                     KeySpec::Rsa2048 => KeySize::Rsa2048,
@@ -276,7 +304,8 @@ impl KeyMaterial {
                     b64(public.exponent().big_endian_without_leading_zero()),
                 );
                 let der = spki(public);
-                (Pair::Rsa(pair), der)
+                let raw = public.as_ref().to_vec();
+                (Pair::Rsa(pair), der, raw)
             }
             KeySpec::P256 | KeySpec::P384 => {
                 let (algorithm, crv): (&'static EcdsaSigningAlgorithm, _) = match spec {
@@ -293,7 +322,8 @@ impl KeyMaterial {
                 params.insert("x".into(), b64(&point[1..=coordinate]));
                 params.insert("y".into(), b64(&point[1 + coordinate..]));
                 let der = spki(public);
-                (Pair::Ecdsa(pair), der)
+                let raw = point.to_vec();
+                (Pair::Ecdsa(pair), der, raw)
             }
             KeySpec::Ed25519 => {
                 let pair = Ed25519KeyPair::generate().expect(GENERATE);
@@ -302,13 +332,15 @@ impl KeyMaterial {
                 params.insert("crv".into(), "Ed25519".into());
                 params.insert("x".into(), b64(public.as_ref()));
                 let der = spki(public);
-                (Pair::Ed25519(pair), der)
+                let raw = public.as_ref().to_vec();
+                (Pair::Ed25519(pair), der, raw)
             }
         };
         Self {
             spec,
             pair,
             spki_der,
+            public_raw,
             jwk_params: params,
         }
     }
@@ -440,6 +472,14 @@ impl SigningKey {
             ));
         }
         Ok(self.material.sign(alg, message))
+    }
+
+    /// Whether `signature` is a valid `alg` signature of `message` by this key.
+    pub(crate) fn verify(&self, alg: Alg, message: &[u8], signature: &[u8]) -> bool {
+        self.supports(alg)
+            && signature::UnparsedPublicKey::new(alg.verification(), &self.material.public_raw)
+                .verify(message, signature)
+                .is_ok()
     }
 
     /// The public JWK as published in the JWKS.

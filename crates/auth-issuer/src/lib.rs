@@ -1,13 +1,16 @@
-//! An in-process OAuth 2.1 / OpenID Connect issuer for integration tests and local
+//! An in-process OAuth 2.1 / OpenID Connect provider for integration tests and local
 //! development.
 //!
 //! Start a [`TestIssuer`] inside a test and point the code under test at its
 //! [`issuer()`](TestIssuer::issuer) URL: it serves discovery documents and a JWKS over real
-//! HTTP on `127.0.0.1`, mints access tokens with every knob a negative test needs
-//! ([`TokenBuilder`]), rotates keys ([`TestIssuer::add_key`], [`TestIssuer::retire_key`],
-//! [`TestIssuer::remove_key`]), counts requests and injects failures ([`Fault`]). It is meant
-//! for people testing a resource server, an API gateway or a token verifier — not for
-//! production use: it has no users, no consent and no persistence.
+//! HTTP on `127.0.0.1`, runs the authorization code flow with PKCE behind a dev login page
+//! (or signs a user in automatically), and answers the token, revocation, userinfo and
+//! logout endpoints the way the specifications say. It mints access tokens with every knob
+//! a negative test needs ([`TokenBuilder`]), rotates keys ([`TestIssuer::add_key`],
+//! [`TestIssuer::retire_key`], [`TestIssuer::remove_key`]), counts requests and injects
+//! failures ([`Fault`]). It is meant for people testing a resource server, a token
+//! verifier, a relying party's login and session handling — not for production use: users
+//! sign in without a password, and nothing is persisted.
 //!
 //! ```
 //! use auth_issuer::{Fault, KeySpec, TestIssuer};
@@ -44,6 +47,87 @@
 //! # }
 //! ```
 //!
+//! # Sign-in flows
+//!
+//! Register the relying party as a [`TestClient`] with its exact redirect URI, and either
+//! let a browser (a real one, or a headless one in an end-to-end test) sign in at the login
+//! page, or make the issuer sign a user in at once with
+//! [`auto_login`](TestIssuerBuilder::auto_login):
+//!
+//! ```
+//! use auth_issuer::{TestClient, TestIssuer};
+//! use aws_lc_rs::digest;
+//! use base64::Engine as _;
+//! use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let issuer = TestIssuer::builder()
+//!     .client(TestClient::confidential("web", "s3cret").redirect_uri("http://127.0.0.1:3000/cb"))
+//!     .auto_login(Some("alice"))
+//!     .start()
+//!     .await?;
+//! let http = reqwest::Client::builder()
+//!     .redirect(reqwest::redirect::Policy::none())
+//!     .build()?;
+//!
+//! // PKCE (RFC 7636): S256 only.
+//! let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+//! let challenge = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+//!
+//! let authorize = url::Url::parse_with_params(
+//!     &issuer.authorization_endpoint(),
+//!     [
+//!         ("response_type", "code"),
+//!         ("client_id", "web"),
+//!         ("redirect_uri", "http://127.0.0.1:3000/cb"),
+//!         ("scope", "openid profile email"),
+//!         ("state", "xyz"),
+//!         ("nonce", "n-0S6"),
+//!         ("code_challenge", challenge.as_str()),
+//!         ("code_challenge_method", "S256"),
+//!     ],
+//! )?;
+//! let response = http.get(authorize).send().await?;
+//! assert_eq!(response.status(), 302);
+//! let callback = url::Url::parse(response.headers()["location"].to_str()?)?;
+//! let query: std::collections::HashMap<_, _> = callback.query_pairs().into_owned().collect();
+//! assert_eq!(query["state"], "xyz");
+//! assert_eq!(query["iss"], issuer.issuer()); // RFC 9207
+//!
+//! let tokens: serde_json::Value = http
+//!     .post(issuer.token_endpoint())
+//!     .basic_auth("web", Some("s3cret"))
+//!     .form(&[
+//!         ("grant_type", "authorization_code"),
+//!         ("code", query["code"].as_str()),
+//!         ("redirect_uri", "http://127.0.0.1:3000/cb"),
+//!         ("code_verifier", verifier),
+//!     ])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! let access_token = tokens["access_token"].as_str().ok_or("no access token")?;
+//! assert!(tokens["id_token"].is_string() && tokens["refresh_token"].is_string());
+//!
+//! let me: serde_json::Value = http
+//!     .get(issuer.userinfo_endpoint())
+//!     .bearer_auth(access_token)
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(me["email"], "alice@example.com");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The login page is plain HTML with stable hooks for browser automation: the form
+//! `#login-form`, one button per user (`button[data-user="alice"]`), a text field
+//! `#username` (any name typed there signs in as an ad-hoc user without roles), `#sign-in`
+//! and `#cancel` (which returns `error=access_denied`).
+//!
 //! # Endpoints
 //!
 //! With issuer `http://127.0.0.1:PORT{path}` (the path is empty unless
@@ -54,11 +138,54 @@
 //! | `GET {path}/.well-known/openid-configuration` | OpenID Connect discovery document |
 //! | `GET /.well-known/oauth-authorization-server{path}` | RFC 8414 metadata (same document) |
 //! | `GET {path}/jwks` | the JWKS |
+//! | `GET`, `POST` `{path}/authorize` | authorization endpoint: login page, then a redirect with `code`, `state`, `iss` (RFC 6749 §4.1, RFC 7636, RFC 9207, OIDC Core §3.1.2) |
+//! | `POST {path}/token` | token endpoint: `authorization_code`, `refresh_token` (rotating), `client_credentials` (RFC 6749 §3.2, §5, §6; RFC 9068 access tokens; OIDC ID tokens) |
+//! | `POST {path}/revoke` | token revocation (RFC 7009) |
+//! | `GET`, `POST` `{path}/userinfo` | the signed-in user's claims (OIDC Core §5.3, RFC 6750) |
+//! | `GET`, `POST` `{path}/logout` | RP-initiated logout (OIDC RP-Initiated Logout 1.0) |
 //! | `POST {path}/dev/mint` | a fresh access token, only with [`TestIssuerBuilder::dev_endpoints`] |
 //! | anything else | `404` (counted by [`TestIssuer::requests_to`]) |
 //!
-//! The discovery documents also advertise `authorize`, `token`, `userinfo`, `revoke` and
-//! `logout` endpoints under the issuer; this version answers them with `404`.
+//! The JSON endpoints (discovery, JWKS, token, revocation, userinfo) answer CORS requests
+//! from any origin, without credentials, so that a browser application can call them.
+//!
+//! # Behaviour the specifications leave open
+//!
+//! * **Authorize.** An unknown client, a missing, repeated or unregistered `redirect_uri`
+//!   (exact string match) answers a `400` HTML page and never redirects. Every other error
+//!   redirects back with `error`, `error_description`, `state` and `iss`. PKCE is required,
+//!   `S256` only; `response_type` must be `code` and `response_mode` `query`; a repeated
+//!   parameter is `invalid_request` (except `resource`, which RFC 8707 lets repeat).
+//!   `resource` or the Auth0-style `audience` becomes the access token `aud` (default: the
+//!   issuer's [audience](TestIssuerBuilder::audience)). `prompt=none` without auto-login is
+//!   `login_required`. Scope values are granted as requested (any `NQCHAR` string); without
+//!   `openid` there is no ID token. Each sign-in is a new authentication (`auth_time`).
+//! * **Codes** live 60 seconds and are used up by the first token request that names them,
+//!   successful or not; presenting one again revokes every token issued for it.
+//! * **Client authentication**: a confidential client uses `client_secret_basic` or
+//!   `client_secret_post` (one of them, never both) unless [`TestClient::auth_method`] allows
+//!   only one; a public client sends its `client_id` and no secret. Failures answer `401
+//!   invalid_client` with a `Basic` challenge.
+//! * **Refresh tokens** are 256 random bits, rotate on every use and live
+//!   [`refresh_token_ttl`](TestIssuerBuilder::refresh_token_ttl) from their own issue.
+//!   Presenting a rotated token revokes its whole family — every refresh token and access
+//!   token issued since that sign-in (RFC 9700 §4.14.2). There is no grace period for
+//!   concurrent refreshes. A narrower `scope` narrows the new access token, not the grant.
+//!   A refreshed ID token keeps `auth_time` and `sid` and has no `nonce`.
+//! * **Tokens.** Access tokens carry `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`,
+//!   `client_id`, `scope`, `auth_time` and the user's `name`, `email`, `roles` and extra
+//!   claims; ID tokens carry `iss`, `sub`, `aud` (the client), `exp`, `iat`, `jti`,
+//!   `auth_time`, `sid`, `at_hash`, `nonce` (when sent) and the same profile claims. Both
+//!   are signed with the current default key; profile claims are not filtered by scope.
+//! * **Userinfo** accepts any unexpired, unrevoked access token (`typ` `at+jwt`) signed by
+//!   a published key of this issuer — tokens from [`TestIssuer::token`] too — and wants
+//!   `openid` in its scope (else `403 insufficient_scope`).
+//! * **Revocation** of a refresh token revokes its family; of an access token, that token
+//!   (userinfo refuses it). Unknown tokens answer `200`; another client's token answers
+//!   `400 unauthorized_client`.
+//! * **Logout** follows `post_logout_redirect_uri` only when it is registered for the client
+//!   named by `client_id` or by the `id_token_hint` audience; otherwise it shows a "signed
+//!   out" page. A valid hint (expired or not) revokes the tokens of its sign-in.
 //!
 //! # Defaults and why
 //!
@@ -67,7 +194,12 @@
 //!   Default key material is generated once per process and shared by every issuer, because
 //!   RSA key generation is slow; [`TestIssuer::add_key`] always generates a fresh key.
 //! * Tokens are access tokens (`typ` `at+jwt`, RFC 9068) for audience `test-api`, valid for
-//!   five minutes.
+//!   five minutes; ID tokens also live five minutes, refresh tokens one day.
+//! * Users `alice` (Alice Example, alice@example.com, roles `admin` and `user`) and `bob`
+//!   (Bob Example, bob@example.com, role `user`); one confidential client, `test-client`
+//!   with secret `test-secret` and no redirect URIs ([`TestIssuer::add_client`] can give it
+//!   some). Configuring users or clients on the builder replaces these defaults.
+//! * The login page is shown (no auto-login), because that is what a browser test needs.
 //! * No `Cache-Control` on the JWKS, no faults, both discovery documents on.
 //!
 //! # Runtime
@@ -82,10 +214,15 @@
 //! No optional features. The minimum supported Rust version is 1.88 (the workspace's
 //! `rust-version`).
 
+mod endpoints;
 mod fault;
+mod grants;
 mod keys;
+mod pkce;
 mod server;
 mod token;
+mod users;
+mod verify;
 
 use std::fmt;
 use std::io;
@@ -102,9 +239,12 @@ use tokio::task::JoinHandle;
 pub use crate::fault::Fault;
 pub use crate::keys::{KeyOptions, KeySpec};
 pub use crate::token::TokenBuilder;
+pub use crate::users::{ClientAuth, TestClient, TestUser};
 
+use crate::grants::Grants;
 use crate::keys::{KeyMaterial, KeyStore, SigningKey, pooled};
-use crate::server::{Counters, Settings, Shared, lock};
+use crate::server::{Counters, Lifetimes, Provider, Settings, Shared, lock};
+use crate::users::Directory;
 
 /// How long [`TestIssuer::shutdown`] waits for open connections before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -209,6 +349,36 @@ impl TestIssuer {
             "{}/.well-known/oauth-authorization-server{}",
             shared.origin, shared.path
         )
+    }
+
+    /// `{issuer}/authorize`, the authorization endpoint.
+    #[must_use]
+    pub fn authorization_endpoint(&self) -> String {
+        format!("{}/authorize", self.shared().issuer)
+    }
+
+    /// `{issuer}/token`, the token endpoint.
+    #[must_use]
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.shared().issuer)
+    }
+
+    /// `{issuer}/userinfo`, the UserInfo endpoint.
+    #[must_use]
+    pub fn userinfo_endpoint(&self) -> String {
+        format!("{}/userinfo", self.shared().issuer)
+    }
+
+    /// `{issuer}/revoke`, the RFC 7009 revocation endpoint.
+    #[must_use]
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.shared().issuer)
+    }
+
+    /// `{issuer}/logout`, the RP-initiated logout endpoint (`end_session_endpoint`).
+    #[must_use]
+    pub fn end_session_endpoint(&self) -> String {
+        format!("{}/logout", self.shared().issuer)
     }
 
     /// The address the server listens on.
@@ -386,6 +556,78 @@ impl TestIssuer {
         self.shared().settings().jwks_cache_control = value;
     }
 
+    // ----- users, clients and grants -----
+
+    /// Adds a user, or replaces the one with the same `sub` (a replaced user's next tokens
+    /// and userinfo answers show the new profile).
+    pub fn add_user(&self, user: TestUser) {
+        self.shared().provider().directory.add_user(user);
+    }
+
+    /// Registers a client, or replaces the one with the same id: this is how the default
+    /// `test-client` gets redirect URIs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use auth_issuer::{TestClient, TestIssuer};
+    ///
+    /// let issuer = TestIssuer::start().await;
+    /// issuer.add_client(
+    ///     TestClient::confidential("test-client", "test-secret")
+    ///         .redirect_uri("http://127.0.0.1:3000/callback"),
+    /// );
+    /// # }
+    /// ```
+    pub fn add_client(&self, client: TestClient) {
+        self.shared().provider().directory.add_client(client);
+    }
+
+    /// Signs this user in without showing the login page: `GET {issuer}/authorize` redirects
+    /// back with a code at once (also for `prompt=none`). A `sub` that is not configured
+    /// becomes an ad-hoc user without roles. `None` (the default) shows the login page.
+    pub fn set_auto_login(&self, sub: Option<String>) {
+        self.shared().provider().directory.auto_login = sub;
+    }
+
+    /// Disables a user: sign-in redirects back with `access_denied`, and their codes,
+    /// refresh tokens and access tokens (at userinfo) are refused until
+    /// [`enable_user`](Self::enable_user).
+    pub fn disable_user(&self, sub: &str) {
+        self.shared().provider().directory.set_disabled(sub, true);
+    }
+
+    /// Undoes [`disable_user`](Self::disable_user).
+    pub fn enable_user(&self, sub: &str) {
+        self.shared().provider().directory.set_disabled(sub, false);
+    }
+
+    /// Revokes every grant of `sub`, as an administrator ending their sessions would: their
+    /// refresh tokens stop working, and so do their access tokens at userinfo. Returns how
+    /// many refresh tokens were active.
+    pub fn revoke_refresh_tokens_for(&self, sub: &str) -> usize {
+        self.shared()
+            .provider()
+            .grants
+            .revoke_subject(sub, std::time::Instant::now())
+    }
+
+    /// Refresh tokens issued since start, rotated and revoked ones included.
+    #[must_use]
+    pub fn refresh_token_count(&self) -> u64 {
+        self.shared().provider().grants.refresh_tokens_issued()
+    }
+
+    /// Refresh tokens the token endpoint would accept now: not yet rotated, not revoked, not
+    /// expired.
+    #[must_use]
+    pub fn active_refresh_tokens(&self) -> usize {
+        self.shared()
+            .provider()
+            .grants
+            .active_refresh_tokens(std::time::Instant::now(), |_| true)
+    }
+
     // ----- counters -----
 
     /// Requests to the JWKS endpoint since start or the last [`reset_counters`](Self::reset_counters).
@@ -421,6 +663,16 @@ impl TestIssuer {
     /// Makes the JWKS endpoint fail in this way until called with `None`.
     pub fn set_jwks_fault(&self, fault: Option<Fault>) {
         self.shared().settings().jwks_fault = fault;
+    }
+
+    /// Makes the token endpoint fail in this way until called with `None`, e.g. a transient
+    /// `503` during a refresh. [`Fault::Status`], [`Fault::Html`], [`Fault::InvalidJson`]
+    /// and [`Fault::Drop`] answer without processing the request, so no code or refresh
+    /// token is used up; [`Fault::Delay`] waits and then processes it (a client that gave up
+    /// meanwhile has lost the new tokens, as with a real slow server); [`Fault::Oversized`]
+    /// and [`Fault::SlowBody`] process it and pad or stall the real answer.
+    pub fn set_token_fault(&self, fault: Option<Fault>) {
+        self.shared().settings().token_fault = fault;
     }
 
     /// Makes both discovery documents fail in this way until called with `None`.
@@ -483,6 +735,12 @@ pub struct TestIssuerBuilder {
     audience: String,
     keys: Option<Vec<(KeySpec, KeyOptions)>>,
     dev_endpoints: bool,
+    users: Vec<TestUser>,
+    clients: Vec<TestClient>,
+    auto_login: Option<String>,
+    access_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+    id_token_ttl: Duration,
 }
 
 impl Default for TestIssuerBuilder {
@@ -494,6 +752,12 @@ impl Default for TestIssuerBuilder {
             audience: "test-api".to_owned(),
             keys: None,
             dev_endpoints: false,
+            users: Vec::new(),
+            clients: Vec::new(),
+            auto_login: None,
+            access_token_ttl: Duration::from_secs(300),
+            refresh_token_ttl: Duration::from_secs(24 * 60 * 60),
+            id_token_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -551,6 +815,48 @@ impl TestIssuerBuilder {
         self
     }
 
+    /// Adds a user who can sign in. The first call replaces the default users (`alice` and
+    /// `bob`); a later user with the same `sub` replaces the earlier one.
+    pub fn user(mut self, user: TestUser) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Registers a client. The first call replaces the default client (confidential
+    /// `test-client` / `test-secret`); a later client with the same id replaces the earlier
+    /// one.
+    pub fn client(mut self, client: TestClient) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Signs this user in at once instead of showing the login page (see
+    /// [`TestIssuer::set_auto_login`]). Default `None`.
+    pub fn auto_login(mut self, sub: Option<&str>) -> Self {
+        self.auto_login = sub.map(str::to_owned);
+        self
+    }
+
+    /// Lifetime of access tokens from the token endpoint (default five minutes; whole
+    /// seconds). Zero makes tokens that are expired on arrival.
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of each refresh token, counted from its issue: rotation starts a new period
+    /// (default one day).
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of ID tokens (default five minutes; whole seconds).
+    pub fn id_token_ttl(mut self, ttl: Duration) -> Self {
+        self.id_token_ttl = ttl;
+        self
+    }
+
     /// Binds the listener and starts serving on the current Tokio runtime (it must be
     /// called from within one, like [`tokio::spawn`]).
     ///
@@ -562,6 +868,7 @@ impl TestIssuerBuilder {
     pub async fn start(self) -> io::Result<TestIssuer> {
         let path = normalize_path(&self.path)?;
         let keys = self.key_store()?;
+        let directory = self.directory();
         let listener = TcpListener::bind(SocketAddr::new(self.bind, self.port)).await?;
         let local_addr = listener.local_addr()?;
         let host = match local_addr.ip() {
@@ -580,6 +887,15 @@ impl TestIssuerBuilder {
             keys: RwLock::new(keys),
             settings: Mutex::new(Settings::default()),
             counters: Counters::default(),
+            lifetimes: Lifetimes {
+                access: self.access_token_ttl,
+                refresh: self.refresh_token_ttl,
+                id: self.id_token_ttl,
+            },
+            provider: Mutex::new(Provider {
+                directory,
+                grants: Grants::default(),
+            }),
             shutdown: shutdown_rx.clone(),
         });
         let app = server::router(Arc::clone(&shared));
@@ -602,6 +918,20 @@ impl TestIssuerBuilder {
                 task: Mutex::new(Some(task)),
             }),
         })
+    }
+
+    fn directory(&self) -> Directory {
+        let users = if self.users.is_empty() {
+            TestUser::defaults()
+        } else {
+            self.users.clone()
+        };
+        let clients = if self.clients.is_empty() {
+            vec![TestClient::default_client()]
+        } else {
+            self.clients.clone()
+        };
+        Directory::new(users, clients, self.auto_login.clone())
     }
 
     fn key_store(&self) -> io::Result<KeyStore> {

@@ -19,9 +19,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
+use crate::endpoints::{authorize, logout, revoke, token, userinfo};
 use crate::fault::Fault;
+use crate::grants::Grants;
 use crate::keys::KeyStore;
 use crate::token::TokenBuilder;
+use crate::users::Directory;
 
 /// Everything the routes and the [`crate::TestIssuer`] handles share.
 #[derive(Debug)]
@@ -37,8 +40,25 @@ pub(crate) struct Shared {
     pub(crate) keys: RwLock<KeyStore>,
     pub(crate) settings: Mutex<Settings>,
     pub(crate) counters: Counters,
+    pub(crate) lifetimes: Lifetimes,
+    pub(crate) provider: Mutex<Provider>,
     /// Turns `true` when the server is shutting down; ends delays and stalls early.
     pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Token lifetimes, fixed at start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    pub(crate) access: Duration,
+    pub(crate) refresh: Duration,
+    pub(crate) id: Duration,
+}
+
+/// Users, clients and the grants issued to them.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    pub(crate) directory: Directory,
+    pub(crate) grants: Grants,
 }
 
 /// Behaviour that tests change at run time.
@@ -50,6 +70,7 @@ pub(crate) struct Settings {
     pub(crate) issuer_override: Option<String>,
     pub(crate) jwks_extra_keys: Vec<Value>,
     pub(crate) jwks_cache_control: Option<String>,
+    pub(crate) token_fault: Option<Fault>,
 }
 
 impl Default for Settings {
@@ -61,6 +82,7 @@ impl Default for Settings {
             issuer_override: None,
             jwks_extra_keys: Vec::new(),
             jwks_cache_control: None,
+            token_fault: None,
         }
     }
 }
@@ -103,6 +125,11 @@ impl Shared {
         lock(&self.settings)
     }
 
+    /// Users, clients and grants. Never held across an `.await`.
+    pub(crate) fn provider(&self) -> MutexGuard<'_, Provider> {
+        lock(&self.provider)
+    }
+
     pub(crate) fn jwks_uri(&self) -> String {
         format!("{}/jwks", self.issuer)
     }
@@ -142,14 +169,23 @@ impl Shared {
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
+            "authorization_response_iss_parameter_supported": true,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "claims_parameter_supported": false,
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "name", "email"],
+            "claims_supported": [
+                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce",
+                "at_hash", "sid", "client_id", "scope", "name", "email", "roles",
+            ],
         })
     }
 }
 
 /// Sleeps for `duration`, or less if the server shuts down first.
-async fn pause(duration: Duration, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn pause(duration: Duration, mut shutdown: watch::Receiver<bool>) {
     tokio::select! {
         () = tokio::time::sleep(duration) => {}
         _ = shutdown.wait_for(|&down| down) => {}
@@ -168,14 +204,73 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             &format!("/.well-known/oauth-authorization-server{path}"),
             get(oauth_metadata),
         )
-        .route(&format!("{path}/jwks"), get(jwks));
+        .route(&format!("{path}/jwks"), get(jwks))
+        .route(
+            &format!("{path}/authorize"),
+            get(authorize::get).post(authorize::post),
+        )
+        .route(&format!("{path}/token"), post(token::token))
+        .route(&format!("{path}/revoke"), post(revoke::revoke))
+        .route(
+            &format!("{path}/userinfo"),
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(
+            &format!("{path}/logout"),
+            get(logout::logout).post(logout::logout),
+        );
     if shared.dev_endpoints {
         router = router.route(&format!("{path}/dev/mint"), post(dev_mint));
     }
     router
         .fallback(not_found)
+        .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
         .with_state(shared)
+}
+
+/// CORS for the endpoints a browser application calls with `fetch` (discovery, JWKS, token,
+/// revocation, userinfo): any origin, no cookies. The HTML endpoints (authorize, logout) are
+/// navigated to, not fetched, and get no CORS headers.
+async fn cors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let html = path.ends_with("/authorize") || path.ends_with("/logout");
+    if html || !request.headers().contains_key(header::ORIGIN) {
+        return next.run(request).await;
+    }
+    let preflight = request.method() == axum::http::Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        response
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
+    response
 }
 
 async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
@@ -244,7 +339,11 @@ static PADDING: [u8; 64 * 1024] = [b' '; 64 * 1024];
 const SLOW_BODY_PREFIX: usize = 8;
 
 /// Answers `200 OK` with the JSON `document`, or with the injected `fault`.
-async fn answer(shared: &Shared, fault: Option<Fault>, mut document: Vec<u8>) -> Response {
+pub(crate) async fn answer(
+    shared: &Shared,
+    fault: Option<Fault>,
+    mut document: Vec<u8>,
+) -> Response {
     let Some(fault) = fault else {
         return json_response(Body::from(document));
     };

@@ -100,10 +100,23 @@ pub(crate) fn unix_now() -> i64 {
         })
 }
 
-fn random_hex(bytes: usize) -> String {
+fn random_bytes(bytes: usize) -> Vec<u8> {
     let mut buffer = vec![0; bytes];
     aws_lc_rs::rand::fill(&mut buffer).expect("the system random generator is available");
-    buffer.iter().map(|b| format!("{b:02x}")).collect()
+    buffer
+}
+
+/// `bytes` random bytes as lowercase hex.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    random_bytes(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `bytes` random bytes as unpadded base64url: opaque codes and refresh tokens.
+pub(crate) fn random_b64(bytes: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(bytes))
 }
 
 /// `base64url(header) "." base64url(payload)`.
@@ -324,6 +337,11 @@ impl TokenBuilder {
     }
 
     // ----- inspection -----
+
+    /// The algorithm [`sign`](Self::sign) will use.
+    pub(crate) fn algorithm(&self) -> Alg {
+        self.signing_alg
+    }
 
     /// The header as it would be signed now.
     #[must_use]

@@ -960,8 +960,12 @@ impl Authenticator {
         let shared = {
             let mut map = lock(&self.inner.refreshes);
             let now = Instant::now();
-            map.retain(|_, (at, fut)| {
-                fut.peek().is_none() || now.duration_since(*at) < REFRESH_GRACE
+            // Keep refreshes in flight, and successes within the grace window. A failure is never
+            // reused: after a transient error the next request must try the provider again.
+            map.retain(|_, (at, fut)| match fut.peek() {
+                None => true,
+                Some(Ok(_)) => now.duration_since(*at) < REFRESH_GRACE,
+                Some(Err(_)) => false,
             });
             match map.get(&key) {
                 Some((_, fut)) => fut.clone(),

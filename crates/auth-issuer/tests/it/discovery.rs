@@ -194,9 +194,85 @@ async fn advertised_algorithms_follow_the_published_keys() {
 }
 
 #[tokio::test]
-async fn later_endpoints_are_advertised_but_404_for_now() {
+async fn advertised_endpoints_are_served() {
     let issuer = TestIssuer::start().await;
     let doc = get_json(&issuer.discovery_url()).await;
-    let token_endpoint = doc["token_endpoint"].as_str().expect("token_endpoint");
-    assert_eq!(get(token_endpoint).await.status(), 404);
+    for (member, url) in [
+        ("authorization_endpoint", issuer.authorization_endpoint()),
+        ("token_endpoint", issuer.token_endpoint()),
+        ("userinfo_endpoint", issuer.userinfo_endpoint()),
+        ("revocation_endpoint", issuer.revocation_endpoint()),
+        ("end_session_endpoint", issuer.end_session_endpoint()),
+    ] {
+        assert_eq!(doc[member], url.as_str(), "{member}");
+        let status = get(&url).await.status();
+        assert_ne!(status, 404, "{member}");
+    }
+}
+
+#[tokio::test]
+async fn discovery_advertises_what_the_endpoints_do() {
+    let issuer = TestIssuer::start().await;
+    let doc = get_json(&issuer.discovery_url()).await;
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(doc["request_uri_parameter_supported"], false);
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query"])
+    );
+    for claim in [
+        "sub",
+        "name",
+        "email",
+        "roles",
+        "nonce",
+        "at_hash",
+        "auth_time",
+    ] {
+        assert!(
+            doc["claims_supported"]
+                .as_array()
+                .is_some_and(|claims| claims.iter().any(|c| c == claim)),
+            "{claim}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_endpoints_answer_cors_preflights() {
+    let issuer = TestIssuer::start().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .request(reqwest::Method::OPTIONS, issuer.token_endpoint())
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let response = client
+        .get(issuer.jwks_uri())
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    // Without an Origin, no CORS headers.
+    let response = client.get(issuer.jwks_uri()).send().await.expect("request");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

@@ -1,13 +1,20 @@
 //! Integration tests: a real `TestIssuer` over real HTTP.
 
+mod authorize;
 mod counters;
 mod dev_mint;
 mod discovery;
 mod faults;
 mod jwks;
 mod lifecycle;
+mod logout;
+mod oauth;
+mod refresh;
+mod revoke;
 mod rotation;
+mod token_flow;
 mod tokens;
+mod userinfo;
 
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine as _;
