@@ -1,0 +1,230 @@
+//! The whole browser journey against the example app and its embedded issuer, over real HTTP:
+//! the dev login page, the callback, the signed-in page, the APIs, and sign-out.
+
+use example_axum::{Running, Settings, run};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn start() -> (Running, reqwest::Client) {
+    let running = run(Settings::dev()).await.expect("app starts");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    (running, browser)
+}
+
+/// The value of `attr="…"` in the first tag of `html` that contains `marker`.
+fn attribute(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    let tag = &html[start..end];
+    let key = format!("{attr}=\"");
+    let from = tag.find(&key)? + key.len();
+    let len = tag[from..].find('"')?;
+    Some(unescape(&tag[from..from + len]))
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#13;", "\r")
+        .replace("&#10;", "\n")
+        .replace("&amp;", "&")
+}
+
+/// The hidden inputs of the login form, as form fields.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = format!("<input type=\"hidden\"{}>", &rest[..rest.find('>')?]);
+            Some((
+                attribute(&tag, "hidden", "name")?,
+                attribute(&tag, "hidden", "value")?,
+            ))
+        })
+        .collect()
+}
+
+/// Clicks "Sign in" on the app, then the user's button on the dev login page; returns the
+/// page the browser lands on.
+async fn sign_in_as(running: &Running, browser: &reqwest::Client, user: &str) -> String {
+    let home = browser
+        .get(format!("{}/", running.app_url))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    let sign_in = attribute(&home, "id=\"sign-in\"", "href").expect("a Sign in link");
+
+    // The link leads through /auth/login to the issuer's login page.
+    let login = browser
+        .get(format!("{}{sign_in}", running.app_url))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::OK);
+    let issuer = running.issuer.as_ref().expect("embedded issuer");
+    assert!(
+        login.url().as_str().starts_with(issuer.issuer()),
+        "{}",
+        login.url()
+    );
+    let page = login.text().await.expect("html");
+    assert!(page.contains("id=\"login-form\""), "{page}");
+    assert!(page.contains(&format!("data-user=\"{user}\"")), "{page}");
+
+    let action = attribute(&page, "id=\"login-form\"", "action").expect("form action");
+    let action = reqwest::Url::parse(issuer.issuer())
+        .and_then(|base| base.join(&action))
+        .expect("action URL");
+    let mut fields = hidden_inputs(&page);
+    fields.push(("user".to_owned(), user.to_owned()));
+    let back = browser
+        .post(action)
+        .form(&fields)
+        .send()
+        .await
+        .expect("login form");
+    let url = back.url().clone();
+    assert_eq!(
+        back.status(),
+        StatusCode::OK,
+        "{url}: {:?}",
+        back.text().await
+    );
+    assert_eq!(back.url().as_str(), format!("{}/", running.app_url));
+    back.text().await.expect("html")
+}
+
+async fn get_json(browser: &reqwest::Client, url: String) -> (StatusCode, Value) {
+    let r = browser.get(url).send().await.expect("request");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn alice_signs_in_uses_the_apis_and_signs_out() {
+    let (running, browser) = start().await;
+    let app = running.app_url.clone();
+
+    let (status, body) = get_json(&browser, format!("{app}/api/optional")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["authenticated"], false);
+    let (status, body) = get_json(&browser, format!("{app}/api/me")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_missing");
+
+    let page = sign_in_as(&running, &browser, "alice").await;
+    assert!(
+        page.contains("<strong id=\"user-sub\">alice</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"claims\""), "{page}");
+    assert!(page.contains("id=\"sign-out\""), "{page}");
+
+    let (status, body) = get_json(&browser, format!("{app}/api/me")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sub"], "alice");
+    assert!(
+        body["roles"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x == "admin"))
+    );
+    assert_eq!(body["claims"]["sub"], "alice");
+
+    let (status, body) = get_json(&browser, format!("{app}/api/admin")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = get_json(&browser, format!("{app}/api/optional")).await;
+    assert_eq!(body["authenticated"], true);
+
+    // "Sign out": the form posts to /auth/signout, the issuer's logout sends the browser home.
+    let out = browser
+        .post(format!("{app}/auth/signout"))
+        .send()
+        .await
+        .expect("signout");
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(out.url().as_str(), format!("{app}/"));
+    let page = out.text().await.expect("html");
+    assert!(page.contains("id=\"sign-in\""), "{page}");
+
+    let (status, _) = get_json(&browser, format!("{app}/api/me")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bob_is_not_an_admin() {
+    let (running, browser) = start().await;
+    let app = running.app_url.clone();
+    let page = sign_in_as(&running, &browser, "bob").await;
+    assert!(
+        page.contains("<strong id=\"user-sub\">bob</strong>"),
+        "{page}"
+    );
+    let (status, body) = get_json(&browser, format!("{app}/api/me")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sub"], "bob");
+    let (status, body) = get_json(&browser, format!("{app}/api/admin")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "permission_denied");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_503_not_a_crash() {
+    // A configuration pointing at a port nobody listens on: the app starts anyway.
+    let issuer = auth_issuer::TestIssuer::start().await;
+    let dead = issuer.issuer().to_owned();
+    let token = issuer.token().sub("alice").sign();
+    issuer.shutdown().await;
+    let authenticator = auth_core::Authenticator::new(
+        auth_core::Verifier::new(
+            auth_core::AuthConfig::builder()
+                .issuer(dead)
+                .audience("test-api")
+                .client_id("example-app")
+                .build()
+                .expect("config"),
+        )
+        .expect("verifier"),
+        auth_core::SessionConfig::builder("http://127.0.0.1:3000")
+            .build()
+            .expect("session"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = example_axum::app(authenticator);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let login = browser
+        .get(format!("http://{addr}/auth/login"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(login.headers().contains_key("retry-after"));
+    let me = browser
+        .get(format!("http://{addr}/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let home = browser
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(home.status(), StatusCode::OK);
+}
