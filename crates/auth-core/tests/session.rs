@@ -757,3 +757,24 @@ async fn helper_routes_dispatch_and_methods() {
         Some(401)
     );
 }
+
+#[tokio::test]
+async fn prompt_and_extra_authorization_parameters() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator_with(&issuer, |s| {
+        s.prompt("consent").authorization_param("ui_locales", "fr")
+    });
+    let login = auth.login(&SimpleRequest::get("/auth/login")).await;
+    let url = url::Url::parse(login.header("location").expect("location")).expect("url");
+    let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        (q["prompt"].as_str(), q["ui_locales"].as_str()),
+        ("consent", "fr")
+    );
+    // The flow's own parameters cannot be overridden.
+    let err = SessionConfig::builder(APP)
+        .authorization_param("state", "fixed")
+        .build()
+        .expect_err("reserved");
+    assert_eq!(err.variable(), "authorization_param");
+}

@@ -123,7 +123,39 @@ struct SessionCookie {
     exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     it: Option<String>,
+    /// Profile claims (name, email, ...) from the ID token or userinfo, for `/auth/me` when the
+    /// access token does not carry them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pf: serde_json::Map<String, Value>,
 }
+
+/// What a new session cookie takes over from the previous one (or from the callback).
+#[derive(Default)]
+struct Carried {
+    id_token: Option<String>,
+    profile: serde_json::Map<String, Value>,
+}
+
+impl Carried {
+    fn from_session(session: Option<SessionCookie>) -> Self {
+        session
+            .map(|sc| Carried {
+                id_token: sc.it,
+                profile: sc.pf,
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The profile claims kept in the session cookie.
+const PROFILE_CLAIMS: &[&str] = &[
+    "name",
+    "preferred_username",
+    "given_name",
+    "family_name",
+    "email",
+    "picture",
+];
 
 /// The sealed refresh cookie.
 #[derive(Serialize, Deserialize)]
@@ -447,11 +479,10 @@ impl Authenticator {
                 None => Ok(None),
             };
         };
-        let id_token = session.and_then(|sc| sc.it);
+        let carried = Carried::from_session(session);
         match self.refresh_tokens(&refresh.rt).await {
             Ok(tokens) => {
-                let cookies =
-                    self.session_cookies(&tokens, Some(&refresh.rt), id_token.as_deref(), req);
+                let cookies = self.session_cookies(&tokens, Some(&refresh.rt), carried, req);
                 Ok(Some((tokens.access_token, cookies)))
             }
             Err(failure) => Err(self.refresh_error(&failure, req)),
@@ -573,6 +604,9 @@ impl Authenticator {
             if let Some(audience) = &s.audience_param {
                 q.append_pair("audience", audience);
             }
+            for (name, value) in &s.extra_params {
+                q.append_pair(name, value);
+            }
         }
         let flow = FlowCookie {
             state: state.clone(),
@@ -691,8 +725,10 @@ impl Authenticator {
             .token_request(&metadata, &form)
             .await
             .map_err(|f| f.to_error())?;
+        let mut profile = serde_json::Map::new();
         if let Some(id_token) = &tokens.id_token {
-            self.check_id_token(id_token, flow.nonce.as_deref()).await?;
+            let claims = self.check_id_token(id_token, flow.nonce.as_deref()).await?;
+            keep_profile(&mut profile, &claims);
         } else if flow.nonce.is_some() {
             return Err(err(
                 ErrorCode::InvalidGrant,
@@ -700,10 +736,28 @@ impl Authenticator {
             ));
         }
         // The access token must be usable by this app before we call the sign-in a success.
-        self.inner.verifier.verify::<NoExtraClaims>(&tokens.access_token).await.inspect_err(|e| {
-            tracing::warn!(code = e.code().as_str(), "the provider's access token is not accepted by this app's verifier (check AUTH_AUDIENCE)");
-        })?;
-        let cookies = self.session_cookies(&tokens, None, None, req);
+        let verified = self
+            .inner
+            .verifier
+            .verify::<NoExtraClaims>(&tokens.access_token)
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(
+                    code = e.code().as_str(),
+                    "the provider's access token is not accepted by this app's verifier (check AUTH_AUDIENCE)"
+                );
+            })?;
+        if !(profile.contains_key("email") && profile.contains_key("name"))
+            && let Some(sub) = verified.sub.as_deref()
+        {
+            self.userinfo_profile(&metadata, &tokens.access_token, sub, &mut profile)
+                .await;
+        }
+        let carried = Carried {
+            id_token: None,
+            profile,
+        };
+        let cookies = self.session_cookies(&tokens, None, carried, req);
         Ok(AuthResponse::redirect(&flow.return_to).with_cookies(cookies))
     }
 
@@ -719,14 +773,11 @@ impl Authenticator {
                 .with_set_cookies(self.clear_session_cookies(req));
             return self.error_response(&e);
         };
-        let id_token = self
-            .read_cookie::<SessionCookie>(req, "session")
-            .and_then(|s| s.it);
+        let carried = Carried::from_session(self.read_cookie::<SessionCookie>(req, "session"));
         match self.refresh_tokens(&refresh.rt).await {
             Ok(tokens) => {
                 let exp = self.token_exp(&tokens).await;
-                let cookies =
-                    self.session_cookies(&tokens, Some(&refresh.rt), id_token.as_deref(), req);
+                let cookies = self.session_cookies(&tokens, Some(&refresh.rt), carried, req);
                 AuthResponse::json(200, &json!({"success": true, "data": {"expiresAt": exp}}))
                     .with_cookies(cookies)
             }
@@ -825,6 +876,15 @@ impl Authenticator {
         user.insert("email".into(), json!(claims.email()));
         user.insert("roles".into(), json!(claims.roles()));
         user.insert("permissions".into(), json!(claims.permissions()));
+        // Profile claims the access token lacks, from the sign-in (ID token or userinfo).
+        if let Some(session) = self.read_cookie::<SessionCookie>(req, "session") {
+            for (key, value) in session.pf {
+                let missing = user.get(&key).is_none_or(Value::is_null);
+                if missing {
+                    user.insert(key, value);
+                }
+            }
+        }
         user.extend(auth.user_data.clone());
         if let Some(enrich) = &self.inner.enrich {
             let ctx = HookContext {
@@ -1012,7 +1072,11 @@ impl Authenticator {
         shared.await
     }
 
-    async fn check_id_token(&self, id_token: &str, nonce: Option<&str>) -> Result<(), AuthError> {
+    async fn check_id_token(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<Value, AuthError> {
         let bad = |msg: &'static str| err(ErrorCode::InvalidGrant, msg);
         let payload = self.inner.verifier.verify_jws(id_token).await?;
         let claims: Value =
@@ -1059,7 +1123,39 @@ impl Authenticator {
                 return Err(bad("the ID token nonce does not match"));
             }
         }
-        Ok(())
+        Ok(claims)
+    }
+
+    /// Fills missing profile claims from the userinfo endpoint (best effort: a failure only
+    /// means a thinner `/auth/me`). Called once per sign-in, never per request.
+    async fn userinfo_profile(
+        &self,
+        metadata: &ProviderMetadata,
+        access_token: &str,
+        sub: &str,
+        profile: &mut serde_json::Map<String, Value>,
+    ) {
+        let Some(endpoint) = &metadata.userinfo_endpoint else {
+            return;
+        };
+        let policy = self.inner.verifier.config().jwks_policy();
+        let req = HttpRequest::get(endpoint, policy.fetch_timeout, 64 * 1024)
+            .header("authorization", format!("Bearer {access_token}"))
+            .header("accept", "application/json");
+        match send(&*self.inner.verifier.http(), req).await {
+            Ok(r) if r.status == 200 => {
+                if let Ok(claims) = serde_json::from_slice::<Value>(&r.body) {
+                    // OIDC Core §5.3.2: the userinfo sub must match; otherwise ignore it.
+                    if claims.get("sub").and_then(Value::as_str) == Some(sub) {
+                        keep_profile(profile, &claims);
+                    } else {
+                        tracing::warn!("userinfo answered for another subject; ignored");
+                    }
+                }
+            }
+            Ok(r) => tracing::debug!(status = r.status, "userinfo refused"),
+            Err(e) => tracing::debug!(error = %e, "userinfo unreachable"),
+        }
     }
 
     async fn token_exp(&self, tokens: &TokenResponse) -> i64 {
@@ -1197,7 +1293,7 @@ impl Authenticator {
         &self,
         tokens: &TokenResponse,
         old_rt: Option<&str>,
-        old_id_token: Option<&str>,
+        carried: Carried,
         req: &impl RequestView,
     ) -> Vec<String> {
         let s = &self.inner.session;
@@ -1206,7 +1302,8 @@ impl Authenticator {
         let session = SessionCookie {
             at: tokens.access_token.clone(),
             exp,
-            it: tokens.id_token.clone().or(old_id_token.map(str::to_owned)),
+            it: tokens.id_token.clone().or(carried.id_token),
+            pf: carried.profile,
         };
         // Clear chunks left over from a larger earlier value, then set the new ones.
         let mut out: Vec<String> = Vec::new();
@@ -1236,6 +1333,19 @@ enum Route {
     Refresh,
     Signout,
     Me,
+}
+
+/// Copies the profile claims present in `claims` (strings only, bounded length) into `profile`,
+/// without replacing values already there.
+fn keep_profile(profile: &mut serde_json::Map<String, Value>, claims: &Value) {
+    for key in PROFILE_CLAIMS {
+        if let Some(Value::String(v)) = claims.get(*key)
+            && v.len() <= 512
+            && !profile.contains_key(*key)
+        {
+            profile.insert((*key).to_owned(), Value::String(v.clone()));
+        }
+    }
 }
 
 /// The flow cookie suffix for a state value (parallel logins each get their own cookie).

@@ -73,6 +73,7 @@ pub struct SessionConfig {
     pub(crate) scopes: String,
     pub(crate) resource: Option<String>,
     pub(crate) audience_param: Option<String>,
+    pub(crate) extra_params: Vec<(String, String)>,
     pub(crate) cookie_base: String,
     pub(crate) secure: bool,
     pub(crate) host_prefix: bool,
@@ -177,6 +178,7 @@ pub struct SessionConfigBuilder {
     scopes: Option<String>,
     resource: Option<String>,
     audience_param: Option<String>,
+    extra_params: Vec<(String, String)>,
     cookie_base: Option<String>,
     secure: Option<bool>,
     host_prefix: Option<bool>,
@@ -226,6 +228,25 @@ impl SessionConfigBuilder {
     /// An `audience` parameter (Auth0 style) sent with the authorization request.
     pub fn audience_param(mut self, audience: impl Into<String>) -> Self {
         self.audience_param = Some(audience.into());
+        self
+    }
+
+    /// The OIDC `prompt` parameter (`login`, `consent`, `select_account`, `none`). Some providers
+    /// issue a refresh token for `offline_access` only with `prompt=consent` (OIDC Core §11,
+    /// Google, oidc-provider's defaults); most first-party setups need none.
+    pub fn prompt(self, prompt: impl Into<String>) -> Self {
+        self.authorization_param("prompt", prompt)
+    }
+
+    /// Any extra authorization request parameter (`login_hint`, `acr_values`, `ui_locales`,
+    /// Google's `access_type=offline`, ...). The parameters the flow itself sets (`state`,
+    /// `code_challenge`, `redirect_uri`, ...) cannot be overridden.
+    pub fn authorization_param(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.extra_params.push((name.into(), value.into()));
         self
     }
 
@@ -387,6 +408,28 @@ impl SessionConfigBuilder {
             }
         }
         .map_err(|()| ConfigError::new("AUTH_COOKIE_SECRET", "cannot derive the sealing key"))?;
+        const RESERVED: &[&str] = &[
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "resource",
+            "audience",
+        ];
+        if let Some((name, _)) = self
+            .extra_params
+            .iter()
+            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+        {
+            return Err(ConfigError::new(
+                "authorization_param",
+                format!("{name} is set by the flow itself"),
+            ));
+        }
         let sources = self
             .token_sources
             .unwrap_or_else(|| vec![TokenSource::Header, TokenSource::Cookie]);
@@ -404,6 +447,7 @@ impl SessionConfigBuilder {
                 .unwrap_or_else(|| "openid profile email offline_access".into()),
             resource: self.resource,
             audience_param: self.audience_param,
+            extra_params: self.extra_params,
             cookie_base: self.cookie_base.unwrap_or_else(|| "auth".into()),
             secure,
             host_prefix,
