@@ -3,12 +3,18 @@
 //! - `ci`: every check CI runs, in order (what `.ci/run` calls after installing tools).
 //! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, printed
 //!   as the ratio table that goes into `docs/benchmarks.md`.
+//! - `interop`: the example app signing a user in, refreshing and signing out against a real
+//!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`).
+//! - `e2e`: headless Chromium (Debian's `chromium` + `chromium-driver`) signing in and out of the
+//!   example app through the dev issuer's login page, as a person would (see `e2e.rs`).
 //!
 //! Hygiene checks live in `tidy.rs` as ordinary tests (`cargo test -p xtask`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod e2e;
+mod interop;
 #[cfg(test)]
 mod tidy;
 
@@ -17,8 +23,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("interop") => interop::run(),
+        Some("e2e") => e2e::run(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick]>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] | interop | e2e>");
             return ExitCode::from(2);
         }
     };
