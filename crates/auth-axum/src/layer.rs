@@ -95,12 +95,25 @@ impl AuthContext {
     }
 
     /// Appends the outcome's `Set-Cookie` headers (a refreshed session, or the clearing of a
-    /// dead one) unless the response already sets a cookie of the same name.
+    /// dead one) unless the response already sets a cookie of the same name, and the caching
+    /// headers of a credential-dependent response (see
+    /// [`credential_dependent_headers`](auth_core::web::credential_dependent_headers)).
     pub(crate) fn apply_cookies(&self, mut response: Response) -> Response {
-        let cookies: &[String] = match self.outcome.get() {
-            Some(Ok(Some(auth))) => &auth.set_cookies,
-            Some(Err(error)) => error.set_cookies(),
-            Some(Ok(None)) | None => return response,
+        let Some(outcome) = self.outcome.get() else {
+            return response; // authentication was never consulted: nothing depended on it
+        };
+        let authenticated = matches!(outcome, Ok(Some(_)));
+        for (name, value) in auth_core::web::credential_dependent_headers(authenticated) {
+            let headers = response.headers_mut();
+            if *name == "cache-control" && headers.contains_key(axum::http::header::CACHE_CONTROL) {
+                continue;
+            }
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        let cookies: &[String] = match outcome {
+            Ok(Some(auth)) => &auth.set_cookies,
+            Err(error) => error.set_cookies(),
+            Ok(None) => return response,
         };
         if cookies.is_empty() {
             return response;

@@ -236,3 +236,22 @@ impl AuthResponse {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// Headers for a response whose content depended on the request's credentials (adapters add
+/// them once authentication was consulted): `Vary: Cookie, Authorization` always, and, when the
+/// request was authenticated, `Cache-Control: private, no-store` unless the handler set its own
+/// `Cache-Control`. Without them a shared cache could serve one user's page to another, and the
+/// browser's back/forward cache shows signed-in pages after sign-out.
+#[must_use]
+pub fn credential_dependent_headers(
+    authenticated: bool,
+) -> &'static [(&'static str, &'static str)] {
+    if authenticated {
+        &[
+            ("vary", "Cookie, Authorization"),
+            ("cache-control", "private, no-store"),
+        ]
+    } else {
+        &[("vary", "Cookie, Authorization")]
+    }
+}
