@@ -163,6 +163,24 @@ fn scenario(b: &Browser, app: &str, issuer: &str, out: &Path) -> Result<(), Stri
         b.json_page(&api("/api/me"))?.error(401, "token_missing")
     })?;
     step(
+        "Cancel on the dev login page: back on / with the notice, still signed out",
+        || {
+            open_login_page(b, &home, issuer)?;
+            b.click("#cancel")?;
+            let back = format!("{home}?auth_error=permission_denied");
+            expect_signed_out(b, &back)?;
+            let notice = b.text(&b.wait_visible("#auth-error")?)?;
+            if !notice.contains("permission_denied") {
+                return Err(format!("#auth-error reads {notice:?}"));
+            }
+            Ok(())
+        },
+    )?;
+    step("signed out: / shows \"Sign in\" again", || {
+        b.goto(&home)?;
+        expect_signed_out(b, &home)
+    })?;
+    step(
         "\"Sign in\" opens the dev login page (form, users, username field focused)",
         || open_login_page(b, &home, issuer),
     )?;

@@ -280,10 +280,13 @@ async fn provider_error_responses_are_typed() {
         urlencode(issuer.issuer())
     );
     let r = auth.callback(&browser.request("GET", &path)).await;
+    // Back to return_to (default /) with the stable code; flow cookie cleared; no session.
     assert_eq!(
-        (r.status, body(&r)["error"]["code"].clone()),
-        (403, Value::from("permission_denied"))
+        (r.status, r.header("location")),
+        (303, Some("/?auth_error=permission_denied"))
     );
+    browser.absorb(&r);
+    assert!(browser.jar.is_empty(), "{:?}", browser.jar.keys());
     assert_eq!(
         issuer.requests_to("/token"),
         0,

@@ -12,12 +12,15 @@
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
 
+use std::collections::HashMap;
+
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use auth_axum::{Auth, AuthLayer, AuthRejection};
 use auth_core::{AuthConfig, Authenticator, Guard, SessionConfig, Verifier};
 use auth_issuer::{TestClient, TestIssuer, TestUser};
+use axum::extract::Query;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -58,8 +61,20 @@ async fn optional(auth: Option<Auth>) -> Json<Value> {
     Json(json!({ "authenticated": auth.is_some() }))
 }
 
-/// The page is public: a missing, expired or refused session shows the "Sign in" link.
-async fn home(auth: Result<Option<Auth>, AuthRejection>) -> Html<String> {
+/// The page is public: a missing, expired or refused session shows the "Sign in" link. After a
+/// cancelled or refused sign-in the SDK sends the browser here with `?auth_error=<code>`.
+async fn home(
+    auth: Result<Option<Auth>, AuthRejection>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Html<String> {
+    // Only a known code is shown: nothing from the URL is reflected as-is.
+    let notice = query
+        .get("auth_error")
+        .and_then(|code| auth_core::ErrorCode::from_str_opt(code))
+        .map(|code| {
+            format!("<p id=\"auth-error\">Sign-in did not complete (<code>{code}</code>).</p>\n")
+        })
+        .unwrap_or_default();
     let body = match auth {
         Ok(Some(Auth(claims))) => {
             let claims_json = serde_json::to_string_pretty(&claims).unwrap_or_default();
@@ -84,7 +99,7 @@ async fn home(auth: Result<Option<Auth>, AuthRejection>) -> Html<String> {
     };
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>auth-axum example</title></head>\n<body>\n<h1>auth-axum example</h1>\n{body}\n\
+         <title>auth-axum example</title></head>\n<body>\n<h1>auth-axum example</h1>\n{notice}{body}\n\
          </body></html>\n"
     ))
 }

@@ -626,7 +626,9 @@ impl Authenticator {
     }
 
     /// `GET {prefix}/callback`: checks `state` (and RFC 9207 `iss`), exchanges the code, validates
-    /// the ID token, sets the session cookies and redirects to `return_to`.
+    /// the ID token, sets the session cookies and redirects to `return_to`. When the provider
+    /// answered with `error=` (the person cancelled: `access_denied`), it redirects to
+    /// `return_to?auth_error=permission_denied` (or `invalid_grant`) without a token request.
     pub async fn callback(&self, req: &impl RequestView) -> AuthResponse {
         let mut clear_flow = Vec::new();
         match self.callback_inner(req, &mut clear_flow).await {
@@ -692,18 +694,22 @@ impl Authenticator {
             _ => {}
         }
         if let Some(error) = params.get("error") {
+            // The provider ended the sign-in (the person cancelled, or was refused). The flow
+            // cookie vouched for this response, so return_to is trusted: send the person back
+            // there with the stable code, rather than stranding them on an error document.
             tracing::info!(error = %crate::log_safe(error), "the provider refused the sign-in");
-            return Err(if error == "access_denied" {
-                err(
-                    ErrorCode::PermissionDenied,
-                    "the sign-in was cancelled or refused",
-                )
+            let code = if error == "access_denied" {
+                ErrorCode::PermissionDenied
             } else {
-                err(
-                    ErrorCode::InvalidGrant,
-                    "the identity provider refused the sign-in",
-                )
-            });
+                ErrorCode::InvalidGrant
+            };
+            let sep = if flow.return_to.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            let location = format!("{}{sep}auth_error={}", flow.return_to, code.as_str());
+            return Ok(AuthResponse::redirect(&location));
         }
         let code = params.get("code").ok_or_else(|| {
             err(
