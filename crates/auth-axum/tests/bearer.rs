@@ -542,14 +542,34 @@ fn auth_responses_convert_without_panicking() {
 async fn credential_dependent_responses_are_not_cached() {
     let (issuer, app) = setup().await;
     let token = issuer.token().sub("alice").sign();
-    let signed_in = app.clone().oneshot(bearer("/me", &token)).await.expect("infallible");
-    assert_eq!(header(&signed_in, "cache-control").as_deref(), Some("private, no-store"));
-    assert_eq!(header(&signed_in, "vary").as_deref(), Some("Cookie, Authorization"));
+    let signed_in = app
+        .clone()
+        .oneshot(bearer("/me", &token))
+        .await
+        .expect("infallible");
+    assert_eq!(
+        header(&signed_in, "cache-control").as_deref(),
+        Some("private, no-store")
+    );
+    assert_eq!(
+        header(&signed_in, "vary").as_deref(),
+        Some("Cookie, Authorization")
+    );
     // Signed out, the page still depended on the (absent) credential.
-    let anonymous = app.clone().oneshot(get_req("/optional")).await.expect("infallible");
-    assert_eq!(header(&anonymous, "vary").as_deref(), Some("Cookie, Authorization"));
+    let anonymous = app
+        .clone()
+        .oneshot(get_req("/optional"))
+        .await
+        .expect("infallible");
+    assert_eq!(
+        header(&anonymous, "vary").as_deref(),
+        Some("Cookie, Authorization")
+    );
     assert_eq!(header(&anonymous, "cache-control"), None);
     // A public route never consulted authentication: cacheable as the handler decides.
     let public = app.oneshot(get_req("/public")).await.expect("infallible");
-    assert_eq!((header(&public, "vary"), header(&public, "cache-control")), (None, None));
+    assert_eq!(
+        (header(&public, "vary"), header(&public, "cache-control")),
+        (None, None)
+    );
 }
