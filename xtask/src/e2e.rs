@@ -16,7 +16,6 @@
 //! usual crate, depends on Mozilla's MPL-2.0 `webdriver` crate, which `deny.toml` does not allow.
 
 use std::fs::{self, File};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -28,7 +27,7 @@ use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use super::root;
+use crate::support::{build_app, free_port, tail, target_subdir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -74,7 +73,7 @@ pub(crate) fn run() -> Result<(), String> {
         }
     }
     let app_binary = build_app()?;
-    let out = out_dir()?;
+    let out = target_subdir("e2e")?;
     for stale in ["signed-in.png", "failure.png"] {
         let _ = fs::remove_file(out.join(stale));
     }
@@ -973,58 +972,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
-}
-
-/// Builds the example app's binary; returns its path.
-fn build_app() -> Result<PathBuf, String> {
-    eprintln!("$ cargo build -p example-axum --bin example-axum");
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "-p",
-            "example-axum",
-            "--bin",
-            "example-axum",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("building example-axum failed ({})", output.status));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "example-axum")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo built no example-axum executable".into())
-}
-
-/// `<target>/e2e`: screenshots and logs.
-fn out_dir() -> Result<PathBuf, String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|d| root().join(d))
-        .unwrap_or_else(|| root().join("target"));
-    let dir = target.join("e2e");
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
-/// The last `n` lines of a file.
-fn tail(path: &Path, n: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// At most `max` characters of `text`.

@@ -14,7 +14,6 @@
 //! Every wait is bounded. See `xtask/interop/README.md`.
 
 use std::fs::{self, File};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -28,6 +27,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::root;
+use crate::support::{build_app, free_port, tail, target_subdir};
 
 /// The client `provider.mjs` registers (passed to both sides, so they agree).
 const CLIENT_ID: &str = "interop-app";
@@ -53,7 +53,7 @@ pub(crate) fn run() -> Result<(), String> {
     let dir = root().join("xtask/interop");
     npm_install(&dir)?;
     let app_binary = build_app()?;
-    let logs = log_dir()?;
+    let logs = target_subdir("interop")?;
 
     let provider_port = free_port()?;
     let app_port = free_port()?;
@@ -940,14 +940,6 @@ fn wait_for_app(browser: &Browser, app: Option<&mut Server>, home: &Url) -> Resu
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
-}
-
 /// Installs the provider's npm packages (exactly the locked versions) when `node_modules` is
 /// missing or older than `package-lock.json`.
 fn npm_install(dir: &Path) -> Result<(), String> {
@@ -972,50 +964,6 @@ fn npm_install(dir: &Path) -> Result<(), String> {
             "`npm {command}` in xtask/interop failed ({status})"
         ))
     }
-}
-
-/// Builds the example app; returns its binary, as cargo reports it.
-fn build_app() -> Result<PathBuf, String> {
-    eprintln!("$ cargo build -p example-axum --bin example-axum");
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "-p",
-            "example-axum",
-            "--bin",
-            "example-axum",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("building example-axum failed ({})", output.status));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "example-axum")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo built no example-axum executable".into())
-}
-
-/// `<target>/interop`, for the servers' logs.
-fn log_dir() -> Result<PathBuf, String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|d| root().join(d))
-        .unwrap_or_else(|| root().join("target"));
-    let dir = target.join("interop");
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
-/// The last `n` lines of a file.
-fn tail(path: &Path, n: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::process::{Command, ExitCode};
 
 mod e2e;
 mod interop;
+mod support;
 #[cfg(test)]
 mod tidy;
 
