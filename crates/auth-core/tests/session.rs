@@ -781,3 +781,33 @@ async fn prompt_and_extra_authorization_parameters() {
         .expect_err("reserved");
     assert_eq!(err.variable(), "authorization_param");
 }
+
+#[tokio::test]
+async fn signout_ends_the_refresh_grace_window_too() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let before_refresh = Browser {
+        jar: browser.jar.clone(),
+    };
+    let r = auth
+        .refresh(&browser.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(r.status, 200);
+    browser.absorb(&r);
+    // Within the grace window, the pre-refresh cookies share the new tokens...
+    let shared = auth
+        .refresh(&before_refresh.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(shared.status, 200);
+    // ...but not once the session signed out: the replay must reach the provider and fail.
+    let out = auth
+        .signout(&browser.request("POST", "/auth/signout"))
+        .await;
+    assert_eq!(out.status, 303);
+    let replay = auth
+        .refresh(&before_refresh.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(replay.status, 401, "{:?}", body(&replay));
+}

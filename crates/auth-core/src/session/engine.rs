@@ -805,6 +805,10 @@ impl Authenticator {
         let id_token = self
             .read_cookie::<SessionCookie>(req, "session")
             .and_then(|sc| sc.it);
+        if let Some(refresh) = &refresh {
+            // A refresh shared within the grace window must not outlive the session.
+            self.forget_refreshes(&refresh.rt);
+        }
         let metadata = self.inner.verifier.provider_metadata().await.ok();
         if let (Some(refresh), Some(endpoint)) = (
             &refresh,
@@ -1018,6 +1022,17 @@ impl Authenticator {
             }),
             _ => Err(transient("the identity provider failed")),
         }
+    }
+
+    /// Drops every shared refresh result that involves `rt`: the entry for `rt` itself and any
+    /// entry whose result handed `rt` out (a session signs out with the newest refresh token,
+    /// while the grace window keys results by the previous one).
+    fn forget_refreshes(&self, rt: &str) {
+        let key = digest(rt);
+        lock(&self.inner.refreshes).retain(|k, (_, fut)| {
+            *k != key
+                && !matches!(fut.peek(), Some(Ok(t)) if t.refresh_token.as_deref() == Some(rt))
+        });
     }
 
     /// Refreshes with `rt`, one exchange per refresh token in this process.
