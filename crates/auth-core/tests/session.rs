@@ -811,3 +811,86 @@ async fn signout_ends_the_refresh_grace_window_too() {
         .await;
     assert_eq!(replay.status, 401, "{:?}", body(&replay));
 }
+
+async fn sign_in_as_client(
+    client: TestClient,
+    configure: impl FnOnce(AuthConfigBuilderAlias) -> AuthConfigBuilderAlias,
+    session: impl FnOnce(
+        auth_core::session::SessionConfigBuilder,
+    ) -> auth_core::session::SessionConfigBuilder,
+) -> (TestIssuer, AuthResponse) {
+    let issuer = TestIssuer::builder()
+        .client(client.redirect_uri(format!("{APP}/auth/callback")))
+        .user(TestUser::new("alice").roles(&["admin"]))
+        .auto_login(Some("alice"))
+        .start()
+        .await
+        .expect("issuer");
+    let config = configure(
+        AuthConfig::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.audience())
+            .jwks_policy(common::fast_policy()),
+    )
+    .build()
+    .expect("config");
+    let session = session(SessionConfig::builder(APP).cookie_secret(SECRET))
+        .build()
+        .expect("session");
+    let auth = Authenticator::new(Verifier::new(config).expect("verifier"), session);
+    let mut browser = Browser::default();
+    let done = sign_in(&auth, &mut browser, "/").await;
+    (issuer, done)
+}
+
+type AuthConfigBuilderAlias = auth_core::AuthConfigBuilder;
+
+#[tokio::test]
+async fn client_secret_post_is_supported() {
+    let (_issuer, done) = sign_in_as_client(
+        TestClient::confidential("post-app", "post-secret")
+            .auth_method(auth_issuer::ClientAuth::Post),
+        |c| c.client_id("post-app").client_secret("post-secret"),
+        |s| s.client_auth(auth_core::session::ClientAuth::Post),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{:?}", body(&done));
+    assert_eq!(done.header("location"), Some("/"));
+    // The same client with the SDK's default (Basic) is refused by the provider: the method matters.
+    let (_issuer, basic) = sign_in_as_client(
+        TestClient::confidential("post-app", "post-secret")
+            .auth_method(auth_issuer::ClientAuth::Post),
+        |c| c.client_id("post-app").client_secret("post-secret"),
+        |s| s,
+    )
+    .await;
+    assert!(basic.status >= 400, "{basic:?}");
+}
+
+#[tokio::test]
+async fn a_public_client_signs_in_with_pkce_only() {
+    let (_issuer, done) =
+        sign_in_as_client(TestClient::public("spa"), |c| c.client_id("spa"), |s| s).await;
+    assert_eq!(done.status, 303, "{:?}", body(&done));
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_fails_the_sign_in_cleanly() {
+    let (_issuer, done) = sign_in_as_client(
+        TestClient::confidential("web-app", "web-secret"),
+        |c| c.client_id("web-app").client_secret("not-the-secret"),
+        |s| s,
+    )
+    .await;
+    // invalid_client is an operator problem: 500 config_invalid, and no session cookies.
+    assert_eq!(
+        (done.status, body(&done)["error"]["code"].clone()),
+        (500, Value::from("config_invalid"))
+    );
+    assert!(
+        !done
+            .headers
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.starts_with("auth.session="))
+    );
+}

@@ -1007,6 +1007,17 @@ impl Authenticator {
                         code: ErrorCode::InvalidGrant,
                         message: "the session is no longer valid",
                     })
+                } else if error == "invalid_client" || error == "unauthorized_client" {
+                    // The app's own credentials or registration: an operator problem, never the
+                    // user's, so the session is kept.
+                    tracing::error!(
+                        "the provider rejected this app's client credentials: check AUTH_CLIENT_ID, AUTH_CLIENT_SECRET and the client's registration"
+                    );
+                    Err(RefreshFailure {
+                        terminal: false,
+                        code: ErrorCode::ConfigInvalid,
+                        message: "the identity provider rejected this app's client credentials",
+                    })
                 } else {
                     Err(RefreshFailure {
                         terminal: false,
