@@ -1,9 +1,12 @@
 //! The whole browser journey against the example app and its embedded issuer, over real HTTP:
 //! the dev login page, the callback, the signed-in page, the APIs, and sign-out.
 
+mod support;
+
 use example_axum::{Running, Settings, run};
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::{attribute_of, hidden_inputs};
 
 async fn start() -> (Running, reqwest::Client) {
     let running = run(Settings::dev()).await.expect("app starts");
@@ -12,42 +15,6 @@ async fn start() -> (Running, reqwest::Client) {
         .build()
         .expect("client");
     (running, browser)
-}
-
-/// The value of `attr="…"` in the first tag of `html` that contains `marker`.
-fn attribute(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let at = html.find(marker)?;
-    let start = html[..at].rfind('<')?;
-    let end = at + html[at..].find('>')?;
-    let tag = &html[start..end];
-    let key = format!("{attr}=\"");
-    let from = tag.find(&key)? + key.len();
-    let len = tag[from..].find('"')?;
-    Some(unescape(&tag[from..from + len]))
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#13;", "\r")
-        .replace("&#10;", "\n")
-        .replace("&amp;", "&")
-}
-
-/// The hidden inputs of the login form, as form fields.
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = format!("<input type=\"hidden\"{}>", &rest[..rest.find('>')?]);
-            Some((
-                attribute(&tag, "hidden", "name")?,
-                attribute(&tag, "hidden", "value")?,
-            ))
-        })
-        .collect()
 }
 
 /// Clicks "Sign in" on the app, then the user's button on the dev login page; returns the
@@ -61,7 +28,7 @@ async fn sign_in_as(running: &Running, browser: &reqwest::Client, user: &str) ->
         .text()
         .await
         .expect("html");
-    let sign_in = attribute(&home, "id=\"sign-in\"", "href").expect("a Sign in link");
+    let sign_in = attribute_of(&home, "id=\"sign-in\"", "href").expect("a Sign in link");
 
     // The link leads through /auth/login to the issuer's login page.
     let login = browser
@@ -80,7 +47,7 @@ async fn sign_in_as(running: &Running, browser: &reqwest::Client, user: &str) ->
     assert!(page.contains("id=\"login-form\""), "{page}");
     assert!(page.contains(&format!("data-user=\"{user}\"")), "{page}");
 
-    let action = attribute(&page, "id=\"login-form\"", "action").expect("form action");
+    let action = attribute_of(&page, "id=\"login-form\"", "action").expect("form action");
     let action = reqwest::Url::parse(issuer.issuer())
         .and_then(|base| base.join(&action))
         .expect("action URL");

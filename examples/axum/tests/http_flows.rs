@@ -6,7 +6,10 @@
 //! so that tests can read it and replay old cookies. Where the login page is not the point,
 //! the issuer signs the user in at once (`set_auto_login`).
 
+mod support;
+
 use std::sync::Arc;
+use support::{attribute, hidden_inputs, tag};
 
 use auth_issuer::{Fault, TestIssuer};
 use example_axum::{Running, Settings, run};
@@ -694,43 +697,4 @@ async fn cancelling_on_the_login_page_returns_home_with_an_error() {
     assert!(home.contains("id=\"auth-error\""), "{home}");
     assert!(home.contains("<code>permission_denied</code>"), "{home}");
     assert!(home.contains("id=\"sign-in\""), "{home}");
-}
-
-// ----------------------------------------------------------------------------------------
-// Just enough HTML reading for the dev login page.
-
-/// The opening tag that contains `marker`, without `<` and `>`.
-fn tag<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
-    let at = html.find(marker)?;
-    let start = html[..at].rfind('<')? + 1;
-    let end = at + html[at..].find('>')?;
-    Some(&html[start..end])
-}
-
-/// The value of `name="…"` in a tag.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let key = format!(" {name}=\"");
-    let from = tag.find(&key)? + key.len();
-    let len = tag[from..].find('"')?;
-    Some(unescape(&tag[from..from + len]))
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#13;", "\r")
-        .replace("&#10;", "\n")
-        .replace("&amp;", "&")
-}
-
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = &rest[..rest.find('>')?];
-            Some((attribute(tag, "name")?, attribute(tag, "value")?))
-        })
-        .collect()
 }
