@@ -16,7 +16,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::rejection::{AuthRejection, ErrorHandler, Render, copy_error};
-use crate::routes::is_helper_route;
 use crate::view::HttpView;
 
 /// The boxed future of the services in this crate.
@@ -295,7 +294,7 @@ where
         let ctx = AuthContext::new(self.layer.authenticator.clone(), self.layer.render(), true);
         req.extensions_mut().insert(ctx.clone());
         let require =
-            self.layer.require && !is_helper_route(&self.layer.authenticator, req.uri().path());
+            self.layer.require && !self.layer.authenticator.is_helper_route(req.uri().path());
         // The clone that was not polled ready goes back; the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -10,15 +10,6 @@ use axum::routing::any;
 use crate::response::into_response;
 use crate::view::HttpView;
 
-/// The helper routes, after the prefix.
-const ROUTES: [&str; 5] = ["/login", "/callback", "/refresh", "/signout", "/me"];
-
-/// Whether `path` is one of the authenticator's helper routes.
-pub(crate) fn is_helper_route(authenticator: &Authenticator, path: &str) -> bool {
-    path.strip_prefix(authenticator.session_config().prefix())
-        .is_some_and(|rest| ROUTES.contains(&rest))
-}
-
 /// The browser-session routes under the configured prefix (default `/auth`), to merge into
 /// your router:
 ///
@@ -48,10 +39,8 @@ pub fn helper_routes<S>(authenticator: &Authenticator) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let prefix = authenticator.session_config().prefix();
     let mut router = Router::new();
-    for route in ROUTES {
-        let path = format!("{prefix}{route}");
+    for path in authenticator.helper_paths() {
         let authenticator = authenticator.clone();
         let canonical = path.clone();
         router = router.route(

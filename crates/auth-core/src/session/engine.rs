@@ -505,6 +505,23 @@ impl Authenticator {
 
     // ------------------------------------------------------------------ routes
 
+    /// The full paths of the helper routes (`{prefix}/login`, ...), for adapters mounting them.
+    #[must_use]
+    pub fn helper_paths(&self) -> Vec<String> {
+        let prefix = &self.inner.session.prefix;
+        HELPER_ROUTES
+            .iter()
+            .map(|(path, _, _)| format!("{prefix}{path}"))
+            .collect()
+    }
+
+    /// Whether `path` is one of the helper routes (which stay reachable without a session).
+    #[must_use]
+    pub fn is_helper_route(&self, path: &str) -> bool {
+        path.strip_prefix(self.inner.session.prefix.as_str())
+            .is_some_and(|rest| HELPER_ROUTES.iter().any(|(p, _, _)| *p == rest))
+    }
+
     /// Serves the helper routes under the configured prefix: `GET {prefix}/login`,
     /// `GET {prefix}/callback`, `POST {prefix}/refresh`, `POST {prefix}/signout`,
     /// `GET {prefix}/me`. `None` when the path is not one of them.
@@ -512,14 +529,7 @@ impl Authenticator {
         let rest = req
             .path()
             .strip_prefix(self.inner.session.prefix.as_str())?;
-        let (method, route) = match rest {
-            "/login" => ("GET", Route::Login),
-            "/callback" => ("GET", Route::Callback),
-            "/refresh" => ("POST", Route::Refresh),
-            "/signout" => ("POST", Route::Signout),
-            "/me" => ("GET", Route::Me),
-            _ => return None,
-        };
+        let &(_, method, route) = HELPER_ROUTES.iter().find(|(path, _, _)| *path == rest)?;
         let allowed = req.method().eq_ignore_ascii_case(method)
             || (method == "GET" && req.method() == "HEAD");
         if !allowed {
@@ -1359,6 +1369,16 @@ impl Authenticator {
     }
 }
 
+/// The helper routes after the prefix: path, method, handler. The one table every adapter uses.
+const HELPER_ROUTES: [(&str, &str, Route); 5] = [
+    ("/login", "GET", Route::Login),
+    ("/callback", "GET", Route::Callback),
+    ("/refresh", "POST", Route::Refresh),
+    ("/signout", "POST", Route::Signout),
+    ("/me", "GET", Route::Me),
+];
+
+#[derive(Clone, Copy)]
 enum Route {
     Login,
     Callback,
