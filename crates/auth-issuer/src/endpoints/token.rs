@@ -91,6 +91,16 @@ fn process(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8]) -> Result<Val
     }
 }
 
+/// The `scope` parameter as scope tokens (RFC 6749 §3.3), or `invalid_scope`.
+fn scope_param(params: &Params) -> Result<Vec<String>, OAuthError> {
+    parse_scope(params.get("scope").unwrap_or("")).ok_or_else(|| {
+        OAuthError::bad_request(
+            "invalid_scope",
+            "scope holds a character RFC 6749 does not allow",
+        )
+    })
+}
+
 fn required<'a>(params: &'a Params, name: &'static str) -> Result<&'a str, OAuthError> {
     params
         .get(name)
@@ -320,12 +330,7 @@ fn refresh_token(
             "this client may not use refresh tokens",
         ));
     }
-    let Some(requested_scope) = parse_scope(params.get("scope").unwrap_or("")) else {
-        return Err(OAuthError::bad_request(
-            "invalid_scope",
-            "scope holds a character RFC 6749 does not allow",
-        ));
-    };
+    let requested_scope = scope_param(params)?;
     let now = Instant::now();
     let jti = random_hex(16);
     let (grant, audiences, refresh) = {
@@ -390,12 +395,7 @@ fn client_credentials(
             "client_credentials needs a confidential client",
         ));
     }
-    let Some(scope) = parse_scope(params.get("scope").unwrap_or("")) else {
-        return Err(OAuthError::bad_request(
-            "invalid_scope",
-            "scope holds a character RFC 6749 does not allow",
-        ));
-    };
+    let scope = scope_param(params)?;
     let resources: Vec<String> = params.all("resource").map(str::to_owned).collect();
     if resources.iter().any(|r| !is_resource_uri(r)) {
         return Err(OAuthError::bad_request(
