@@ -18,7 +18,9 @@ Examples:
 
 With --json, exactly one line is printed on stdout:
   {\"ok\":true,\"claims\":{...}}                       valid (exit 0)
-  {\"ok\":false,\"code\":\"token_expired\",\"message\":\"...\"}  rejected (exit 1) or bad input (exit 2)
+  {\"ok\":false,\"code\":\"token_expired\",\"message\":\"...\"}  rejected (exit 1) or bad flags (exit 2)
+An empty token (or an empty line on stdin) is rejected with token_missing (exit 1): exit 2 is
+kept for usage errors (unknown or invalid flags, a bad issuer URL).
 Codes are auth-core's stable error codes: token_invalid, token_expired, token_not_yet_valid,
 discovery_failed, jwks_fetch_failed, jwks_unavailable, config_invalid, token_missing, ...";
 
@@ -85,11 +87,13 @@ pub(crate) async fn run(args: VerifyArgs) -> Exit {
     let token = match read_token(&args.token) {
         Ok(token) => token,
         Err(e) => {
+            // A missing or unreadable token is a rejected credential, not a usage error: the
+            // command line was fine, so the exit status is 1 (as for any rejected token).
             let code = match e {
                 InputError::Empty => ErrorCode::TokenMissing,
                 InputError::Stdin(_) => ErrorCode::InvalidRequest,
             };
-            return report.usage(code, &e.message());
+            return report.rejected(&AuthError::new(code, e.message()));
         }
     };
     let verifier = match Verifier::new(config) {

@@ -400,7 +400,7 @@ fn unknown_subcommand_and_no_subcommand_are_usage_errors() {
 }
 
 #[test]
-fn empty_stdin_is_a_usage_error() {
+fn empty_stdin_is_a_rejected_token_not_a_usage_error() {
     let run = auth_with_stdin(
         &[
             "verify",
@@ -413,8 +413,24 @@ fn empty_stdin_is_a_usage_error() {
         ],
         " \n",
     );
-    run.assert_code(2);
+    run.assert_code(1);
     assert_eq!(run.json()["code"], "token_missing");
+}
+
+#[test]
+fn empty_token_argument_is_a_rejected_token_not_a_usage_error() {
+    let run = auth(&[
+        "verify",
+        "--json",
+        "--issuer",
+        "http://127.0.0.1:1",
+        "--audience",
+        AUDIENCE,
+        "",
+    ]);
+    run.assert_code(1);
+    assert_eq!(run.json()["code"], "token_missing");
+    assert_eq!(run.json()["ok"], false);
 }
 
 #[test]

@@ -425,6 +425,132 @@ async fn refresh_reuse_signs_out_cleanly() {
 }
 
 #[tokio::test]
+async fn a_replay_of_superseded_cookies_after_the_next_rotation_reaches_the_provider() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let cookies_a = Browser {
+        jar: browser.jar.clone(),
+    };
+    // A -> B, then B -> C: the session's newest state is C.
+    for _ in 0..2 {
+        let r = auth
+            .refresh(&browser.request("POST", "/auth/refresh"))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", body(&r));
+        browser.absorb(&r);
+    }
+    let before = issuer.requests_to("/token");
+    // Well within the grace window, but A's result (B) has itself been rotated.
+    let replay = auth
+        .refresh(&cookies_a.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(replay.status, 401, "{:?}", body(&replay));
+    assert_eq!(body(&replay)["error"]["code"], "invalid_grant");
+    assert_eq!(
+        issuer.requests_to("/token") - before,
+        1,
+        "the replayed refresh token went to the provider"
+    );
+    let mut cleared = Browser {
+        jar: cookies_a.jar.clone(),
+    };
+    cleared.absorb(&replay);
+    assert!(
+        cleared.jar.is_empty(),
+        "cookies cleared: {:?}",
+        cleared.jar.keys()
+    );
+    // The provider's reuse detection revoked the family: the current session ends too.
+    let current = auth
+        .refresh(&browser.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(current.status, 401, "{:?}", body(&current));
+}
+
+#[tokio::test]
+async fn a_replay_through_transparent_refresh_after_the_next_rotation_is_refused() {
+    // Access tokens live 2 s (inside the 5 s margin): every cookie use refreshes.
+    let issuer = issuer_with(|b| b.access_token_ttl(Duration::from_secs(2))).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let cookies_a = Browser {
+        jar: browser.jar.clone(),
+    };
+    for _ in 0..2 {
+        let r = auth
+            .refresh(&browser.request("POST", "/auth/refresh"))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", body(&r));
+        browser.absorb(&r);
+    }
+    let replay = auth
+        .authenticate::<NoExtraClaims>(&cookies_a.request("GET", "/api/me"))
+        .await
+        .expect_err("superseded cookies are refused");
+    assert_eq!(replay.code(), ErrorCode::InvalidGrant);
+}
+
+#[tokio::test]
+async fn superseded_cookies_share_the_refresh_they_raced() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let racing = Browser {
+        jar: browser.jar.clone(),
+    };
+    let r = auth
+        .refresh(&browser.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(r.status, 200);
+    browser.absorb(&r);
+    let before = issuer.requests_to("/token");
+    // A request that left before the new cookies arrived gets the same new tokens.
+    let late = auth.refresh(&racing.request("POST", "/auth/refresh")).await;
+    assert_eq!(late.status, 200, "{:?}", body(&late));
+    assert_eq!(
+        issuer.requests_to("/token"),
+        before,
+        "served from the grace window"
+    );
+    let mut late_browser = Browser {
+        jar: racing.jar.clone(),
+    };
+    late_browser.absorb(&late);
+    let me = auth.me(&late_browser.request("GET", "/auth/me")).await;
+    assert_eq!(me.status, 200, "{:?}", body(&me));
+}
+
+#[tokio::test]
+async fn a_zero_grace_window_sends_every_replay_to_the_provider() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator_with(&issuer, |s| s.refresh_grace(Duration::ZERO));
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let racing = Browser {
+        jar: browser.jar.clone(),
+    };
+    let r = auth
+        .refresh(&browser.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(r.status, 200);
+    let late = auth.refresh(&racing.request("POST", "/auth/refresh")).await;
+    assert_eq!(late.status, 401, "{:?}", body(&late));
+}
+
+#[tokio::test]
+async fn a_grace_window_over_a_minute_is_a_setup_error() {
+    let err = SessionConfig::builder(APP)
+        .refresh_grace(Duration::from_secs(61))
+        .build()
+        .expect_err("too long");
+    assert_eq!(err.variable(), "refresh_grace");
+}
+
+#[tokio::test]
 async fn transient_refresh_failure_keeps_cookies() {
     let issuer = issuer_with(|b| b).await;
     let auth = authenticator(&issuer);

@@ -409,6 +409,44 @@ async fn an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detec
 }
 
 #[tokio::test]
+async fn a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_reuse_detection() {
+    let app = start().await;
+    app.sign_in("alice").await;
+    let cookies_a = app.cookie_header();
+    // A -> B -> C.
+    assert_eq!(app.post("/auth/refresh").await.status(), StatusCode::OK);
+    assert_eq!(app.post("/auth/refresh").await.status(), StatusCode::OK);
+    let token_requests = app.issuer().requests_to(&app.issuer_path("/token"));
+
+    let replay = bare_client()
+        .post(app.url("/auth/refresh"))
+        .header("origin", &app.running.app_url)
+        .header("cookie", &cookies_a)
+        .send()
+        .await
+        .expect("replay");
+    let cleared = set_cookies(&replay);
+    assert_eq!(
+        error_code(replay).await,
+        (StatusCode::UNAUTHORIZED, "invalid_grant".into())
+    );
+    assert!(
+        set_cookie(&cleared, REFRESH).is_some_and(SetCookie::clears),
+        "the refresh cookie is cleared: {cleared:?}"
+    );
+    // The provider saw the replayed token and revoked the family.
+    assert_eq!(
+        app.issuer().requests_to(&app.issuer_path("/token")),
+        token_requests + 1
+    );
+    assert_eq!(app.issuer().active_refresh_tokens(), 0);
+    assert_eq!(
+        app.post("/auth/refresh").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
 async fn sign_out_revokes_clears_and_redirects_to_the_issuer_logout() {
     let app = start().await;
     app.sign_in("alice").await;

@@ -190,12 +190,6 @@ impl RefreshFailure {
 
 type SharedRefresh = Shared<BoxFuture<'static, Result<TokenResponse, RefreshFailure>>>;
 
-/// Refreshes in flight or just finished, by refresh-token digest. A finished result is kept for
-/// a short grace period: a request that left the browser before the new cookies arrived still
-/// carries the old refresh token, and must get the same new tokens instead of replaying a
-/// rotated token (which a provider with reuse detection answers by revoking the session).
-const REFRESH_GRACE: Duration = Duration::from_secs(60);
-
 /// Access tokens this close to expiry are refreshed before use.
 const EXPIRY_MARGIN_SECS: i64 = 5;
 
@@ -1064,14 +1058,22 @@ impl Authenticator {
             let now = Instant::now();
             // Keep refreshes in flight, and successes within the grace window. A failure is never
             // reused: after a transient error the next request must try the provider again.
+            let grace = self.inner.session.refresh_grace;
             map.retain(|_, (at, fut)| match fut.peek() {
                 None => true,
-                Some(Ok(_)) => now.duration_since(*at) < REFRESH_GRACE,
+                Some(Ok(_)) => now.duration_since(*at) < grace,
                 Some(Err(_)) => false,
             });
             match map.get(&key) {
                 Some((_, fut)) => fut.clone(),
                 None => {
+                    // A refresh with `rt` means the session moved past the result that handed
+                    // `rt` out: that older result is no longer the session's newest state, so
+                    // a replay of the cookies before it must reach the provider (and its reuse
+                    // detection) instead of being served from the grace window.
+                    map.retain(|_, (_, fut)| {
+                        !matches!(fut.peek(), Some(Ok(t)) if t.refresh_token.as_deref() == Some(rt))
+                    });
                     let this = self.clone();
                     let rt = rt.to_owned();
                     let task = async move {

@@ -25,6 +25,11 @@ pub use guard::Guard;
 use crate::config::ConfigError;
 use seal::{MIN_SECRET_LEN, Sealer};
 
+/// How long a finished refresh is shared with requests racing it (see
+/// [`SessionConfigBuilder::refresh_grace`]).
+const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(5);
+const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
+
 /// When a failed refresh clears the session cookies.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,6 +93,7 @@ pub struct SessionConfig {
     pub(crate) token_sources: Vec<TokenSource>,
     pub(crate) flow_ttl: Duration,
     pub(crate) session_ttl: Duration,
+    pub(crate) refresh_grace: Duration,
     pub(crate) realm: Option<String>,
 }
 
@@ -194,6 +200,7 @@ pub struct SessionConfigBuilder {
     token_sources: Option<Vec<TokenSource>>,
     flow_ttl: Option<Duration>,
     session_ttl: Option<Duration>,
+    refresh_grace: Option<Duration>,
     realm: Option<String>,
 }
 
@@ -345,6 +352,16 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// How long a finished refresh is shared with requests that still carry the cookies from
+    /// before it (default 5 s, at most 60 s). Requests already in flight when the browser got
+    /// the new cookies need only a moment; the shared result is dropped earlier still, as soon
+    /// as the session refreshes again, so a replay of superseded cookies always reaches the
+    /// provider (whose reuse detection then ends the session). `Duration::ZERO` disables it.
+    pub fn refresh_grace(mut self, grace: Duration) -> Self {
+        self.refresh_grace = Some(grace);
+        self
+    }
+
     /// The RFC 6750 `realm` in challenges (default none).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -439,6 +456,13 @@ impl SessionConfigBuilder {
                 "at least one source is needed",
             ));
         }
+        let refresh_grace = self.refresh_grace.unwrap_or(DEFAULT_REFRESH_GRACE);
+        if refresh_grace > MAX_REFRESH_GRACE {
+            return Err(ConfigError::new(
+                "refresh_grace",
+                "must be at most 60 seconds",
+            ));
+        }
         Ok(SessionConfig {
             app_url,
             prefix,
@@ -464,6 +488,7 @@ impl SessionConfigBuilder {
             session_ttl: self
                 .session_ttl
                 .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
+            refresh_grace,
             realm: self.realm,
         })
     }
