@@ -25,6 +25,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::{AuthError, TokenInvalidReason};
 use crate::json::{Key, SeenKeys, StrictIgnore};
 
 /// A JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch, possibly fractional.
@@ -693,14 +694,63 @@ pub(crate) fn parse_registered(payload: &[u8]) -> Result<Registered<'_>, serde_j
 }
 
 /// Parses the application's claims; free for [`NoExtraClaims`].
-pub(crate) fn parse_extra<E: DeserializeOwned + 'static>(
-    payload: &[u8],
-) -> Result<E, serde_json::Error> {
+///
+/// # Errors
+/// `token_invalid` ([`ClaimsShape`](TokenInvalidReason::ClaimsShape)), naming the claim that
+/// did not fit, with the serde error as `source()`.
+pub(crate) fn parse_extra<E: DeserializeOwned + 'static>(payload: &[u8]) -> Result<E, AuthError> {
     if TypeId::of::<E>() == TypeId::of::<NoExtraClaims>() {
         // The payload was already validated as a strict object; skip a second parse.
-        return serde_json::from_slice(b"null");
+        if let Ok(none) = serde_json::from_slice(b"null") {
+            return Ok(none);
+        }
     }
-    serde_json::from_slice(payload)
+    serde_json::from_slice(payload).map_err(|_| shape_error::<E>(payload))
+}
+
+/// The error for claims that do not deserialise into `E`. Cold path: the payload is parsed a
+/// second time, tracking the path, to name the claim at fault.
+#[cold]
+fn shape_error<E: DeserializeOwned>(payload: &[u8]) -> AuthError {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let Err(e) = serde_path_to_error::deserialize::<_, E>(&mut de) else {
+        return AuthError::invalid_token(
+            TokenInvalidReason::ClaimsShape,
+            "token claims do not have the expected shape",
+        );
+    };
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    tracing::debug!(claim = %path, error = %inner, "application claims do not match their type");
+    let message = if path.is_empty() || path == "." {
+        // A missing field is reported at the parent: serde's message names it.
+        match missing_field(&inner.to_string()) {
+            Some(field) => format!(
+                "token claims do not have the expected shape: the `{field}` claim is missing"
+            ),
+            None => "token claims do not have the expected shape".to_owned(),
+        }
+    } else {
+        format!("token claims do not have the expected shape: the `{path}` claim")
+    };
+    AuthError::invalid_token(TokenInvalidReason::ClaimsShape, message).with_source(inner)
+}
+
+/// `missing field `plan`` → `plan`.
+fn missing_field(serde_message: &str) -> Option<&str> {
+    let rest = serde_message.strip_prefix("missing field `")?;
+    let end = rest.find('`')?;
+    let field = &rest[..end];
+    (field.len() <= 64 && field.bytes().all(|b| b.is_ascii_graphic())).then_some(field)
+}
+
+/// Re-reads verified claims with the application's claims type `C` (the `Auth<C>` extractors of
+/// one request share one verification; each type reads its part once from the raw payload).
+pub(crate) fn retype<C: DeserializeOwned + 'static>(
+    claims: &Claims<NoExtraClaims>,
+) -> Result<Claims<C>, AuthError> {
+    let extra = parse_extra::<C>(&claims.raw)?;
+    Ok(claims.clone().map_extra(|_| extra))
 }
 
 /// Registered claims after validation: everything owned, `iss` replaced by the configured one.

@@ -239,8 +239,6 @@ pub struct AuthConfig {
     pub(crate) rfc9068: bool,
     pub(crate) max_token_bytes: usize,
     pub(crate) jwks: JwksPolicy,
-    pub(crate) client_id: Option<String>,
-    pub(crate) client_secret: Option<Secret>,
     pub(crate) hmac_secret: Option<Arc<[u8]>>,
     pub(crate) claim_mapping: Arc<ClaimMapping>,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
@@ -260,8 +258,6 @@ impl fmt::Debug for AuthConfig {
             .field("rfc9068", &self.rfc9068)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("jwks", &self.jwks)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
             .field(
                 "hmac_secret",
                 &self.hmac_secret.as_ref().map(|_| "[redacted]"),
@@ -314,18 +310,6 @@ impl AuthConfig {
         &self.algorithms
     }
 
-    /// The OAuth client id, for the login flow.
-    #[must_use]
-    pub fn client_id(&self) -> Option<&str> {
-        self.client_id.as_deref()
-    }
-
-    /// The OAuth client secret, for the login flow (absent for public clients).
-    #[must_use]
-    pub fn client_secret(&self) -> Option<&Secret> {
-        self.client_secret.as_ref()
-    }
-
     /// The key-set policy.
     #[must_use]
     pub fn jwks_policy(&self) -> &JwksPolicy {
@@ -355,8 +339,6 @@ pub struct AuthConfigBuilder {
     rfc9068: bool,
     max_token_bytes: Option<usize>,
     jwks: JwksPolicy,
-    client_id: Option<String>,
-    client_secret: Option<Secret>,
     hmac_secret: Option<Arc<[u8]>>,
     claim_mapping: Option<ClaimMapping>,
     http: Option<Arc<dyn HttpClient>>,
@@ -369,7 +351,6 @@ impl fmt::Debug for AuthConfigBuilder {
         f.debug_struct("AuthConfigBuilder")
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
-            .field("client_secret", &self.client_secret)
             .field(
                 "hmac_secret",
                 &self.hmac_secret.as_ref().map(|_| "[redacted]"),
@@ -387,8 +368,10 @@ impl AuthConfigBuilder {
     /// | `AUTH_AUDIENCE` | accepted audiences, comma-separated (required) |
     /// | `AUTH_JWKS_URI` | key-set URL, skipping discovery (optional) |
     /// | `AUTH_LEEWAY_SECS` | clock leeway in whole seconds, 0–300 (optional, default 30) |
-    /// | `AUTH_CLIENT_ID` | OAuth client id for the login flow (optional) |
-    /// | `AUTH_CLIENT_SECRET` | OAuth client secret (optional; absent = public client) |
+    ///
+    /// The login client's settings (`AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`, `APP_URL`, ...) are
+    /// read by [`SessionConfigBuilder::from_env`](crate::session::SessionConfigBuilder::from_env):
+    /// a bearer-only API needs none of them.
     ///
     /// # Errors
     /// `config_invalid` naming the variable when a value cannot be parsed. Missing required
@@ -431,12 +414,6 @@ impl AuthConfigBuilder {
                 ConfigError::new("AUTH_LEEWAY_SECS", "must be a whole number of seconds")
             })?;
             b = b.leeway(Duration::from_secs(secs));
-        }
-        if let Some(id) = get("AUTH_CLIENT_ID") {
-            b = b.client_id(id);
-        }
-        if let Some(secret) = get("AUTH_CLIENT_SECRET") {
-            b = b.client_secret(secret);
         }
         Ok(b)
     }
@@ -521,18 +498,6 @@ impl AuthConfigBuilder {
     /// The key-set policy.
     pub fn jwks_policy(mut self, policy: JwksPolicy) -> Self {
         self.jwks = policy;
-        self
-    }
-
-    /// The OAuth client id (for the login flow).
-    pub fn client_id(mut self, id: impl Into<String>) -> Self {
-        self.client_id = Some(id.into());
-        self
-    }
-
-    /// The OAuth client secret (for the login flow).
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(Secret::new(secret));
         self
     }
 
@@ -658,8 +623,6 @@ impl AuthConfigBuilder {
             rfc9068: self.rfc9068,
             max_token_bytes,
             jwks: self.jwks,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
             hmac_secret: self.hmac_secret,
             claim_mapping: Arc::new(self.claim_mapping.unwrap_or_default()),
             http: self.http,

@@ -29,6 +29,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A stable, machine-readable error code.
 ///
@@ -66,7 +67,9 @@ pub enum ErrorCode {
     Network,
     /// Too many requests (429, retryable).
     RateLimited,
-    /// The configuration is missing or invalid (500). Raised at setup, never per request.
+    /// The configuration is missing or invalid (500). Raised at setup; per request only for a
+    /// wiring mistake the type system cannot catch (an extractor without its layer) or a
+    /// provider refusing this app's own client credentials.
     ConfigInvalid,
     /// The browser session has ended and cannot be refreshed (401).
     SessionExpired,
@@ -128,12 +131,6 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unknown => "unknown",
         }
-    }
-
-    /// Parses the stable identifier back into a code.
-    #[must_use]
-    pub fn from_str_opt(s: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 
     /// The HTTP status an adapter answers with, as a number (adapters use different `http`
@@ -203,23 +200,131 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// The error of parsing an [`ErrorCode`] from a string that is not one of the stable codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownErrorCode;
+
+impl fmt::Display for UnknownErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not one of the stable error codes")
+    }
+}
+
+impl std::error::Error for UnknownErrorCode {}
+
+impl std::str::FromStr for ErrorCode {
+    type Err = UnknownErrorCode;
+
+    /// Parses the stable identifier (`"token_expired"`) back into a code.
+    ///
+    /// ```
+    /// use auth_core::ErrorCode;
+    /// assert_eq!("token_expired".parse(), Ok(ErrorCode::TokenExpired));
+    /// assert!("nope".parse::<ErrorCode>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or(UnknownErrorCode)
+    }
+}
+
+/// Why a token is `token_invalid`: a machine-readable reason under the one public code, so that
+/// logs, metrics and tests can tell the causes apart without comparing message text.
+///
+/// The string form ([`as_str`](Self::as_str)) is stable, like [`ErrorCode::as_str`]. New reasons
+/// may be added in minor releases.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenInvalidReason {
+    /// Larger than the configured maximum, before any decoding.
+    TooLarge,
+    /// Not a compact JWS, bad base64url, a header or payload that is not one strict JSON object.
+    Malformed,
+    /// No signature, or `alg: none`.
+    Unsigned,
+    /// A `crit` header parameter this SDK does not implement, or `b64: false`.
+    UnsupportedHeader,
+    /// The `alg` is not on the allow-list (or not usable with the configured keys).
+    AlgorithmNotAllowed,
+    /// No key in the issuer's key set has the token's `kid`.
+    UnknownKey,
+    /// Two usable keys in the issuer's key set share the token's `kid`.
+    AmbiguousKey,
+    /// The key named by `kid` is for another algorithm.
+    KeyAlgorithmMismatch,
+    /// No `kid`, and several keys fit the algorithm.
+    KeyIdRequired,
+    /// The signature does not verify.
+    BadSignature,
+    /// A required claim is absent (`exp`, `iss`, or one the RFC 9068 profile requires).
+    MissingClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    IssuerMismatch,
+    /// `aud` names none of the configured audiences.
+    AudienceMismatch,
+    /// The header `typ` is not `at+jwt` while the RFC 9068 check is on.
+    TypMismatch,
+    /// The application's claims type `C` does not deserialise from the payload.
+    ClaimsShape,
+}
+
+impl TokenInvalidReason {
+    /// The stable snake_case identifier, e.g. `"bad_signature"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenInvalidReason::TooLarge => "too_large",
+            TokenInvalidReason::Malformed => "malformed",
+            TokenInvalidReason::Unsigned => "unsigned",
+            TokenInvalidReason::UnsupportedHeader => "unsupported_header",
+            TokenInvalidReason::AlgorithmNotAllowed => "algorithm_not_allowed",
+            TokenInvalidReason::UnknownKey => "unknown_key",
+            TokenInvalidReason::AmbiguousKey => "ambiguous_key",
+            TokenInvalidReason::KeyAlgorithmMismatch => "key_algorithm_mismatch",
+            TokenInvalidReason::KeyIdRequired => "key_id_required",
+            TokenInvalidReason::BadSignature => "bad_signature",
+            TokenInvalidReason::MissingClaim(_) => "missing_claim",
+            TokenInvalidReason::IssuerMismatch => "issuer_mismatch",
+            TokenInvalidReason::AudienceMismatch => "audience_mismatch",
+            TokenInvalidReason::TypMismatch => "typ_mismatch",
+            TokenInvalidReason::ClaimsShape => "claims_shape",
+        }
+    }
+}
+
+impl fmt::Display for TokenInvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenInvalidReason::MissingClaim(claim) => write!(f, "missing_claim ({claim})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// An authentication or authorization failure.
 ///
-/// Cheap to create on the hot path (the message is usually `&'static str`). `Display` gives the
-/// client-safe message; the underlying cause, if any, is available via
-/// [`source`](std::error::Error::source).
+/// Cheap to create on the hot path (the message is usually `&'static str`) and cheap to clone
+/// (the cause is shared), so one failure can be handed to every extractor of a request.
+/// `Display` gives the client-safe message; the underlying cause, if any, is available via
+/// [`source`](std::error::Error::source). An error describes what went wrong, never how to
+/// answer: response headers (cookies to clear, caching) belong to the per-request state in
+/// [`adapter`](crate::adapter).
+#[derive(Clone)]
 pub struct AuthError {
     code: ErrorCode,
     message: Cow<'static, str>,
+    /// Why, for `token_invalid`.
+    reason: Option<TokenInvalidReason>,
     /// Scopes or permissions that would have been sufficient (for `insufficient_scope`).
     required_scope: Option<Box<str>>,
     /// Seconds the client should wait before retrying, when known.
     retry_after: Option<u64>,
-    /// `Set-Cookie` headers the error response must carry (e.g. clearing a dead session).
-    set_cookies: Vec<String>,
-    source: Option<BoxError>,
+    source: Option<SharedError>,
 }
 
 impl AuthError {
@@ -229,32 +334,45 @@ impl AuthError {
         AuthError {
             code,
             message: message.into(),
+            reason: None,
             required_scope: None,
             retry_after: None,
-            set_cookies: Vec::new(),
             source: None,
         }
     }
 
-    /// Attaches `Set-Cookie` headers for the error response (the session engine uses this to
-    /// clear cookies of a session that cannot continue).
+    /// A `token_invalid` error with its reason.
     #[must_use]
-    pub fn with_set_cookies(mut self, cookies: Vec<String>) -> Self {
-        self.set_cookies = cookies;
-        self
-    }
-
-    /// `Set-Cookie` headers the error response must carry.
-    #[must_use]
-    pub fn set_cookies(&self) -> &[String] {
-        &self.set_cookies
+    pub fn invalid_token(
+        reason: TokenInvalidReason,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let mut e = AuthError::new(ErrorCode::TokenInvalid, message);
+        e.reason = Some(reason);
+        e
     }
 
     /// Attaches the underlying cause (kept out of the client-facing message).
     #[must_use]
-    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(Arc::from(source.into()));
         self
+    }
+
+    /// Why a `token_invalid` error happened (`None` for other codes).
+    ///
+    /// ```
+    /// use auth_core::{AuthError, TokenInvalidReason};
+    /// let e = AuthError::invalid_token(TokenInvalidReason::BadSignature, "token signature is invalid");
+    /// assert_eq!(e.reason(), Some(TokenInvalidReason::BadSignature));
+    /// assert_eq!(e.reason().map(|r| r.as_str()), Some("bad_signature"));
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> Option<TokenInvalidReason> {
+        self.reason
     }
 
     /// Records the scope(s) that would have been sufficient; rendered as the RFC 6750 `scope`
@@ -391,6 +509,9 @@ impl fmt::Debug for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("AuthError");
         d.field("code", &self.code).field("message", &self.message);
+        if let Some(reason) = &self.reason {
+            d.field("reason", reason);
+        }
         if let Some(scope) = &self.required_scope {
             d.field("required_scope", scope);
         }
@@ -424,9 +545,21 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for &code in ErrorCode::ALL {
             assert!(seen.insert(code.as_str()), "duplicate {code}");
-            assert_eq!(ErrorCode::from_str_opt(code.as_str()), Some(code));
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(code));
         }
-        assert_eq!(ErrorCode::from_str_opt("nope"), None);
+        assert_eq!("nope".parse::<ErrorCode>(), Err(UnknownErrorCode));
+    }
+
+    #[test]
+    fn errors_clone_with_their_source_and_reason() {
+        let e = AuthError::invalid_token(TokenInvalidReason::ClaimsShape, "bad shape")
+            .with_source(std::io::Error::other("detail"));
+        let copy = e.clone();
+        assert_eq!(copy.reason(), Some(TokenInvalidReason::ClaimsShape));
+        assert_eq!(
+            std::error::Error::source(&copy).map(ToString::to_string),
+            Some("detail".to_owned())
+        );
     }
 
     #[test]

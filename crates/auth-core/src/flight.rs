@@ -110,30 +110,45 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
             flag.store(true, Ordering::Release);
             out
         };
-        let boxed: BoxFuture<'static, Result<T, FetchFailure>> =
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    let task = handle.spawn(fut);
-                    async move {
-                        task.await.unwrap_or_else(|e| {
-                            Err(FetchFailure::new(
-                                ErrorCode::Unknown,
-                                "internal error while fetching",
-                                e.to_string(),
-                            ))
-                        })
-                    }
-                    .boxed()
-                }
-                Err(_) => fut.boxed(),
-            };
-        let shared = boxed.shared();
+        let shared = spawn_shared(fut, |e| {
+            FetchFailure::new(
+                ErrorCode::Unknown,
+                "internal error while fetching",
+                e.to_string(),
+            )
+        });
         *slot = Some(Running {
             shared: shared.clone(),
             done,
         });
         shared
     }
+}
+
+/// Runs `fut` as its own task on the current Tokio runtime (inline when there is none) and
+/// returns a handle that any number of callers can await. A caller that gives up (a cancelled
+/// request) does not cancel the work for the others, nor abandon a call whose effect upstream
+/// (a rotated refresh token) has already happened. `interrupted` turns a panicked or aborted
+/// task into the error every waiter receives.
+///
+/// The one single-flight primitive of the crate: discovery, the key cache and session refresh
+/// all share work through it.
+pub(crate) fn spawn_shared<T, E>(
+    fut: impl Future<Output = Result<T, E>> + Send + 'static,
+    interrupted: fn(tokio::task::JoinError) -> E,
+) -> Shared<BoxFuture<'static, Result<T, E>>>
+where
+    T: Clone + Send + Sync + 'static,
+    E: Clone + Send + Sync + 'static,
+{
+    let boxed: BoxFuture<'static, Result<T, E>> = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            let task = handle.spawn(fut);
+            async move { task.await.unwrap_or_else(|e| Err(interrupted(e))) }.boxed()
+        }
+        Err(_) => fut.boxed(),
+    };
+    boxed.shared()
 }
 
 /// Exponential backoff state after consecutive failures.

@@ -107,13 +107,23 @@ pub(crate) enum Miss {
 
 impl Miss {
     pub(crate) fn into_error(self) -> AuthError {
-        let msg = match self {
-            Miss::Unknown => "no key matches the token's key id",
-            Miss::Ambiguous => "the token's key id is ambiguous in the issuer's key set",
-            Miss::AlgMismatch => "the token's algorithm does not match its key",
-            Miss::KidRequired => "the token has no key id and several keys could match",
+        use crate::error::TokenInvalidReason as R;
+        let (reason, msg) = match self {
+            Miss::Unknown => (R::UnknownKey, "no key matches the token's key id"),
+            Miss::Ambiguous => (
+                R::AmbiguousKey,
+                "the token's key id is ambiguous in the issuer's key set",
+            ),
+            Miss::AlgMismatch => (
+                R::KeyAlgorithmMismatch,
+                "the token's algorithm does not match its key",
+            ),
+            Miss::KidRequired => (
+                R::KeyIdRequired,
+                "the token has no key id and several keys could match",
+            ),
         };
-        AuthError::new(ErrorCode::TokenInvalid, msg)
+        AuthError::invalid_token(reason, msg)
     }
 }
 

@@ -50,41 +50,45 @@
 //! # Features
 //! | feature | default | what |
 //! |---|---|---|
-//! | `reqwest` | yes | the default [`HttpClient`] (reqwest + rustls on aws-lc-rs) |
+//! | `reqwest` | yes | the default [`HttpClient`](http::HttpClient) (reqwest + rustls on aws-lc-rs) |
 //!
 //! # Runtime
 //! Needs a Tokio runtime (all three supported frameworks run on Tokio). MSRV: Rust 1.88.
 
+pub mod adapter;
 mod alg;
+mod authenticator;
 mod claims;
 mod config;
 mod discovery;
 mod error;
 mod flight;
+mod guard;
 pub mod http;
+mod id_token;
 mod json;
 mod jwk;
 mod jwks;
 mod jws;
 pub mod session;
 mod verifier;
-pub mod web;
 #[cfg(test)]
 mod wycheproof_primitives;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
+pub use authenticator::{
+    Authenticated, Authenticator, AuthenticatorBuilder, HookContext, ProvisionedUser, TokenSource,
+};
 pub use claims::{Audience, ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate, Scopes};
 pub use config::{
     AuthConfig, AuthConfigBuilder, Clock, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
     JwksPolicy, MAX_LEEWAY, Secret,
 };
 pub use discovery::ProviderMetadata;
-pub use error::{AuthError, ErrorCode};
-pub use http::HttpClient;
+pub use error::{AuthError, ErrorCode, TokenInvalidReason, UnknownErrorCode};
+pub use guard::Guard;
 pub use jwk::{KeySet, SkippedKey};
-pub use session::{Authenticated, Authenticator, Guard, SessionConfig};
 pub use verifier::Verifier;
-pub use web::{AuthResponse, RequestView, SimpleRequest};
 
 /// Claims with no application-specific part.
 pub type StandardClaims = Claims<NoExtraClaims>;

@@ -10,7 +10,7 @@ use crate::alg::Algorithm;
 use crate::claims::{self, Claims, NumericDate};
 use crate::config::{AuthConfig, ConfigError};
 use crate::discovery::{Discovery, ProviderMetadata};
-use crate::error::{AuthError, ErrorCode};
+use crate::error::{AuthError, ErrorCode, TokenInvalidReason as R};
 use crate::http::HttpClient;
 use crate::jwk::KeySet;
 use crate::jwks::{KeyCache, Source};
@@ -238,13 +238,13 @@ impl Verifier {
                 .find(|(a, _)| *a == alg)
                 .map(|(_, k)| k)
                 .ok_or_else(|| {
-                    AuthError::new(
-                        ErrorCode::TokenInvalid,
+                    AuthError::invalid_token(
+                        R::AlgorithmNotAllowed,
                         "the token's algorithm is not allowed",
                     )
                 })?;
             return hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(
-                |_| AuthError::new(ErrorCode::TokenInvalid, "token signature is invalid"),
+                |_| AuthError::invalid_token(R::BadSignature, "token signature is invalid"),
             );
         }
         let kid = header.kid.as_deref();
@@ -271,7 +271,7 @@ impl Verifier {
         let payload = jws::decode_payload(parts.payload)?;
         let registered = claims::parse_registered(&payload).map_err(|e| {
             tracing::debug!(error = %e, "malformed claims");
-            AuthError::new(ErrorCode::TokenInvalid, "token claims are malformed")
+            AuthError::invalid_token(R::Malformed, "token claims are malformed")
         })?;
         let now = config
             .now()
@@ -279,9 +279,9 @@ impl Verifier {
             .map_or(0.0, |d| d.as_secs_f64());
         let leeway = config.leeway.as_secs_f64();
 
-        let exp = registered
-            .exp
-            .ok_or_else(|| AuthError::new(ErrorCode::TokenInvalid, "token has no exp claim"))?;
+        let exp = registered.exp.ok_or_else(|| {
+            AuthError::invalid_token(R::MissingClaim("exp"), "token has no exp claim")
+        })?;
         if exp.as_f64() <= now - leeway {
             return Err(AuthError::new(ErrorCode::TokenExpired, "token has expired"));
         }
@@ -306,14 +306,14 @@ impl Verifier {
         match registered.iss.as_deref() {
             Some(iss) if iss == config.issuer => {}
             Some(_) => {
-                return Err(AuthError::new(
-                    ErrorCode::TokenInvalid,
+                return Err(AuthError::invalid_token(
+                    R::IssuerMismatch,
                     "token issuer is not trusted",
                 ));
             }
             None => {
-                return Err(AuthError::new(
-                    ErrorCode::TokenInvalid,
+                return Err(AuthError::invalid_token(
+                    R::MissingClaim("iss"),
                     "token has no iss claim",
                 ));
             }
@@ -324,14 +324,14 @@ impl Verifier {
                 .iter()
                 .any(|a| config.audiences.iter().any(|c| c == a))
         {
-            return Err(AuthError::new(
-                ErrorCode::TokenInvalid,
+            return Err(AuthError::invalid_token(
+                R::AudienceMismatch,
                 "token is not meant for this audience",
             ));
         }
         if config.require_typ && !header.typ.as_deref().is_some_and(is_at_jwt) {
-            return Err(AuthError::new(
-                ErrorCode::TokenInvalid,
+            return Err(AuthError::invalid_token(
+                R::TypMismatch,
                 "token is not an access token (typ)",
             ));
         }
@@ -348,19 +348,13 @@ impl Verifier {
                 None
             };
             if let Some(name) = missing {
-                return Err(AuthError::new(
-                    ErrorCode::TokenInvalid,
+                return Err(AuthError::invalid_token(
+                    R::MissingClaim(name),
                     format!("token lacks the {name} claim required by RFC 9068"),
                 ));
             }
         }
-        let extra = claims::parse_extra::<E>(&payload).map_err(|e| {
-            tracing::debug!(error = %e, "application claims do not match their type");
-            AuthError::new(
-                ErrorCode::TokenInvalid,
-                "token claims do not have the expected shape",
-            )
-        })?;
+        let extra = claims::parse_extra::<E>(&payload)?;
         let checked = registered.into_checked();
         // The decoded payload buffer becomes the claims' raw JSON without a copy. It is valid UTF-8:
         // the strict parse above validated every string, and JSON outside strings is ASCII.

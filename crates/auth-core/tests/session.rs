@@ -8,10 +8,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use auth_core::session::{ClearPolicy, ProvisionedUser, TokenSource};
+use auth_core::adapter::{
+    AuthResponse, RequestAuth, ResponseHeaders, SimpleRequest, Unauthenticated,
+};
+use auth_core::session::{ClearPolicy, SessionConfig, SessionConfigBuilder};
 use auth_core::{
-    AuthConfig, AuthResponse, Authenticator, ErrorCode, Guard, NoExtraClaims, SessionConfig,
-    SimpleRequest, Verifier,
+    AuthConfig, Authenticator, AuthenticatorBuilder, ErrorCode, Guard, NoExtraClaims,
+    ProvisionedUser, TokenSource, Verifier,
 };
 use auth_issuer::{Fault, TestClient, TestIssuer, TestUser};
 use serde_json::Value;
@@ -50,6 +53,29 @@ impl Browser {
     }
 }
 
+/// Response headers for [`RequestAuth::finish`].
+#[derive(Default, Debug)]
+struct Headers(Vec<(String, Vec<u8>)>);
+
+impl Headers {
+    fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(n, _)| n == name).count()
+    }
+}
+
+impl ResponseHeaders for Headers {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for (n, v) in &self.0 {
+            if n == name {
+                f(v);
+            }
+        }
+    }
+    fn append(&mut self, name: &'static str, value: &[u8]) {
+        self.0.push((name.to_owned(), value.to_vec()));
+    }
+}
+
 async fn issuer_with(
     configure: impl FnOnce(auth_issuer::TestIssuerBuilder) -> auth_issuer::TestIssuerBuilder,
 ) -> TestIssuer {
@@ -72,22 +98,34 @@ async fn issuer_with(
 
 fn authenticator_with(
     issuer: &TestIssuer,
-    session: impl FnOnce(
-        auth_core::session::SessionConfigBuilder,
-    ) -> auth_core::session::SessionConfigBuilder,
+    session: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+) -> Authenticator {
+    built(issuer, session, |b| b)
+}
+
+/// An authenticator for `issuer` with sessions for the `web-app` client.
+fn built(
+    issuer: &TestIssuer,
+    session: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder,
 ) -> Authenticator {
     let config = AuthConfig::builder()
         .issuer(issuer.issuer())
         .audience(issuer.audience())
-        .client_id("web-app")
-        .client_secret("web-secret")
         .jwks_policy(common::fast_policy())
         .build()
         .expect("config");
-    let session = session(SessionConfig::builder(APP).cookie_secret(SECRET))
+    let session = session(
+        SessionConfig::builder(APP)
+            .client_id("web-app")
+            .client_secret("web-secret")
+            .cookie_secret(SECRET),
+    )
+    .build()
+    .expect("session");
+    configure(Authenticator::builder(Verifier::new(config).expect("verifier")).sessions(session))
         .build()
-        .expect("session");
-    Authenticator::new(Verifier::new(config).expect("verifier"), session)
+        .expect("authenticator")
 }
 
 fn authenticator(issuer: &TestIssuer) -> Authenticator {
@@ -315,9 +353,7 @@ async fn cookie_flags_and_sizes() {
         assert!(!value.contains("Secure"), "http dev app: not Secure");
     }
     // Over https: Secure and __Host-.
-    let https = authenticator_with(&issuer, |_| {
-        SessionConfig::builder("https://app.example.com").cookie_secret(SECRET)
-    });
+    let https = authenticator_with(&issuer, |s| s.app_url("https://app.example.com"));
     let login = https.login(&SimpleRequest::get("/auth/login")).await;
     let c = login.header("set-cookie").expect("cookie");
     assert!(
@@ -544,6 +580,7 @@ async fn a_zero_grace_window_sends_every_replay_to_the_provider() {
 #[tokio::test]
 async fn a_grace_window_over_a_minute_is_a_setup_error() {
     let err = SessionConfig::builder(APP)
+        .client_id("web-app")
         .refresh_grace(Duration::from_secs(61))
         .build()
         .expect_err("too long");
@@ -603,9 +640,11 @@ async fn expired_access_cookie_is_refreshed_transparently_once_for_concurrent_re
     for _ in 0..20 {
         let (auth, req) = (auth.clone(), browser.request("GET", "/api/me"));
         tasks.push(tokio::spawn(async move {
-            auth.authenticate::<NoExtraClaims>(&req)
-                .await
-                .map(|a| a.set_cookies.len())
+            let per_request = RequestAuth::new(&auth, Unauthenticated::Reject);
+            per_request.required_claims::<NoExtraClaims>(&req).await?;
+            let mut headers = Headers::default();
+            per_request.finish(&mut headers);
+            Ok::<_, auth_core::AuthError>(headers.count("set-cookie"))
         }));
     }
     for t in tasks {
@@ -737,9 +776,11 @@ async fn token_sources() {
             .code(),
         ErrorCode::TokenMissing
     );
-    let with_query = authenticator_with(&issuer, |s| {
-        s.token_sources([TokenSource::Header, TokenSource::Query])
-    });
+    let with_query = built(
+        &issuer,
+        |s| s,
+        |b| b.token_sources([TokenSource::Header, TokenSource::Query]),
+    );
     assert!(with_query.authenticate::<NoExtraClaims>(&q).await.is_ok());
     let both = q
         .clone()
@@ -807,29 +848,34 @@ async fn hooks_check_provision_and_enrich() {
     let issuer = issuer_with(|b| b).await;
     let req =
         |t: String| SimpleRequest::get("/auth/me").header("authorization", &format!("Bearer {t}"));
-    let auth = authenticator(&issuer)
-        .with_claims_check(|ctx| async move {
-            if ctx.claims.get("banned").is_some() {
-                Err(auth_core::AuthError::new(ErrorCode::TokenRevoked, "banned"))
-            } else {
-                Ok(())
-            }
-        })
-        .with_provisioning(|ctx| async move {
-            match ctx.sub.as_deref() {
-                Some("disabled") => Ok(ProvisionedUser::disabled()),
-                Some("broken") => Err(auth_core::AuthError::new(ErrorCode::Unknown, "db down")),
-                _ => {
-                    let mut data = serde_json::Map::new();
-                    data.insert("plan".into(), "pro".into());
-                    Ok(ProvisionedUser::new(data))
+    let auth = built(
+        &issuer,
+        |s| s,
+        |b| {
+            b.claims_check(|ctx| async move {
+                if ctx.claims.get("banned").is_some() {
+                    Err(auth_core::AuthError::new(ErrorCode::TokenRevoked, "banned"))
+                } else {
+                    Ok(())
                 }
-            }
-        })
-        .with_user_enricher(|_ctx, mut user| async move {
-            user.insert("seats".into(), 3.into());
-            Ok(user)
-        });
+            })
+            .provisioning(|ctx| async move {
+                match ctx.sub.as_deref() {
+                    Some("disabled") => Ok(ProvisionedUser::disabled()),
+                    Some("broken") => Err(auth_core::AuthError::new(ErrorCode::Unknown, "db down")),
+                    _ => {
+                        let mut data = serde_json::Map::new();
+                        data.insert("plan".into(), "pro".into());
+                        Ok(ProvisionedUser::new(data))
+                    }
+                }
+            })
+            .user_enricher(|_ctx, mut user| async move {
+                user.insert("seats".into(), 3.into());
+                Ok(user)
+            })
+        },
+    );
     let me = auth.me(&req(issuer.token().sub("alice").sign())).await;
     let me_body = body(&me);
     assert_eq!(
@@ -902,6 +948,7 @@ async fn prompt_and_extra_authorization_parameters() {
     );
     // The flow's own parameters cannot be overridden.
     let err = SessionConfig::builder(APP)
+        .client_id("web-app")
         .authorization_param("state", "fixed")
         .build()
         .expect_err("reserved");
@@ -940,10 +987,7 @@ async fn signout_ends_the_refresh_grace_window_too() {
 
 async fn sign_in_as_client(
     client: TestClient,
-    configure: impl FnOnce(AuthConfigBuilderAlias) -> AuthConfigBuilderAlias,
-    session: impl FnOnce(
-        auth_core::session::SessionConfigBuilder,
-    ) -> auth_core::session::SessionConfigBuilder,
+    session: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
 ) -> (TestIssuer, AuthResponse) {
     let issuer = TestIssuer::builder()
         .client(client.redirect_uri(format!("{APP}/auth/callback")))
@@ -952,32 +996,34 @@ async fn sign_in_as_client(
         .start()
         .await
         .expect("issuer");
-    let config = configure(
-        AuthConfig::builder()
-            .issuer(issuer.issuer())
-            .audience(issuer.audience())
-            .jwks_policy(common::fast_policy()),
-    )
-    .build()
-    .expect("config");
+    let config = AuthConfig::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.audience())
+        .jwks_policy(common::fast_policy())
+        .build()
+        .expect("config");
     let session = session(SessionConfig::builder(APP).cookie_secret(SECRET))
         .build()
         .expect("session");
-    let auth = Authenticator::new(Verifier::new(config).expect("verifier"), session);
+    let auth = Authenticator::builder(Verifier::new(config).expect("verifier"))
+        .sessions(session)
+        .build()
+        .expect("authenticator");
     let mut browser = Browser::default();
     let done = sign_in(&auth, &mut browser, "/").await;
     (issuer, done)
 }
-
-type AuthConfigBuilderAlias = auth_core::AuthConfigBuilder;
 
 #[tokio::test]
 async fn client_secret_post_is_supported() {
     let (_issuer, done) = sign_in_as_client(
         TestClient::confidential("post-app", "post-secret")
             .auth_method(auth_issuer::ClientAuth::Post),
-        |c| c.client_id("post-app").client_secret("post-secret"),
-        |s| s.client_auth(auth_core::session::ClientAuth::Post),
+        |s| {
+            s.client_id("post-app")
+                .client_secret("post-secret")
+                .client_auth(auth_core::session::ClientAuth::Post)
+        },
     )
     .await;
     assert_eq!(done.status, 303, "{:?}", body(&done));
@@ -986,8 +1032,7 @@ async fn client_secret_post_is_supported() {
     let (_issuer, basic) = sign_in_as_client(
         TestClient::confidential("post-app", "post-secret")
             .auth_method(auth_issuer::ClientAuth::Post),
-        |c| c.client_id("post-app").client_secret("post-secret"),
-        |s| s,
+        |s| s.client_id("post-app").client_secret("post-secret"),
     )
     .await;
     assert!(basic.status >= 400, "{basic:?}");
@@ -996,18 +1041,17 @@ async fn client_secret_post_is_supported() {
 #[tokio::test]
 async fn a_public_client_signs_in_with_pkce_only() {
     let (_issuer, done) =
-        sign_in_as_client(TestClient::public("spa"), |c| c.client_id("spa"), |s| s).await;
+        sign_in_as_client(TestClient::public("spa"), |s| s.client_id("spa")).await;
     assert_eq!(done.status, 303, "{:?}", body(&done));
 }
 
 #[tokio::test]
 async fn a_wrong_client_secret_fails_the_sign_in_cleanly() {
-    let (_issuer, done) = sign_in_as_client(
-        TestClient::confidential("web-app", "web-secret"),
-        |c| c.client_id("web-app").client_secret("not-the-secret"),
-        |s| s,
-    )
-    .await;
+    let (_issuer, done) =
+        sign_in_as_client(TestClient::confidential("web-app", "web-secret"), |s| {
+            s.client_id("web-app").client_secret("not-the-secret")
+        })
+        .await;
     // invalid_client is an operator problem: 500 config_invalid, and no session cookies.
     assert_eq!(
         (done.status, body(&done)["error"]["code"].clone()),

@@ -1,28 +1,32 @@
 //! Browser sessions: login (authorization code + PKCE), callback, cookies, refresh rotation,
 //! sign-out and the userinfo envelope, framework-neutral.
 //!
-//! An [`Authenticator`] combines a [`Verifier`](crate::Verifier) with a [`SessionConfig`]. Adapters
-//! call [`Authenticator::authenticate`] per request and mount [`Authenticator::handle`] (or the
-//! individual flows) as the helper routes `/auth/login`, `/auth/callback`, `POST /auth/refresh`,
-//! `POST /auth/signout` and `/auth/me`.
+//! A [`SessionConfig`] turns an [`Authenticator`](crate::Authenticator) into a login client:
+//! [`AuthenticatorBuilder::sessions`](crate::AuthenticatorBuilder::sessions). Adapters mount
+//! [`Authenticator::handle`](crate::Authenticator::handle) as the helper routes `/auth/login`,
+//! `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout` and `/auth/me`; the session
+//! cookie becomes a credential source beside `Authorization: Bearer`.
+//!
+//! The engine's parts, one file each: `routes` (the five flows), `oauth` (the token, revocation
+//! and userinfo endpoints), `refresh` (one refresh per session, the grace window), `cookies`
+//! (the sealed cookies and the cross-site check), `seal` (AES-256-GCM).
 //!
 //! Cookies (see `docs/sessions.md`): the access token, the refresh token and each login's flow
 //! state live in separate cookies, sealed with AES-256-GCM under a key derived from
 //! `AUTH_COOKIE_SECRET`; `HttpOnly` always, `Secure` and the `__Host-` prefix whenever the app is
 //! served over https, `SameSite=Lax` by default.
 
-mod engine;
-mod guard;
+pub(crate) mod cookies;
+pub(crate) mod oauth;
+pub(crate) mod refresh;
+mod routes;
 pub(crate) mod seal;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use engine::{Authenticated, Authenticator, HookContext, ProvisionedUser, TokenSource};
-pub use guard::Guard;
-
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Secret};
 use seal::{MIN_SECRET_LEN, Sealer};
 
 /// How long a finished refresh is shared with requests racing it (see
@@ -69,11 +73,26 @@ pub enum SameSite {
     None,
 }
 
-/// Configuration of browser sessions. Build with [`SessionConfig::builder`] or
-/// [`SessionConfig::from_env`].
+/// Configuration of browser sessions: the login client (client id and secret, redirect URI,
+/// scopes) and its cookies. Build with [`SessionConfig::builder`] or [`SessionConfig::from_env`].
+///
+/// ```
+/// use auth_core::session::SessionConfig;
+/// let sessions = SessionConfig::builder("https://app.example.com")
+///     .client_id("web-app")
+///     .client_secret("client-secret")
+///     .cookie_secret("a cookie secret of at least 32 characters")
+///     .build()?;
+/// assert_eq!(sessions.redirect_uri(), "https://app.example.com/auth/callback");
+/// # Ok::<(), auth_core::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionConfig {
     pub(crate) app_url: url::Url,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<Secret>,
+    pub(crate) provider_timeout: Duration,
+    pub(crate) allowed_origins: Vec<String>,
     pub(crate) prefix: String,
     pub(crate) scopes: String,
     pub(crate) resource: Option<String>,
@@ -90,24 +109,23 @@ pub struct SessionConfig {
     pub(crate) client_auth: Option<ClientAuth>,
     pub(crate) end_session: bool,
     pub(crate) post_logout_path: String,
-    pub(crate) token_sources: Vec<TokenSource>,
     pub(crate) flow_ttl: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) refresh_grace: Duration,
-    pub(crate) realm: Option<String>,
 }
 
 impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")
             .field("app_url", &self.app_url.as_str())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
             .field("prefix", &self.prefix)
             .field("scopes", &self.scopes)
             .field("secure", &self.secure)
             .field("host_prefix", &self.host_prefix)
             .field("same_site", &self.same_site)
             .field("clear_policy", &self.clear_policy)
-            .field("token_sources", &self.token_sources)
             .field("sealer", &self.sealer)
             .finish_non_exhaustive()
     }
@@ -122,31 +140,25 @@ impl SessionConfig {
         }
     }
 
-    /// Reads `APP_URL` (required), `AUTH_COOKIE_SECRET` (at least 32 characters; without it an
-    /// ephemeral key is used and a warning logged: sessions then end at every restart) and
-    /// `AUTH_COOKIE_SECRET_OLD` (comma-separated older secrets, still accepted for reading).
+    /// Reads the session settings from the environment (see
+    /// [`SessionConfigBuilder::from_env`]) and builds them.
     ///
     /// # Errors
     /// `config_invalid` naming the variable.
-    pub fn from_env() -> Result<SessionConfigBuilder, ConfigError> {
-        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-        let app_url = get("APP_URL").ok_or_else(|| ConfigError::new("APP_URL", "is required"))?;
-        let mut b = SessionConfig::builder(app_url);
-        if let Some(secret) = get("AUTH_COOKIE_SECRET") {
-            b = b.cookie_secret(secret);
-        }
-        if let Some(old) = get("AUTH_COOKIE_SECRET_OLD") {
-            for s in old.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                b = b.old_cookie_secret(s);
-            }
-        }
-        Ok(b)
+    pub fn from_env() -> Result<SessionConfig, ConfigError> {
+        SessionConfigBuilder::from_env()?.build()
     }
 
     /// The path prefix of the helper routes (default `/auth`).
     #[must_use]
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The OAuth client id.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The redirect URI registered with the provider: `{app_url}{prefix}/callback`.
@@ -173,6 +185,11 @@ impl SessionConfig {
     pub(crate) fn app_origin(&self) -> String {
         self.app_url.origin().ascii_serialization()
     }
+
+    /// Whether `origin` (an `Origin` header value) is the app's own or an allowed one.
+    pub(crate) fn is_trusted_origin(&self, origin: &str) -> bool {
+        origin == self.app_origin() || self.allowed_origins.iter().any(|o| o == origin)
+    }
 }
 
 /// Builds a [`SessionConfig`].
@@ -180,6 +197,10 @@ impl SessionConfig {
 #[must_use]
 pub struct SessionConfigBuilder {
     app_url: String,
+    client_id: Option<String>,
+    client_secret: Option<Secret>,
+    provider_timeout: Option<Duration>,
+    allowed_origins: Vec<String>,
     prefix: Option<String>,
     scopes: Option<String>,
     resource: Option<String>,
@@ -197,23 +218,120 @@ pub struct SessionConfigBuilder {
     client_auth: Option<ClientAuth>,
     end_session: Option<bool>,
     post_logout_path: Option<String>,
-    token_sources: Option<Vec<TokenSource>>,
     flow_ttl: Option<Duration>,
     session_ttl: Option<Duration>,
     refresh_grace: Option<Duration>,
-    realm: Option<String>,
 }
 
 impl fmt::Debug for SessionConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfigBuilder")
             .field("app_url", &self.app_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
 
 impl SessionConfigBuilder {
+    /// A builder filled from the environment, for further adjustment:
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `APP_URL` | where the app is served, e.g. `https://app.example.com` (required) |
+    /// | `AUTH_CLIENT_ID` | the OAuth client id registered with the provider (required) |
+    /// | `AUTH_CLIENT_SECRET` | its secret (optional: without it the app is a public client, PKCE only) |
+    /// | `AUTH_COOKIE_SECRET` | 32+ characters sealing the cookies (optional: without it an ephemeral key is used and a warning logged, so sessions end at every restart) |
+    /// | `AUTH_COOKIE_SECRET_OLD` | older cookie secrets, comma-separated, still accepted for reading (optional) |
+    /// | `AUTH_SCOPES` | requested scopes, space-separated (optional) |
+    ///
+    /// # Errors
+    /// `config_invalid` naming the variable when a value cannot be used. Missing required
+    /// values are reported by [`build`](Self::build), also naming the variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// ```
+    /// use auth_core::session::SessionConfigBuilder;
+    /// let vars = [("APP_URL", "http://127.0.0.1:3000"), ("AUTH_CLIENT_ID", "web-app")];
+    /// let sessions = SessionConfigBuilder::from_vars(|name| {
+    ///     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    /// })?
+    /// .build()?;
+    /// assert_eq!(sessions.client_id(), "web-app");
+    /// # Ok::<(), auth_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut b = SessionConfigBuilder::default();
+        if let Some(app_url) = get("APP_URL") {
+            b.app_url = app_url;
+        }
+        if let Some(id) = get("AUTH_CLIENT_ID") {
+            b = b.client_id(id);
+        }
+        if let Some(secret) = get("AUTH_CLIENT_SECRET") {
+            b = b.client_secret(secret);
+        }
+        if let Some(secret) = get("AUTH_COOKIE_SECRET") {
+            b = b.cookie_secret(secret);
+        }
+        if let Some(old) = get("AUTH_COOKIE_SECRET_OLD") {
+            for s in old.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                b = b.old_cookie_secret(s);
+            }
+        }
+        if let Some(scopes) = get("AUTH_SCOPES") {
+            b = b.scopes(scopes);
+        }
+        Ok(b)
+    }
+
+    /// The app's URL (`APP_URL`): the redirect URI and the cookies' origin derive from it.
+    pub fn app_url(mut self, app_url: impl Into<String>) -> Self {
+        self.app_url = app_url.into();
+        self
+    }
+
+    /// The OAuth client id registered with the provider (required).
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The OAuth client secret (absent for a public client, which uses PKCE only).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(Secret::new(secret));
+        self
+    }
+
+    /// The bound on each call to the provider's token, revocation and userinfo endpoints
+    /// (default 5 s).
+    pub fn provider_timeout(mut self, timeout: Duration) -> Self {
+        self.provider_timeout = Some(timeout);
+        self
+    }
+
+    /// Another origin (`https://admin.example.com`) whose pages may send cookie-authenticated
+    /// unsafe requests (`POST`, `PUT`, `PATCH`, `DELETE`) to this app. By default only the app's
+    /// own origin may: a cross-site request carrying the session cookie is refused with 403.
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
     /// The helper-route prefix (default `/auth`).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
@@ -333,13 +451,6 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// Where credentials are read from, in order (default: header, then cookie).
-    /// [`TokenSource::Query`] (`?access_token=`) is used only when listed here.
-    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.token_sources = Some(sources.into_iter().collect());
-        self
-    }
-
     /// How long a login may take, provider round trip included (default 10 min).
     pub fn flow_ttl(mut self, ttl: Duration) -> Self {
         self.flow_ttl = Some(ttl);
@@ -362,18 +473,25 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// The RFC 6750 `realm` in challenges (default none).
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
-        self
-    }
-
     /// Validates and builds.
     ///
     /// # Errors
-    /// `config_invalid` naming the setting: a bad `APP_URL`, a short `AUTH_COOKIE_SECRET`, a
-    /// prefix not starting with `/`, `SameSite=None` without `Secure`.
+    /// `config_invalid` naming the setting: a missing or bad `APP_URL`, a missing
+    /// `AUTH_CLIENT_ID`, a short `AUTH_COOKIE_SECRET`, a prefix not starting with `/`,
+    /// `SameSite=None` without `Secure`.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        if self.app_url.trim().is_empty() {
+            return Err(ConfigError::new(
+                "APP_URL",
+                "is required for browser sessions",
+            ));
+        }
+        let client_id = self
+            .client_id
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::new("AUTH_CLIENT_ID", "is required for browser sessions")
+            })?;
         let app_url = url::Url::parse(&self.app_url)
             .map_err(|e| ConfigError::new("APP_URL", format!("is not an absolute URL ({e})")))?;
         if !matches!(app_url.scheme(), "http" | "https") || app_url.host().is_none() {
@@ -447,14 +565,22 @@ impl SessionConfigBuilder {
                 format!("{name} is set by the flow itself"),
             ));
         }
-        let sources = self
-            .token_sources
-            .unwrap_or_else(|| vec![TokenSource::Header, TokenSource::Cookie]);
-        if sources.is_empty() {
+        let provider_timeout = self.provider_timeout.unwrap_or(Duration::from_secs(5));
+        if provider_timeout.is_zero() || provider_timeout > Duration::from_secs(60) {
             return Err(ConfigError::new(
-                "token_sources",
-                "at least one source is needed",
+                "provider_timeout",
+                "must be between 1 ms and 60 s",
             ));
+        }
+        for origin in &self.allowed_origins {
+            let ok =
+                url::Url::parse(origin).is_ok_and(|u| u.origin().ascii_serialization() == *origin);
+            if !ok {
+                return Err(ConfigError::new(
+                    "allow_origin",
+                    format!("{origin:?} is not an origin (scheme://host[:port])"),
+                ));
+            }
         }
         let refresh_grace = self.refresh_grace.unwrap_or(DEFAULT_REFRESH_GRACE);
         if refresh_grace > MAX_REFRESH_GRACE {
@@ -465,6 +591,10 @@ impl SessionConfigBuilder {
         }
         Ok(SessionConfig {
             app_url,
+            client_id,
+            client_secret: self.client_secret,
+            provider_timeout,
+            allowed_origins: self.allowed_origins,
             prefix,
             scopes: self
                 .scopes
@@ -483,15 +613,24 @@ impl SessionConfigBuilder {
             client_auth: self.client_auth,
             end_session: self.end_session.unwrap_or(true),
             post_logout_path: self.post_logout_path.unwrap_or_else(|| "/".into()),
-            token_sources: sources,
             flow_ttl: self.flow_ttl.unwrap_or(Duration::from_secs(600)),
             session_ttl: self
                 .session_ttl
                 .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
             refresh_grace,
-            realm: self.realm,
         })
     }
+}
+
+/// The error of a session flow called on an authenticator built without sessions.
+pub(crate) fn not_configured() -> crate::AuthError {
+    tracing::error!(
+        "a session flow was called on an Authenticator without sessions: add AuthenticatorBuilder::sessions(SessionConfig)"
+    );
+    crate::AuthError::new(
+        crate::ErrorCode::ConfigInvalid,
+        "browser sessions are not configured",
+    )
 }
 
 /// Validates a `return_to` value: a same-origin relative path, or an absolute URL on an
@@ -562,12 +701,14 @@ mod tests {
     #[test]
     fn config_defaults_follow_the_scheme() {
         let dev = SessionConfig::builder("http://127.0.0.1:3000")
+            .client_id("app")
             .build()
             .expect("dev");
         assert!(!dev.secure && !dev.host_prefix);
         assert_eq!(dev.cookie_name("session"), "auth.session");
         assert_eq!(dev.redirect_uri(), "http://127.0.0.1:3000/auth/callback");
         let prod = SessionConfig::builder("https://app.example.com")
+            .client_id("app")
             .cookie_secret("x".repeat(32))
             .build()
             .expect("prod");
@@ -575,16 +716,53 @@ mod tests {
         assert_eq!(prod.cookie_name("session"), "__Host-auth.session");
         assert!(!prod.uses_ephemeral_key());
         let err = SessionConfig::builder("https://x")
+            .client_id("app")
             .cookie_secret("short")
             .build()
             .expect_err("short");
         assert_eq!(err.variable(), "AUTH_COOKIE_SECRET");
-        assert!(SessionConfig::builder("not a url").build().is_err());
+        assert!(
+            SessionConfig::builder("not a url")
+                .client_id("app")
+                .build()
+                .is_err()
+        );
         assert!(
             SessionConfig::builder("http://x")
+                .client_id("app")
                 .same_site(SameSite::None)
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_missing_client_id_or_app_url_is_reported_at_setup() {
+        let err = SessionConfig::builder("https://app.example.com")
+            .build()
+            .expect_err("no client id");
+        assert_eq!(err.variable(), "AUTH_CLIENT_ID");
+        let err = SessionConfigBuilder::from_vars(|_| None)
+            .and_then(SessionConfigBuilder::build)
+            .expect_err("nothing set");
+        assert_eq!(err.variable(), "APP_URL");
+    }
+
+    #[test]
+    fn allowed_origins_must_be_origins() {
+        let err = SessionConfig::builder("https://app.example.com")
+            .client_id("app")
+            .allow_origin("https://admin.example.com/path")
+            .build()
+            .expect_err("a path is not an origin");
+        assert_eq!(err.variable(), "allow_origin");
+        let ok = SessionConfig::builder("https://app.example.com")
+            .client_id("app")
+            .allow_origin("https://admin.example.com/")
+            .build()
+            .expect("trailing slash trimmed");
+        assert!(ok.is_trusted_origin("https://admin.example.com"));
+        assert!(ok.is_trusted_origin("https://app.example.com"));
+        assert!(!ok.is_trusted_origin("https://evil.example.com"));
     }
 }

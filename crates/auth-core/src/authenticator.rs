@@ -1,0 +1,624 @@
+//! The [`Authenticator`]: per-request authentication from the configured token sources, the
+//! application's hooks, and (with [`SessionConfig`]) the browser-session engine.
+//!
+//! A bearer-only API needs a [`Verifier`] and nothing else:
+//!
+//! ```no_run
+//! use auth_core::{Authenticator, Verifier};
+//! # fn main() -> Result<(), auth_core::ConfigError> {
+//! // AUTH_ISSUER=https://login.example.com/realms/main AUTH_AUDIENCE=orders-api
+//! let api = Authenticator::builder(Verifier::from_env()?).build()?;
+//! # let _ = api; Ok(()) }
+//! ```
+//!
+//! A browser app adds its login client:
+//!
+//! ```no_run
+//! use auth_core::session::SessionConfig;
+//! use auth_core::{Authenticator, Verifier};
+//! # fn main() -> Result<(), auth_core::ConfigError> {
+//! // ... plus APP_URL, AUTH_CLIENT_ID, AUTH_CLIENT_SECRET, AUTH_COOKIE_SECRET
+//! let app = Authenticator::builder(Verifier::from_env()?)
+//!     .sessions(SessionConfig::from_env()?)
+//!     .build()?;
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! Or in one call, with sessions when `APP_URL` is set: [`Authenticator::from_env`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::adapter::{self, AuthResponse, RequestView};
+use crate::claims::{Claims, NoExtraClaims};
+use crate::config::ConfigError;
+use crate::error::{AuthError, ErrorCode};
+use crate::session::SessionConfig;
+use crate::session::cookies;
+use crate::session::refresh::RefreshCache;
+use crate::verifier::Verifier;
+
+/// Where a request's credential was found.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer …` (scheme case-insensitive).
+    Header,
+    /// The sealed session cookie (refreshed transparently when expired). Needs sessions.
+    Cookie,
+    /// `?access_token=…` (RFC 6750 §2.3): only when listed in the configured sources.
+    Query,
+}
+
+/// A verified request.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct Authenticated<C = NoExtraClaims> {
+    /// The verified claims.
+    pub claims: Claims<C>,
+    /// Where the credential came from.
+    pub source: TokenSource,
+    /// Application data from the provisioning hook (merged into `/auth/me`).
+    pub user_data: serde_json::Map<String, Value>,
+}
+
+/// What a hook sees of a verified token.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct HookContext {
+    /// The subject.
+    pub sub: Option<String>,
+    /// The complete claims object.
+    pub claims: Value,
+}
+
+impl HookContext {
+    fn of<C>(claims: &Claims<C>) -> Self {
+        HookContext {
+            sub: claims.sub.clone(),
+            claims: claims.as_value().clone(),
+        }
+    }
+}
+
+/// The application's user record, from the provisioning hook.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionedUser {
+    /// A disabled user is refused with 403 `user_disabled`.
+    pub disabled: bool,
+    /// Application data merged into the `/auth/me` user object.
+    pub data: serde_json::Map<String, Value>,
+}
+
+impl ProvisionedUser {
+    /// An enabled user with this data.
+    #[must_use]
+    pub fn new(data: serde_json::Map<String, Value>) -> Self {
+        ProvisionedUser {
+            disabled: false,
+            data,
+        }
+    }
+
+    /// A disabled user.
+    #[must_use]
+    pub fn disabled() -> Self {
+        ProvisionedUser {
+            disabled: true,
+            data: serde_json::Map::new(),
+        }
+    }
+}
+
+type HookFuture<T> = Pin<Box<dyn Future<Output = Result<T, AuthError>> + Send>>;
+type ClaimsHook = Arc<dyn Fn(HookContext) -> HookFuture<()> + Send + Sync>;
+type ProvisionHook = Arc<dyn Fn(HookContext) -> HookFuture<ProvisionedUser> + Send + Sync>;
+type EnrichHook = Arc<
+    dyn Fn(
+            HookContext,
+            serde_json::Map<String, Value>,
+        ) -> HookFuture<serde_json::Map<String, Value>>
+        + Send
+        + Sync,
+>;
+type ErrorHandler = Arc<dyn Fn(&AuthError, AuthResponse) -> AuthResponse + Send + Sync>;
+
+/// The SDK's entry point per request: verifies the request's credential, runs the application's
+/// hooks and, with sessions, serves the helper routes. Cheap to clone; build one per
+/// application with [`Authenticator::builder`] or [`Authenticator::from_env`].
+#[derive(Clone)]
+pub struct Authenticator {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) verifier: Verifier,
+    pub(crate) sessions: Option<Sessions>,
+    pub(crate) token_sources: Vec<TokenSource>,
+    pub(crate) realm: Option<String>,
+    claims_check: Option<ClaimsHook>,
+    provision: Option<ProvisionHook>,
+    pub(crate) enrich: Option<EnrichHook>,
+    error_handler: Option<ErrorHandler>,
+}
+
+/// The session engine's state: its configuration and the refreshes in flight.
+pub(crate) struct Sessions {
+    pub(crate) config: SessionConfig,
+    pub(crate) refreshes: RefreshCache,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("verifier", &self.inner.verifier)
+            .field("sessions", &self.inner.sessions.as_ref().map(|s| &s.config))
+            .field("token_sources", &self.inner.token_sources)
+            .field("realm", &self.inner.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Authenticator`]; [`build`](Self::build) checks that the parts fit together.
+#[must_use]
+pub struct AuthenticatorBuilder {
+    verifier: Verifier,
+    sessions: Option<SessionConfig>,
+    token_sources: Option<Vec<TokenSource>>,
+    realm: Option<String>,
+    claims_check: Option<ClaimsHook>,
+    provision: Option<ProvisionHook>,
+    enrich: Option<EnrichHook>,
+    error_handler: Option<ErrorHandler>,
+}
+
+impl fmt::Debug for AuthenticatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorBuilder")
+            .field("verifier", &self.verifier)
+            .field("sessions", &self.sessions)
+            .field("token_sources", &self.token_sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// A builder from the environment: the verifier from `AUTH_*`
+    /// ([`AuthConfigBuilder::from_env`](crate::AuthConfigBuilder::from_env)) and, when `APP_URL`
+    /// is set, browser sessions ([`SessionConfigBuilder::from_env`](crate::session::SessionConfigBuilder::from_env)).
+    ///
+    /// # Errors
+    /// `config_invalid` naming the variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let config = crate::config::AuthConfigBuilder::from_vars(&lookup)?.build()?;
+        let mut b = Authenticator::builder(Verifier::new(config)?);
+        let has_app_url = lookup("APP_URL").is_some_and(|v| !v.trim().is_empty());
+        if has_app_url {
+            b = b.sessions(crate::session::SessionConfigBuilder::from_vars(&lookup)?.build()?);
+        }
+        Ok(b)
+    }
+
+    /// Browser sessions: the login client and its cookies. Adds the session cookie as a
+    /// credential source (after `Authorization: Bearer`) and the helper routes.
+    pub fn sessions(mut self, sessions: SessionConfig) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Where credentials are read from, in order (default: the `Authorization` header, then
+    /// the session cookie when sessions are configured). [`TokenSource::Query`]
+    /// (`?access_token=`) is used only when listed here.
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.token_sources = Some(sources.into_iter().collect());
+        self
+    }
+
+    /// The RFC 6750 `realm` in challenges (default none).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// An async check of every verified token; return an error (with the code you choose) to
+    /// reject the request.
+    pub fn claims_check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), AuthError>> + Send + 'static,
+    {
+        self.claims_check = Some(Arc::new(move |ctx| Box::pin(check(ctx))));
+        self
+    }
+
+    /// User provisioning: `find_or_create(sub, profile)`, once per authenticated request. A
+    /// disabled user is refused with 403 `user_disabled`; an error becomes 500
+    /// `user_provision_failed`.
+    pub fn provisioning<F, Fut>(mut self, provision: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ProvisionedUser, AuthError>> + Send + 'static,
+    {
+        self.provision = Some(Arc::new(move |ctx| Box::pin(provision(ctx))));
+        self
+    }
+
+    /// Merges application data into the `/auth/me` user object.
+    pub fn user_enricher<F, Fut>(mut self, enrich: F) -> Self
+    where
+        F: Fn(HookContext, serde_json::Map<String, Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Map<String, Value>, AuthError>> + Send + 'static,
+    {
+        self.enrich = Some(Arc::new(move |ctx, user| Box::pin(enrich(ctx, user))));
+        self
+    }
+
+    /// Renders every error response the SDK produces (extractor and guard rejections in every
+    /// adapter, and the helper routes' errors) through `handler`. It receives the error and the
+    /// standard response (status, JSON body, `WWW-Authenticate`, `Retry-After`) and returns the
+    /// response to send: change the body and keep the standard headers, or build another one.
+    /// Cookies the request's outcome must set (a cleared session) are added afterwards.
+    ///
+    /// ```
+    /// use auth_core::adapter::AuthResponse;
+    /// use auth_core::{AuthError, Authenticator, ErrorCode, Verifier};
+    /// # fn f(verifier: Verifier) -> Result<Authenticator, auth_core::ConfigError> {
+    /// Authenticator::builder(verifier)
+    ///     .error_handler(|error: &AuthError, standard: AuthResponse| {
+    ///         if error.is(ErrorCode::PermissionDenied) {
+    ///             standard.with_html_body("<h1>You may not see this page</h1>")
+    ///         } else {
+    ///             standard
+    ///         }
+    ///     })
+    ///     .build()
+    /// # }
+    /// ```
+    pub fn error_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&AuthError, AuthResponse) -> AuthResponse + Send + Sync + 'static,
+    {
+        self.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Checks that the parts fit together and builds.
+    ///
+    /// # Errors
+    /// `config_invalid`: no token source, or the cookie source without sessions.
+    pub fn build(self) -> Result<Authenticator, ConfigError> {
+        let sources = self.token_sources.unwrap_or_else(|| {
+            if self.sessions.is_some() {
+                vec![TokenSource::Header, TokenSource::Cookie]
+            } else {
+                vec![TokenSource::Header]
+            }
+        });
+        if sources.is_empty() {
+            return Err(ConfigError::new(
+                "token_sources",
+                "at least one source is needed",
+            ));
+        }
+        if sources.contains(&TokenSource::Cookie) && self.sessions.is_none() {
+            return Err(ConfigError::new(
+                "token_sources",
+                "the session cookie is a source only with sessions configured (AuthenticatorBuilder::sessions)",
+            ));
+        }
+        Ok(Authenticator {
+            inner: Arc::new(Inner {
+                verifier: self.verifier,
+                sessions: self.sessions.map(|config| Sessions {
+                    config,
+                    refreshes: RefreshCache::default(),
+                }),
+                token_sources: sources,
+                realm: self.realm,
+                claims_check: self.claims_check,
+                provision: self.provision,
+                enrich: self.enrich,
+                error_handler: self.error_handler,
+            }),
+        })
+    }
+}
+
+/// The result of authenticating one request: the verified caller (or none, or the error) and
+/// the `Set-Cookie` headers the response must carry (a refreshed session, or the clearing of
+/// one that cannot continue).
+pub(crate) struct Outcome {
+    pub(crate) result: Result<Option<Authenticated<NoExtraClaims>>, AuthError>,
+    pub(crate) set_cookies: Vec<String>,
+}
+
+impl Authenticator {
+    /// Starts a builder around a verifier. Without [`sessions`](AuthenticatorBuilder::sessions)
+    /// the authenticator serves a bearer-only API: no app URL, client id or cookie secret.
+    pub fn builder(verifier: Verifier) -> AuthenticatorBuilder {
+        AuthenticatorBuilder {
+            verifier,
+            sessions: None,
+            token_sources: None,
+            realm: None,
+            claims_check: None,
+            provision: None,
+            enrich: None,
+            error_handler: None,
+        }
+    }
+
+    /// An authenticator from the environment (see [`AuthenticatorBuilder::from_env`]): bearer
+    /// tokens always, browser sessions when `APP_URL` is set.
+    ///
+    /// # Errors
+    /// `config_invalid` naming the variable.
+    pub fn from_env() -> Result<Authenticator, ConfigError> {
+        AuthenticatorBuilder::from_env()?.build()
+    }
+
+    /// The verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The session settings, when browser sessions are configured.
+    #[must_use]
+    pub fn session_config(&self) -> Option<&SessionConfig> {
+        self.inner.sessions.as_ref().map(|s| &s.config)
+    }
+
+    /// The credential sources, in the order they are tried.
+    #[must_use]
+    pub fn token_sources(&self) -> &[TokenSource] {
+        &self.inner.token_sources
+    }
+
+    /// The error response for `error`: the taxonomy's status, the JSON body, the RFC 6750
+    /// challenge (with the configured realm) and `Retry-After`, then the application's
+    /// [`error_handler`](AuthenticatorBuilder::error_handler). The one rendering every adapter
+    /// and every helper route uses.
+    #[must_use]
+    pub fn error_response(&self, error: &AuthError) -> AuthResponse {
+        let standard = AuthResponse::error(error, self.inner.realm.as_deref());
+        match &self.inner.error_handler {
+            Some(handler) => handler(error, standard),
+            None => standard,
+        }
+    }
+
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.inner
+            .verifier
+            .config()
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    // ------------------------------------------------------------------ per request
+
+    /// Authenticates a request from the configured token sources (default: `Authorization`
+    /// header, then the session cookie, refreshed transparently when expired), then runs the
+    /// hooks.
+    ///
+    /// This is the request side only: refreshed session cookies are not returned. Adapters use
+    /// [`RequestAuth`](crate::adapter::RequestAuth), which also puts them on the response.
+    ///
+    /// # Errors
+    /// `token_missing` without a credential; `invalid_request` for two `Authorization` headers
+    /// or two methods at once; 403 for a cross-site unsafe request carrying the session cookie;
+    /// the verifier's errors; `session_expired` / `invalid_grant` when a refresh fails for
+    /// good; 503 when it fails for now.
+    pub async fn authenticate<C>(
+        &self,
+        req: &impl RequestView,
+    ) -> Result<Authenticated<C>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        match self.authenticate_optional::<C>(req).await? {
+            Some(auth) => Ok(auth),
+            None => Err(token_missing()),
+        }
+    }
+
+    /// Like [`authenticate`](Self::authenticate), but `Ok(None)` when no credential is present
+    /// (a bad credential is still an error).
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate), except `token_missing`.
+    pub async fn authenticate_optional<C>(
+        &self,
+        req: &impl RequestView,
+    ) -> Result<Option<Authenticated<C>>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        let mut set_cookies = Vec::new();
+        self.authenticate_inner::<C>(req, &mut set_cookies).await
+    }
+
+    /// The outcome of authenticating `req`, with the cookies the response must carry.
+    pub(crate) async fn outcome(&self, req: &impl RequestView) -> Outcome {
+        let mut set_cookies = Vec::new();
+        let result = self
+            .authenticate_inner::<NoExtraClaims>(req, &mut set_cookies)
+            .await;
+        Outcome {
+            result,
+            set_cookies,
+        }
+    }
+
+    async fn authenticate_inner<C>(
+        &self,
+        req: &impl RequestView,
+        set_cookies: &mut Vec<String>,
+    ) -> Result<Option<Authenticated<C>>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        let sources = &self.inner.token_sources;
+        if adapter::header_count(req, "authorization") > 1 {
+            return Err(AuthError::new(
+                ErrorCode::InvalidRequest,
+                "more than one Authorization header",
+            ));
+        }
+        let query_token = if sources.contains(&TokenSource::Query) {
+            adapter::query_params(req.query())
+                .map_err(|()| {
+                    AuthError::new(ErrorCode::InvalidRequest, "duplicated query parameters")
+                })?
+                .remove("access_token")
+        } else {
+            None
+        };
+        let bearer = match adapter::first_header(req, "authorization") {
+            Some(value) => parse_bearer(&value)?,
+            None => None,
+        };
+        if bearer.is_some() && query_token.is_some() {
+            return Err(AuthError::new(
+                ErrorCode::InvalidRequest,
+                "a token was sent in more than one way",
+            ));
+        }
+        for source in sources {
+            let token = match source {
+                TokenSource::Header => bearer.clone(),
+                TokenSource::Query => query_token.clone(),
+                TokenSource::Cookie => match &self.inner.sessions {
+                    Some(sessions) => {
+                        cookies::session_token(self, &sessions.config, req, set_cookies).await?
+                    }
+                    None => None,
+                },
+            };
+            if let Some(token) = token {
+                let claims = self.inner.verifier.verify::<C>(&token).await?;
+                let user = self.run_hooks(&claims).await?;
+                return Ok(Some(Authenticated {
+                    claims,
+                    source: *source,
+                    user_data: user.data,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn run_hooks<C>(&self, claims: &Claims<C>) -> Result<ProvisionedUser, AuthError> {
+        if let Some(check) = &self.inner.claims_check {
+            check(HookContext::of(claims)).await?;
+        }
+        match &self.inner.provision {
+            Some(provision) => match provision(HookContext::of(claims)).await {
+                Ok(user) if user.disabled => Err(AuthError::new(
+                    ErrorCode::UserDisabled,
+                    "this user is disabled",
+                )),
+                Ok(user) => Ok(user),
+                Err(e) if e.code() == ErrorCode::UserDisabled => Err(e),
+                Err(e) => Err(AuthError::new(
+                    ErrorCode::UserProvisionFailed,
+                    "user provisioning failed",
+                )
+                .with_source(e)),
+            },
+            None => Ok(ProvisionedUser::default()),
+        }
+    }
+
+    /// Runs the user enricher over a `/auth/me` user object.
+    pub(crate) async fn enrich<C>(
+        &self,
+        claims: &Claims<C>,
+        user: serde_json::Map<String, Value>,
+    ) -> Result<serde_json::Map<String, Value>, AuthError> {
+        match &self.inner.enrich {
+            Some(enrich) => enrich(HookContext::of(claims), user).await,
+            None => Ok(user),
+        }
+    }
+}
+
+/// The error for a request without a credential.
+pub(crate) fn token_missing() -> AuthError {
+    AuthError::new(ErrorCode::TokenMissing, "no credential was presented")
+}
+
+/// Parses `Authorization: Bearer <token>`: `Ok(None)` for another scheme, an error for a
+/// malformed bearer credential (RFC 6750 §2.1 b64token).
+fn parse_bearer(value: &str) -> Result<Option<String>, AuthError> {
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest;
+    let valid = !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+        && !token.trim_end_matches('=').contains('=');
+    if valid {
+        Ok(Some(token.to_owned()))
+    } else {
+        Err(AuthError::new(
+            ErrorCode::InvalidRequest,
+            "malformed bearer credential",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(
+            parse_bearer("Bearer abc.def-_~+/=")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("abc.def-_~+/=")
+        );
+        assert_eq!(
+            parse_bearer("bearer abc").ok().flatten().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            parse_bearer("BEARER abc").ok().flatten().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(parse_bearer("Basic dXNlcjpwYXNz").ok().flatten(), None);
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer  a",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer a=b",
+            "Bearer a\u{fffd}b",
+        ] {
+            assert!(parse_bearer(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The session's cookies: what each holds, how they are sealed, chunked, set and cleared, and
+//! the cross-site check every cookie-authenticated unsafe request passes.
+//!
+//! - `{name}.session`: the access token, its expiry, the ID token (for RP-initiated logout) and
+//!   profile claims for `/auth/me`.
+//! - `{name}.refresh`: the refresh token.
+//! - `{name}.flow-{state prefix}`: one per sign-in in progress (state, PKCE verifier, nonce,
+//!   `return_to`), `SameSite=Lax` whatever the configured policy, so that it survives the
+//!   provider's redirect back.
+//!
+//! Every value is sealed (see `seal`); values over the browser's 4 KB limit are split into
+//! `name.0`, `name.1`, ... and joined on read.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::oauth::TokenResponse;
+use super::{ClearPolicy, SameSite, SessionConfig};
+use crate::adapter::{self, RequestView};
+use crate::authenticator::Authenticator;
+use crate::error::{AuthError, ErrorCode};
+
+/// Access tokens this close to expiry are refreshed before use.
+const EXPIRY_MARGIN_SECS: i64 = 5;
+
+/// The size of one cookie chunk (the browser limit is 4096 bytes for name, value and attributes).
+const CHUNK: usize = 3800;
+
+/// The most chunks read back for one cookie.
+const MAX_CHUNKS: usize = 16;
+
+/// The sealed session cookie.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionCookie {
+    pub(crate) at: String,
+    pub(crate) exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) it: Option<String>,
+    /// Profile claims (name, email, ...) from the ID token or userinfo, for `/auth/me` when the
+    /// access token does not carry them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub(crate) pf: serde_json::Map<String, Value>,
+}
+
+/// The sealed refresh cookie.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RefreshCookie {
+    pub(crate) rt: String,
+}
+
+/// The sealed per-login flow cookie.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct FlowCookie {
+    pub(crate) state: String,
+    pub(crate) verifier: String,
+    #[serde(default)]
+    pub(crate) nonce: Option<String>,
+    pub(crate) return_to: String,
+    pub(crate) iat: i64,
+}
+
+/// What a new session cookie takes over from the previous one (or from the callback).
+#[derive(Default)]
+pub(crate) struct Carried {
+    pub(crate) id_token: Option<String>,
+    pub(crate) profile: serde_json::Map<String, Value>,
+}
+
+impl Carried {
+    pub(crate) fn from_session(session: Option<SessionCookie>) -> Self {
+        session
+            .map(|sc| Carried {
+                id_token: sc.it,
+                profile: sc.pf,
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The flow cookie suffix for a state value (parallel logins each get their own cookie).
+pub(crate) fn flow_suffix(state: &str) -> String {
+    format!("flow-{}", &state[..state.len().min(16)])
+}
+
+/// Whether a method can change state (RFC 9110 §9.2.1: anything but GET, HEAD, OPTIONS, TRACE).
+fn is_unsafe(method: &str) -> bool {
+    !["GET", "HEAD", "OPTIONS", "TRACE"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+}
+
+/// Refuses a request that a page of another site made the browser send (cross-site request
+/// forgery): an `Origin` that is neither the app's nor allowed, or `Sec-Fetch-Site: cross-site`
+/// / `same-site` without an allowed `Origin`.
+///
+/// `Origin: null` alone is accepted: browsers send it for same-origin form posts under
+/// `Referrer-Policy: no-referrer`; a sandboxed cross-site frame sending it is refused through
+/// `Sec-Fetch-Site`, and `SameSite=Lax` keeps the cookies off cross-site posts on browsers that
+/// send neither header. Requests without either header (non-browser clients) pass.
+pub(crate) fn check_same_origin(
+    s: &SessionConfig,
+    req: &impl RequestView,
+) -> Result<(), AuthError> {
+    let forbidden = || AuthError::new(ErrorCode::PermissionDenied, "cross-site request refused");
+    let origin = adapter::first_header(req, "origin");
+    let trusted = origin.as_deref().is_some_and(|o| s.is_trusted_origin(o));
+    if let Some(origin) = &origin
+        && origin != "null"
+        && !trusted
+    {
+        return Err(forbidden());
+    }
+    match adapter::first_header(req, "sec-fetch-site").as_deref() {
+        Some("cross-site" | "same-site") if !trusted => Err(forbidden()),
+        _ => Ok(()),
+    }
+}
+
+/// The access token from the session cookie, refreshed if it expired (the new cookies go to
+/// `set_cookies`). `Ok(None)` when there is no usable session cookie (a tampered or foreign one
+/// counts as none).
+///
+/// # Errors
+/// 403 for a cross-site unsafe request; `session_expired` / `invalid_grant` when the session
+/// is over (with the clearing cookies in `set_cookies`); 503 while the provider is unreachable.
+pub(crate) async fn session_token(
+    auth: &Authenticator,
+    s: &SessionConfig,
+    req: &impl RequestView,
+    set_cookies: &mut Vec<String>,
+) -> Result<Option<String>, AuthError> {
+    let session: Option<SessionCookie> = read_cookie(s, req, "session");
+    let refresh = read_cookie::<RefreshCookie>(s, req, "refresh");
+    if session.is_none() && refresh.is_none() {
+        return Ok(None);
+    }
+    if is_unsafe(req.method()) {
+        check_same_origin(s, req)?;
+    }
+    if let Some(sc) = &session
+        && sc.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
+    {
+        return Ok(Some(sc.at.clone()));
+    }
+    let Some(refresh) = refresh else {
+        // Expired access token and nothing to refresh with: the session is over.
+        set_cookies.extend(clear_session_cookies(s, req));
+        return Err(AuthError::new(
+            ErrorCode::SessionExpired,
+            "the session has expired",
+        ));
+    };
+    let carried = Carried::from_session(session);
+    match auth.refresh_tokens(&refresh.rt).await {
+        Ok(tokens) => {
+            set_cookies.extend(session_cookies(
+                auth,
+                s,
+                &tokens,
+                Some(&refresh.rt),
+                carried,
+                req,
+            ));
+            Ok(Some(tokens.access_token.clone()))
+        }
+        Err(error) => {
+            if clears_on(s, &error) {
+                set_cookies.extend(clear_session_cookies(s, req));
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Whether a failed refresh clears the session cookies, under the configured policy. Only
+/// `invalid_grant` is final: the provider says the grant is dead.
+pub(crate) fn clears_on(s: &SessionConfig, error: &AuthError) -> bool {
+    match s.clear_policy {
+        ClearPolicy::TerminalOnly => error.is(ErrorCode::InvalidGrant),
+        ClearPolicy::Always => true,
+        ClearPolicy::Never => false,
+    }
+}
+
+/// Reads and unseals a cookie (joining chunks). `None` when absent, tampered or foreign.
+pub(crate) fn read_cookie<T: DeserializeOwned>(
+    s: &SessionConfig,
+    req: &impl RequestView,
+    suffix: &str,
+) -> Option<T> {
+    let name = s.cookie_name(suffix);
+    let value = match adapter::cookie(req, &name) {
+        Some(v) => v,
+        None => {
+            // Chunked: name.0, name.1, ...
+            let mut joined = String::new();
+            for i in 0..=MAX_CHUNKS {
+                match adapter::cookie(req, &format!("{name}.{i}")) {
+                    Some(part) => joined.push_str(&part),
+                    None => break,
+                }
+                if i == MAX_CHUNKS {
+                    return None;
+                }
+            }
+            if joined.is_empty() {
+                return None;
+            }
+            joined
+        }
+    };
+    let purpose = if suffix.starts_with("flow-") {
+        "flow"
+    } else {
+        suffix
+    };
+    let plain = s.sealer.open(purpose, &value)?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// `Set-Cookie` values for a sealed cookie, chunked under the 4 KB browser limit.
+pub(crate) fn seal_cookie(
+    s: &SessionConfig,
+    suffix: &str,
+    purpose: &str,
+    value: &impl Serialize,
+    max_age: Duration,
+    same_site: Option<SameSite>,
+) -> Vec<String> {
+    let name = s.cookie_name(suffix);
+    let Some(sealed) = serde_json::to_vec(value)
+        .ok()
+        .and_then(|json| s.sealer.seal(purpose, &json))
+    else {
+        return Vec::new();
+    };
+    if sealed.len() <= CHUNK {
+        return vec![build_cookie(s, &name, &sealed, Some(max_age), same_site)];
+    }
+    let mut out = vec![clear_cookie(s, &name)];
+    for (i, part) in sealed.as_bytes().chunks(CHUNK).enumerate() {
+        // The sealed form is base64url: every chunk boundary is a character boundary.
+        let part = std::str::from_utf8(part).unwrap_or_default();
+        out.push(build_cookie(
+            s,
+            &format!("{name}.{i}"),
+            part,
+            Some(max_age),
+            same_site,
+        ));
+    }
+    out
+}
+
+fn build_cookie(
+    s: &SessionConfig,
+    name: &str,
+    value: &str,
+    max_age: Option<Duration>,
+    same_site: Option<SameSite>,
+) -> String {
+    let same_site = match same_site.unwrap_or(s.same_site) {
+        SameSite::Lax => cookie::SameSite::Lax,
+        SameSite::Strict => cookie::SameSite::Strict,
+        SameSite::None => cookie::SameSite::None,
+    };
+    let mut c = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+        .http_only(true)
+        .secure(s.secure)
+        .same_site(same_site)
+        .path("/");
+    if let Some(domain) = &s.domain {
+        c = c.domain(domain.clone());
+    }
+    if let Some(age) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(age.as_secs() as i64));
+    }
+    c.build().to_string()
+}
+
+/// A `Set-Cookie` value that deletes the cookie `name`.
+pub(crate) fn clear_cookie(s: &SessionConfig, name: &str) -> String {
+    build_cookie(s, name, "", Some(Duration::ZERO), None)
+}
+
+/// Cookies clearing the session, the refresh token and any chunks the browser sent.
+pub(crate) fn clear_session_cookies(s: &SessionConfig, req: &impl RequestView) -> Vec<String> {
+    let mut names = vec![s.cookie_name("session"), s.cookie_name("refresh")];
+    for base in [s.cookie_name("session"), s.cookie_name("refresh")] {
+        names.extend(adapter::cookie_names_with_prefix(req, &format!("{base}.")));
+    }
+    names.iter().map(|n| clear_cookie(s, n)).collect()
+}
+
+/// The session and refresh cookies for a token response. When the provider did not rotate
+/// the refresh token, the previous one (`old_rt`) is kept.
+pub(crate) fn session_cookies(
+    auth: &Authenticator,
+    s: &SessionConfig,
+    tokens: &TokenResponse,
+    old_rt: Option<&str>,
+    carried: Carried,
+    req: &impl RequestView,
+) -> Vec<String> {
+    let exp = jwt_exp(&tokens.access_token)
+        .unwrap_or_else(|| auth.now_secs() + tokens.expires_in.unwrap_or(300.0) as i64);
+    let session = SessionCookie {
+        at: tokens.access_token.clone(),
+        exp,
+        it: tokens.id_token.clone().or(carried.id_token),
+        pf: carried.profile,
+    };
+    // Clear chunks left over from a larger earlier value, then set the new ones.
+    let mut out: Vec<String> = Vec::new();
+    for base in [s.cookie_name("session"), s.cookie_name("refresh")] {
+        for name in adapter::cookie_names_with_prefix(req, &format!("{base}.")) {
+            out.push(clear_cookie(s, &name));
+        }
+    }
+    out.extend(seal_cookie(
+        s,
+        "session",
+        "session",
+        &session,
+        s.session_ttl,
+        None,
+    ));
+    match tokens.refresh_token.as_deref().or(old_rt) {
+        Some(rt) => out.extend(seal_cookie(
+            s,
+            "refresh",
+            "refresh",
+            &RefreshCookie { rt: rt.to_owned() },
+            s.session_ttl,
+            None,
+        )),
+        None => out.push(clear_cookie(s, &s.cookie_name("refresh"))),
+    }
+    out
+}
+
+/// The `exp` of a JWT, read without verification (only to time the cookie; the token is
+/// verified on every use).
+fn jwt_exp(token: &str) -> Option<i64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("exp")?.as_f64().map(|e| e as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::SimpleRequest;
+
+    fn config() -> SessionConfig {
+        SessionConfig::builder("https://app.example.com")
+            .client_id("app")
+            .cookie_secret("x".repeat(32))
+            .allow_origin("https://admin.example.com")
+            .build()
+            .expect("config")
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused_and_same_origin_ones_pass() {
+        let s = config();
+        let post = |headers: &[(&str, &str)]| {
+            let mut r = SimpleRequest::new("POST", "/api/items");
+            for (n, v) in headers {
+                r = r.header(n, v);
+            }
+            check_same_origin(&s, &r)
+        };
+        for ok in [
+            &[][..],
+            &[("origin", "https://app.example.com")][..],
+            &[
+                ("origin", "https://admin.example.com"),
+                ("sec-fetch-site", "same-site"),
+            ][..],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")][..],
+            &[("origin", "null")][..],
+            &[("sec-fetch-site", "none")][..],
+            &[("sec-fetch-site", "same-origin")][..],
+        ] {
+            assert!(post(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &[("origin", "https://evil.example")][..],
+            &[("origin", "https://app.example.com.evil.example")][..],
+            &[("origin", "http://app.example.com")][..],
+            &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")][..],
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")][..],
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin"),
+            ][..],
+        ] {
+            let err = post(bad).expect_err("refused");
+            assert_eq!(err.code(), ErrorCode::PermissionDenied, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn safe_methods_are_not_state_changing() {
+        for m in ["GET", "head", "OPTIONS", "TRACE"] {
+            assert!(!is_unsafe(m), "{m}");
+        }
+        for m in ["POST", "PUT", "PATCH", "DELETE", "delete", "PROPFIND"] {
+            assert!(is_unsafe(m), "{m}");
+        }
+    }
+}
