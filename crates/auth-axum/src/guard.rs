@@ -1,55 +1,62 @@
-//! [`require`]: a layer that refuses requests whose claims fail a [`Guard`].
+//! [`guard`]: a layer that refuses requests whose claims fail a [`Guard`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_core::Guard;
+use auth_core::adapter::RequestAuth;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::layer::{AuthContext, BoxFuture, token_missing};
-use crate::rejection::missing_layer;
+use crate::layer::BoxFuture;
+use crate::rejection::{AuthRejection, missing_layer};
 use crate::view::HttpView;
 
 /// A layer admitting only requests whose claims pass `guard`: 401 without a valid credential,
 /// 403 `permission_denied` when the rule fails (with `error="insufficient_scope"` and the
-/// scopes in `WWW-Authenticate` for a scope rule).
+/// scopes in `WWW-Authenticate` for a scope rule). It needs an
+/// [`AuthLayer`](crate::AuthLayer) above it (else it answers 500 naming the fix).
 ///
-/// Use it as a `route_layer` (so that unmatched paths still answer 404), under an
-/// [`AuthLayer`](crate::AuthLayer):
+/// Use it as a `route_layer`, so that unmatched paths still answer 404. On a
+/// [`MethodRouter`](axum::routing::MethodRouter) it guards the methods it was added to, so one
+/// route can be open for reading and guarded for writing:
 ///
 /// ```
+/// use auth_axum::auth_core::{Authenticator, Guard};
 /// use auth_axum::{Auth, AuthLayer};
-/// use auth_core::{Authenticator, Guard};
 /// use axum::{Router, routing::{get, post}};
 ///
 /// fn app(authenticator: Authenticator) -> Router {
 ///     let admin = Router::new()
 ///         .route("/api/admin", get(async |Auth(claims): Auth| format!("{:?}", claims.sub)))
-///         .route_layer(auth_axum::require(Guard::any_role(["admin"])));
-///     let writers = Router::new()
-///         .route("/api/articles", post(async || "created"))
-///         .route_layer(auth_axum::require(Guard::all_scopes(["articles:write"])));
+///         .route_layer(auth_axum::guard(Guard::any_role(["admin"])));
 ///     Router::new()
 ///         .merge(admin)
-///         .merge(writers)
+///         .route(
+///             "/api/articles",
+///             // Anyone may read; writing needs the `articles:write` scope.
+///             get(async || "articles").merge(
+///                 post(async || "created")
+///                     .route_layer(auth_axum::guard(Guard::all_scopes(["articles:write"]))),
+///             ),
+///         )
 ///         .layer(AuthLayer::new(authenticator))
 /// }
 /// # let _ = app;
 /// ```
 ///
-/// Inside a handler, [`Guard::check`] with `?` does the same for one route, since
-/// [`AuthRejection`](crate::AuthRejection) converts from [`AuthError`](auth_core::AuthError).
-pub fn require(guard: Guard) -> GuardLayer {
+/// Inside a handler, [`Guard::check`] with `?` does the same for one route and gets the same
+/// response, since [`AuthRejection`] converts from [`AuthError`](auth_core::AuthError).
+pub fn guard(guard: Guard) -> GuardLayer {
     GuardLayer {
         guard: Arc::new(guard),
     }
 }
 
-/// The layer returned by [`require`].
+/// The layer returned by [`guard`].
 #[derive(Clone)]
 #[must_use]
 pub struct GuardLayer {
@@ -105,34 +112,21 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = Arc::clone(&self.guard);
-        let found = AuthContext::find_or_own(req.extensions_mut());
+        let auth = req.extensions().get::<RequestAuth>().cloned();
         Box::pin(async move {
-            let Some((ctx, owned)) = found else {
+            let Some(auth) = auth else {
                 return Ok(missing_layer().into_response());
             };
-            // Without an `AuthLayer` this service created the context: it appends the cookies.
-            let finish = |response: Response| {
-                if owned {
-                    ctx.apply_cookies(response)
-                } else {
-                    response
-                }
-            };
             let view = HttpView::new(req.method(), req.uri(), req.headers());
-            let rejection = match ctx.outcome(&view).await {
-                Ok(Some(auth)) => guard.check(&auth.claims).err().map(|e| ctx.reject_new(e)),
-                Ok(None) => Some(ctx.reject_new(token_missing())),
-                Err(error) => Some(ctx.reject(error)),
-            };
-            if let Some(rejection) = rejection {
-                return Ok(finish(rejection.into_response()));
+            if let Err(error) = auth.require(&view, Some(&guard)).await {
+                // The `AuthLayer` above renders it with the authenticator's settings.
+                return Ok(AuthRejection::from(error).into_response());
             }
-            let response = inner.call(req).await?;
-            Ok(finish(response))
+            inner.call(req).await
         })
     }
 }

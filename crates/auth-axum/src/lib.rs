@@ -1,23 +1,30 @@
 //! `auth-axum`: OAuth 2.0 / OpenID Connect authentication for [axum] 0.8 applications.
 //!
-//! For APIs that accept bearer access tokens and for server-rendered apps with browser sign-in:
-//! a thin adapter over [`auth_core`], which verifies tokens against the provider's keys, runs
-//! the login flow and keeps the session in sealed cookies. This crate takes the credential
-//! from the request, finds the [`Authenticator`](auth_core::Authenticator), calls the core,
-//! turns its errors into responses and mounts its routes.
+//! For APIs that accept bearer access tokens and for server-rendered apps with browser sign-in.
+//! Every decision (verification against the provider's keys, the login flow, sealed session
+//! cookies, transparent refresh, guards, error responses) is made by [`auth_core`], re-exported
+//! here as [`auth_core`](crate::auth_core) so that this crate is the only dependency you need.
+//! This crate translates axum's requests and responses for it.
 //!
 //! | item | what |
 //! |---|---|
 //! | [`Auth`] | extractor: `Auth(claims): Auth`, `Option<Auth>`, `Auth<MyClaims>` |
-//! | [`AuthLayer`] | finds the authenticator, authenticates once per request, appends refreshed cookies; [`AuthLayer::require`] protects a whole router |
-//! | [`require`] | a route layer admitting only claims that pass a [`Guard`](auth_core::Guard) (roles, scopes, permissions) |
+//! | [`AuthLayer`] | one authentication per request, rejections rendered with the authenticator's settings, refreshed cookies on the response; [`AuthLayer::required`] protects a whole router, [`AuthLayer::redirect_to_login`] sends browsers to sign in |
+//! | [`guard`] | a route layer admitting only claims that pass a [`Guard`](auth_core::Guard) (roles, scopes, permissions) |
 //! | [`helper_routes`] | `GET /auth/login`, `GET /auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `GET /auth/me` |
-//! | [`AuthRejection`] | the error response: taxonomy status, JSON body, RFC 6750 `WWW-Authenticate` |
-//! | [`into_response`] | the core's [`AuthResponse`](auth_core::AuthResponse) as an axum response |
+//! | [`AuthRejection`] | the error: taxonomy status, JSON body, RFC 6750 `WWW-Authenticate` |
+//! | [`into_response`] | the core's [`AuthResponse`](auth_core::adapter::AuthResponse) as an axum response |
+//!
+//! ```toml
+//! [dependencies]
+//! auth-axum = "0.1"
+//! axum = "0.8"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
 //!
 //! ```no_run
+//! use auth_axum::auth_core::{Authenticator, Guard};
 //! use auth_axum::{Auth, AuthLayer};
-//! use auth_core::{AuthConfig, Authenticator, Guard, SessionConfig, Verifier};
 //! use axum::{Json, Router, routing::get};
 //!
 //! async fn me(Auth(claims): Auth) -> Json<serde_json::Value> {
@@ -37,17 +44,16 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     // AUTH_ISSUER, AUTH_AUDIENCE, AUTH_CLIENT_ID, AUTH_CLIENT_SECRET, APP_URL,
-//!     // AUTH_COOKIE_SECRET
-//!     let verifier = Verifier::new(AuthConfig::from_env()?)?;
-//!     let authenticator = Authenticator::new(verifier, SessionConfig::from_env()?.build()?);
+//!     // AUTH_ISSUER and AUTH_AUDIENCE; for browser sign-in also APP_URL, AUTH_CLIENT_ID,
+//!     // AUTH_CLIENT_SECRET and AUTH_COOKIE_SECRET (without APP_URL: a bearer-only API).
+//!     let authenticator = Authenticator::from_env()?;
 //!
 //!     let app = Router::new()
 //!         .route("/", get(home))
 //!         .route("/api/me", get(me))
 //!         .route(
 //!             "/api/admin",
-//!             get(admin).route_layer(auth_axum::require(Guard::any_role(["admin"]))),
+//!             get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
 //!         )
 //!         .merge(auth_axum::helper_routes(&authenticator))
 //!         .layer(AuthLayer::new(authenticator));
@@ -59,25 +65,25 @@
 //! ```
 //!
 //! # How the pieces fit
-//! [`AuthLayer`] puts the authenticator and an empty, shared authentication slot into the
-//! request extensions. The first [`Auth`] extractor or [`require`] guard that needs the
-//! claims authenticates the request (`Authorization: Bearer`, then the session cookie,
-//! refreshing it when expired); later ones reuse the result. On the way out the layer appends
-//! the `Set-Cookie` headers of a refresh, or of the clearing of a session that cannot
-//! continue. Without the layer, extractors answer 500 with a message naming the fix; an
-//! `Authenticator` provided as a request extension (`.layer(Extension(authenticator))`) also
-//! works, but then refreshed cookies cannot reach the browser.
+//! [`AuthLayer`] puts a fresh [`RequestAuth`](auth_core::adapter::RequestAuth) into each
+//! request's extensions. The first [`Auth`] extractor or [`guard`] that needs the claims
+//! authenticates the request through it (`Authorization: Bearer`, then the session cookie,
+//! refreshing it when expired); later ones reuse the result. On the way out the layer renders
+//! any [`AuthRejection`] with the authenticator's settings and adds what the outcome needs
+//! (refreshed or cleared cookies, `Vary`, `Cache-Control`). Without the layer, extractors and
+//! guards answer 500 with a message naming the fix.
 //!
 //! # Errors
 //! Every refusal is an [`AuthRejection`] rendered by the core: 401 `token_missing` with a bare
 //! `WWW-Authenticate: Bearer` when no credential was sent; 401 `token_expired` /
 //! `token_invalid` with `error="invalid_token"`; 400 `invalid_request` (two `Authorization`
 //! headers, a malformed bearer credential); 403 `permission_denied` from a guard
-//! (`error="insufficient_scope"` and `scope=` for scope rules); 503 + `Retry-After` while the
-//! identity provider is unreachable, so that nobody is signed out by an outage. The body is
-//! always `{"error":{"code":…,"message":…}}`. Re-map them per handler with
-//! `Result<Auth, AuthRejection>` or axum-extra's `WithRejection`, or for a whole router with
-//! [`AuthLayer::with_error_handler`].
+//! (`error="insufficient_scope"` and `scope=` for scope rules) or for a cross-site unsafe
+//! request that relies on the session cookie; 503 + `Retry-After` while the identity provider
+//! is unreachable, so that nobody is signed out by an outage. The body is always
+//! `{"error":{"code":…,"message":…}}`. Re-map them per handler with
+//! `Result<Auth, AuthRejection>` or axum-extra's `WithRejection`, or everywhere (helper routes
+//! included) with [`AuthenticatorBuilder::error_handler`](auth_core::AuthenticatorBuilder::error_handler).
 //!
 //! # Features
 //! No optional features. The extractors work with any router state: the authenticator is
@@ -96,8 +102,12 @@ mod response;
 mod routes;
 mod view;
 
+/// The framework-neutral core: configuration, [`Authenticator`](auth_core::Authenticator),
+/// [`Guard`](auth_core::Guard), the error taxonomy.
+pub use auth_core;
+
 pub use extract::Auth;
-pub use guard::{GuardLayer, GuardService, require};
+pub use guard::{GuardLayer, GuardService, guard};
 pub use layer::{AuthLayer, AuthService};
 pub use rejection::AuthRejection;
 pub use response::into_response;

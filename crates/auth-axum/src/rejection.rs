@@ -1,58 +1,38 @@
-//! [`AuthRejection`]: why a request was refused, rendered by the core's error taxonomy.
+//! [`AuthRejection`]: why a request was refused.
 
 use std::fmt;
-use std::sync::Arc;
 
-use auth_core::{AuthError, AuthResponse, Authenticator, ErrorCode};
+use auth_core::adapter::AuthResponse;
+use auth_core::{AuthError, ErrorCode};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::response::into_response;
 
-/// A user-supplied renderer for rejections (see [`AuthLayer::with_error_handler`]).
+/// The rejection of [`Auth`](crate::Auth), [`AuthLayer::required`](crate::AuthLayer::required)
+/// and [`guard`](crate::guard): an [`AuthError`], plain data.
 ///
-/// [`AuthLayer::with_error_handler`]: crate::AuthLayer::with_error_handler
-pub(crate) type ErrorHandler = Arc<dyn Fn(AuthError) -> Response + Send + Sync>;
-
-/// How a rejection becomes a response.
-#[derive(Clone, Default)]
-pub(crate) enum Render {
-    /// [`Authenticator::error_response`] (with its realm), or the bare core rendering without
-    /// an authenticator.
-    #[default]
-    Core,
-    /// Core rendering with this authenticator's settings.
-    With(Authenticator),
-    /// The application's handler.
-    Custom(ErrorHandler),
-}
-
-impl fmt::Debug for Render {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Render::Core | Render::With(_) => "core",
-            Render::Custom(_) => "custom",
-        })
-    }
-}
-
-/// The rejection of [`Auth`](crate::Auth), [`AuthLayer::require`](crate::AuthLayer::require) and
-/// [`require`](crate::require): an [`AuthError`] that renders as the core's error response.
-///
-/// The response has the taxonomy's status (401 without or with a bad credential, 403 for a
-/// failed guard, 400 for a malformed request, 503 while the identity provider is unreachable,
-/// 500 for a setup mistake), the JSON body `{"error":{"code":…,"message":…}}`, an RFC 6750
-/// `WWW-Authenticate` challenge (a bare `Bearer` when no credential was sent;
-/// `error="insufficient_scope"` and `scope=` for a failed scope guard), `Retry-After` for
-/// retryable errors, and any cookie-clearing `Set-Cookie` headers. Rejections are logged at
-/// TRACE.
+/// As a response it has the taxonomy's status (401 without or with a bad credential, 403 for a
+/// failed guard or a cross-site request riding on the session cookie, 400 for a malformed
+/// request, 503 while the identity provider is unreachable, 500 for a setup mistake), the JSON
+/// body `{"error":{"code":…,"message":…}}`, an RFC 6750 `WWW-Authenticate` challenge (a bare
+/// `Bearer` when no credential was sent; `error="insufficient_scope"` and `scope=` for a failed
+/// scope guard) and `Retry-After` for retryable errors. Under an
+/// [`AuthLayer`](crate::AuthLayer) the layer renders it once more, with everything the
+/// authenticator knows: the realm, the
+/// [`error_handler`](auth_core::AuthenticatorBuilder::error_handler), the redirect to the login
+/// route of [`AuthLayer::redirect_to_login`](crate::AuthLayer::redirect_to_login), and any
+/// cookie-clearing `Set-Cookie` headers. So a handler that returns `Err(AuthRejection)` (for
+/// instance with `?` on [`Guard::check`](auth_core::Guard::check)) gets exactly the response the
+/// extractor would have produced. Rejections are logged at TRACE under the target
+/// `auth::rejection`.
 ///
 /// # Customising
-/// * For every rejection under a layer: [`AuthLayer::with_error_handler`](crate::AuthLayer::with_error_handler).
+/// * Every rejection, helper routes included:
+///   [`AuthenticatorBuilder::error_handler`](auth_core::AuthenticatorBuilder::error_handler).
 /// * Per handler: take `Result<Auth, AuthRejection>` and map the error yourself, or use
 ///   axum-extra's `WithRejection<Auth, MyError>` with `impl From<AuthRejection> for MyError`.
-///   [`into_inner`](Self::into_inner) gives the [`AuthError`] (code, status, message,
-///   challenge).
+///   [`error`](Self::error) gives the [`AuthError`] (code, status, message, reason, challenge).
 ///
 /// ```
 /// use auth_axum::{Auth, AuthRejection};
@@ -70,20 +50,18 @@ impl fmt::Debug for Render {
 /// }
 /// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(handler));
 /// ```
-///
-/// An [`AuthError`] converts into a rejection, so handlers returning
-/// `Result<_, AuthRejection>` can use `?` on [`Guard::check`](auth_core::Guard::check).
 #[must_use]
+#[derive(Clone)]
 pub struct AuthRejection {
     error: AuthError,
-    render: Render,
 }
 
-impl AuthRejection {
-    pub(crate) fn new(error: AuthError, render: Render) -> Self {
-        AuthRejection { error, render }
-    }
+/// The marker an [`AuthRejection`] leaves in its response's extensions, so that the layer can
+/// render it with the authenticator's settings.
+#[derive(Clone)]
+pub(crate) struct Rejected(pub(crate) AuthError);
 
+impl AuthRejection {
     /// The HTTP status of the response.
     #[must_use]
     pub fn status(&self) -> StatusCode {
@@ -116,25 +94,18 @@ impl AuthRejection {
 }
 
 impl From<AuthError> for AuthRejection {
-    /// A rejection rendered without an authenticator's settings (no `realm` in the challenge).
     fn from(error: AuthError) -> Self {
-        AuthRejection::new(error, Render::Core)
+        AuthRejection { error }
     }
 }
 
 impl IntoResponse for AuthRejection {
+    /// The core's error response without the authenticator's settings; an
+    /// [`AuthLayer`](crate::AuthLayer) around the route renders it again with them.
     fn into_response(self) -> Response {
-        tracing::trace!(
-            code = self.error.code().as_str(),
-            status = self.error.status(),
-            message = self.error.message(),
-            "request rejected"
-        );
-        match self.render {
-            Render::Custom(handler) => handler(self.error),
-            Render::With(authenticator) => into_response(authenticator.error_response(&self.error)),
-            Render::Core => into_response(AuthResponse::error(&self.error, None)),
-        }
+        let mut response = into_response(AuthResponse::error(&self.error, None));
+        response.extensions_mut().insert(Rejected(self.error));
+        response
     }
 }
 
@@ -142,7 +113,6 @@ impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthRejection")
             .field("error", &self.error)
-            .field("render", &self.render)
             .finish()
     }
 }
@@ -159,32 +129,14 @@ impl std::error::Error for AuthRejection {
     }
 }
 
-/// A copy of an error (errors are not `Clone`: their source is a boxed error), with or without
-/// its `Set-Cookie` headers. The source survives as text.
-pub(crate) fn copy_error(error: &AuthError, with_cookies: bool) -> AuthError {
-    let mut copy = AuthError::new(error.code(), error.message().to_owned());
-    if let Some(scope) = error.required_scope() {
-        copy = copy.with_required_scope(scope);
-    }
-    if let Some(secs) = error.retry_after() {
-        copy = copy.with_retry_after(secs);
-    }
-    if with_cookies && !error.set_cookies().is_empty() {
-        copy = copy.with_set_cookies(error.set_cookies().to_vec());
-    }
-    if let Some(source) = std::error::Error::source(error) {
-        copy = copy.with_source(source.to_string());
-    }
-    copy
-}
-
-/// The 500 answered when no `Authenticator` is reachable: the message names the fix.
+/// The 500 answered when no [`AuthLayer`](crate::AuthLayer) is above the route: the message
+/// names the fix.
 pub(crate) fn missing_layer() -> AuthRejection {
     tracing::error!(
-        "auth-axum: no Authenticator for this request; add `AuthLayer::new(authenticator)` to the router"
+        "auth-axum: no AuthLayer above this route; add `.layer(AuthLayer::new(authenticator))` to the router"
     );
     AuthRejection::from(AuthError::new(
         ErrorCode::ConfigInvalid,
-        "no Authenticator for this request: add `AuthLayer` to the router (`.layer(AuthLayer::new(authenticator))`) or provide the `Authenticator` as a request extension",
+        "no AuthLayer above this route: add `.layer(auth_axum::AuthLayer::new(authenticator))` to the router that serves it",
     ))
 }

@@ -1,6 +1,6 @@
 //! [`AuthResponse`] → axum [`Response`].
 
-use auth_core::AuthResponse;
+use auth_core::adapter::AuthResponse;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -12,7 +12,7 @@ use axum::response::Response;
 /// at WARN) instead of panicking.
 ///
 /// ```
-/// use auth_core::AuthResponse;
+/// use auth_axum::auth_core::adapter::AuthResponse;
 ///
 /// let core = AuthResponse::redirect("/home").with_cookies(["a=1".to_owned(), "b=2".to_owned()]);
 /// let response = auth_axum::into_response(core);

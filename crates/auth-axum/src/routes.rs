@@ -24,10 +24,10 @@ use crate::view::HttpView;
 /// Each route is served by [`Authenticator::handle`], which also answers other methods with
 /// 405. The routes work under [`Router::nest`] as well (they match on their own path). They
 /// need no [`AuthLayer`](crate::AuthLayer); under one, they are left alone by
-/// [`AuthLayer::require`](crate::AuthLayer::require).
+/// [`AuthLayer::required`](crate::AuthLayer::required).
 ///
 /// ```
-/// use auth_core::Authenticator;
+/// use auth_axum::auth_core::Authenticator;
 /// use axum::Router;
 ///
 /// fn app(authenticator: &Authenticator) -> Router {

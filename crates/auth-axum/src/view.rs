@@ -1,9 +1,7 @@
-//! [`RequestView`] over `http` request parts, without copying.
+//! The core's [`RequestView`] and [`ResponseHeaders`] over `http` types, without copying.
 
-use std::borrow::Cow;
-
-use auth_core::RequestView;
-use axum::http::{HeaderMap, Method, Uri};
+use auth_core::adapter::{RequestView, ResponseHeaders};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 /// A borrowed view of a request for the core.
 pub(crate) struct HttpView<'a> {
@@ -44,15 +42,29 @@ impl RequestView for HttpView<'_> {
         self.query
     }
 
-    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&str)) {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
         for value in self.headers.get_all(name) {
-            // A value with bytes outside visible ASCII is still passed on (lossily), so that a
-            // malformed credential is refused rather than mistaken for no credential.
-            let text = match value.to_str() {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(value.as_bytes()),
-            };
-            f(&text);
+            f(value.as_bytes());
+        }
+    }
+}
+
+/// The headers of a response, for [`RequestAuth::finish`](auth_core::adapter::RequestAuth::finish).
+pub(crate) struct HttpHeaders<'a>(pub(crate) &'a mut HeaderMap);
+
+impl ResponseHeaders for HttpHeaders<'_> {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.0.get_all(name) {
+            f(value.as_bytes());
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: &[u8]) {
+        match HeaderValue::from_bytes(value) {
+            Ok(value) => {
+                self.0.append(HeaderName::from_static(name), value);
+            }
+            Err(_) => tracing::warn!(header = name, "dropped an invalid header value"),
         }
     }
 }

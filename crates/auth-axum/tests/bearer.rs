@@ -6,15 +6,16 @@ mod common;
 use std::future::Future;
 use std::pin::Pin;
 
+use auth_axum::auth_core::adapter::AuthResponse;
+use auth_axum::auth_core::{AuthError, Authenticator, ErrorCode, Guard};
 use auth_axum::{Auth, AuthLayer, AuthRejection};
-use auth_core::{AuthError, AuthResponse, ErrorCode};
 use auth_issuer::TestIssuer;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
 use common::{app, bearer, body_json, get_req, header};
 use serde::Deserialize;
 use tower::ServiceExt as _;
@@ -293,6 +294,46 @@ async fn scope_guard_names_the_scope() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_guard_on_one_method_leaves_the_others_open() {
+    let (issuer, app) = setup().await;
+    let send = |method: &str, token: Option<String>| {
+        let mut request = Request::builder().method(method).uri("/items");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        app.clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+    };
+    let status = |r: Result<Response, _>| r.map(|r: Response| r.status()).expect("infallible");
+    assert_eq!(status(send("GET", None).await), StatusCode::OK);
+    assert_eq!(status(send("DELETE", None).await), StatusCode::UNAUTHORIZED);
+    let bob = issuer.token().sub("bob").roles(&["user"]).sign();
+    assert_eq!(
+        status(send("DELETE", Some(bob)).await),
+        StatusCode::FORBIDDEN
+    );
+    let alice = issuer.token().sub("alice").roles(&["admin"]).sign();
+    assert_eq!(
+        status(send("DELETE", Some(alice.clone())).await),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_unsafe_request_with_a_bearer_token_is_not_origin_checked() {
+    let (issuer, app) = setup().await;
+    let alice = issuer.token().sub("alice").roles(&["admin"]).sign();
+    let request = Request::delete("/items")
+        .header("authorization", format!("Bearer {alice}"))
+        .header("origin", "https://other.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 fn app_again(issuer: &TestIssuer) -> Router {
     app(common::authenticator(issuer, APP))
 }
@@ -305,7 +346,7 @@ async fn guard_failure_inside_a_handler_with_question_mark() {
             "/editor",
             get(
                 async |Auth(claims): Auth| -> Result<String, AuthRejection> {
-                    auth_core::Guard::any_role(["editor"]).check(&claims)?;
+                    Guard::any_role(["editor"]).check(&claims)?;
                     Ok("ok".to_owned())
                 },
             ),
@@ -323,14 +364,14 @@ async fn guard_failure_inside_a_handler_with_question_mark() {
     );
 }
 
-// ---------------------------------------------------------------- AuthLayer::require
+// ---------------------------------------------------------------- AuthLayer::required
 
 fn required_app(issuer: &TestIssuer) -> Router {
     let authenticator = common::authenticator(issuer, APP);
     Router::new()
         .route("/anything", get(async || "secret"))
         .merge(auth_axum::helper_routes(&authenticator))
-        .layer(AuthLayer::new(authenticator).require())
+        .layer(AuthLayer::new(authenticator).required())
 }
 
 #[tokio::test]
@@ -374,31 +415,109 @@ async fn require_leaves_the_helper_routes_open() {
 
 // ---------------------------------------------------------------- customisation
 
+/// An app whose authenticator renders every rejection as 418 with its own body, keeping the
+/// standard headers.
+fn teapot_app(issuer: &TestIssuer) -> Router {
+    let authenticator = common::builder(issuer, APP)
+        .realm("api")
+        .error_handler(|err, mut response| {
+            response.status = 418;
+            response.with_json_body(&serde_json::json!({ "custom": err.code().as_str() }))
+        })
+        .build()
+        .expect("authenticator");
+    common::routes()
+        .route(
+            "/editor",
+            get(
+                async |Auth(claims): Auth| -> Result<String, AuthRejection> {
+                    Guard::any_role(["editor"]).check(&claims)?;
+                    Ok("ok".to_owned())
+                },
+            ),
+        )
+        .merge(auth_axum::helper_routes(&authenticator))
+        .layer(AuthLayer::new(authenticator))
+}
+
 #[tokio::test]
-async fn error_handler_renders_every_rejection() {
+async fn the_error_handler_renders_every_rejection_and_keeps_the_challenge() {
     let issuer = TestIssuer::start().await;
-    let app = common::routes().layer(
-        AuthLayer::new(common::authenticator(&issuer, APP)).with_error_handler(|err: AuthError| {
-            (StatusCode::IM_A_TEAPOT, format!("custom {}", err.code())).into_response()
-        }),
-    );
-    let response = app
-        .clone()
-        .oneshot(get_req("/me"))
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    let app = teapot_app(&issuer);
+    let bob = issuer.token().sub("bob").sign();
+    let cases = [
+        (
+            get_req("/me"),
+            "token_missing",
+            Some(r#"Bearer realm="api""#),
+        ),
+        (bearer("/admin", &bob), "permission_denied", None),
+        // `?` on a guard inside a handler: the same rendering as the guard layer.
+        (bearer("/editor", &bob), "permission_denied", None),
+        (bearer("/me", "not-a-jwt"), "token_invalid", None),
+        // A helper route's refusal goes through the same handler.
+        (
+            get_req("/auth/callback?code=x&state=y"),
+            "state_mismatch",
+            None,
+        ),
+    ];
+    for (request, code, challenge) in cases {
+        let path = request.uri().to_string();
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT, "{path}");
+        let www = header(&response, "www-authenticate");
+        if let Some(challenge) = challenge {
+            assert_eq!(www.as_deref(), Some(challenge), "{path}");
+        }
+        if code != "state_mismatch" {
+            let www = www.unwrap_or_default();
+            assert!(www.starts_with(r#"Bearer realm="api""#), "{path}: {www}");
+        }
+        assert_eq!(body_json(response).await["custom"], code, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_guard_in_a_handler_gets_the_realm_like_the_guard_layer() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = common::builder(&issuer, APP)
+        .realm("api")
+        .build()
+        .expect("authenticator");
+    let app = Router::new()
+        .route(
+            "/editor",
+            get(
+                async |Auth(claims): Auth| -> Result<String, AuthRejection> {
+                    Guard::all_scopes(["articles:write"]).check(&claims)?;
+                    Ok("ok".to_owned())
+                },
+            ),
+        )
+        .route(
+            "/layered",
+            get(async || "ok").route_layer(auth_axum::guard(Guard::all_scopes(["articles:write"]))),
+        )
+        .layer(AuthLayer::new(authenticator));
     let token = issuer.token().sub("bob").sign();
-    let response = app
-        .oneshot(bearer("/admin", &token))
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
-    assert_eq!(&bytes[..], b"custom permission_denied");
+    let mut seen = Vec::new();
+    for path in ["/editor", "/layered"] {
+        let response = app
+            .clone()
+            .oneshot(bearer(path, &token))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        seen.push((
+            header(&response, "www-authenticate"),
+            body_json(response).await,
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let www = seen[0].0.clone().unwrap_or_default();
+    assert!(www.contains(r#"realm="api""#), "{www}");
+    assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
 }
 
 #[tokio::test]
@@ -462,9 +581,13 @@ async fn optional_auth_without_layer_is_500_too() {
 }
 
 #[tokio::test]
-async fn an_authenticator_extension_works_without_the_layer() {
+async fn a_bearer_only_api_needs_no_browser_settings() {
     let issuer = TestIssuer::start().await;
-    let app = common::routes().layer(Extension(common::authenticator(&issuer, APP)));
+    // No APP_URL, client id or cookie secret: tokens only.
+    let authenticator = Authenticator::builder(common::verifier(&issuer))
+        .build()
+        .expect("a bearer-only authenticator");
+    let app = common::routes().layer(AuthLayer::new(authenticator));
     let token = issuer.token().sub("alice").roles(&["admin"]).sign();
     let response = app
         .clone()
@@ -472,8 +595,39 @@ async fn an_authenticator_extension_works_without_the_layer() {
         .await
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.oneshot(get_req("/me")).await.expect("infallible");
+    // A cookie is not a credential here.
+    let request = Request::get("/me")
+        .header("cookie", "auth.session=anything")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body_json(response).await["error"]["code"], "token_missing");
+}
+
+#[tokio::test]
+async fn the_test_issuer_builds_a_ready_authenticator_in_one_line() {
+    let issuer = TestIssuer::start().await;
+    let app = common::app(issuer.authenticator(APP));
+    let token = issuer.token().sub("alice").sign();
+    let response = app
+        .clone()
+        .oneshot(bearer("/me", &token))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await["sub"], "alice");
+    let login = app
+        .oneshot(get_req("/auth/login"))
+        .await
+        .expect("infallible");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let api = common::routes().layer(AuthLayer::new(issuer.bearer_authenticator()));
+    let response = api
+        .oneshot(bearer("/me", &token))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 // ---------------------------------------------------------------- types and conversion

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use auth_issuer::{TestClient, TestIssuer, TestIssuerBuilder, TestUser};
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -20,18 +20,7 @@ struct Setup {
     browser: Browser,
 }
 
-/// How the app under test is assembled.
-enum Wiring {
-    /// `AuthLayer` around everything (the supported setup).
-    Layer,
-    /// Only `Extension(authenticator)`: authentication works, refreshed cookies are lost.
-    ExtensionOnly,
-}
-
-async fn start(
-    wiring: Wiring,
-    configure: impl FnOnce(TestIssuerBuilder) -> TestIssuerBuilder,
-) -> Setup {
+async fn start(configure: impl FnOnce(TestIssuerBuilder) -> TestIssuerBuilder) -> Setup {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let app_url = format!("http://{}", listener.local_addr().expect("addr"));
     let issuer = configure(
@@ -49,12 +38,7 @@ async fn start(
     .await
     .expect("issuer");
     let authenticator = common::authenticator(&issuer, &app_url);
-    let app: Router = match wiring {
-        Wiring::Layer => common::app(authenticator),
-        Wiring::ExtensionOnly => common::routes()
-            .merge(auth_axum::helper_routes(&authenticator))
-            .layer(Extension(authenticator)),
-    };
+    let app: Router = common::app(authenticator);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Setup {
         app_url,
@@ -113,7 +97,19 @@ impl Browser {
     }
 
     async fn send(&mut self, method: reqwest::Method, url: &str) -> Reply {
+        self.send_with(method, url, &[]).await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.http.request(method, url);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if !self.jar.is_empty() {
             let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
             req = req.header("cookie", cookies.join("; "));
@@ -181,7 +177,7 @@ impl Setup {
 
 #[tokio::test]
 async fn sign_in_use_the_cookie_and_sign_out() {
-    let mut s = start(Wiring::Layer, |b| b).await;
+    let mut s = start(|b| b).await;
     s.sign_in().await;
 
     let me = s.browser.get(&s.url("/me")).await;
@@ -228,7 +224,7 @@ async fn sign_in_use_the_cookie_and_sign_out() {
 async fn the_layer_appends_refreshed_cookies_to_the_handler_response() {
     // Access tokens expire on arrival (the verifier's leeway still accepts them): every
     // request after the sign-in refreshes the session.
-    let mut s = start(Wiring::Layer, |b| b.access_token_ttl(Duration::ZERO)).await;
+    let mut s = start(|b| b.access_token_ttl(Duration::ZERO)).await;
     s.sign_in().await;
     let issued = s.issuer.refresh_token_count();
 
@@ -248,7 +244,7 @@ async fn the_layer_appends_refreshed_cookies_to_the_handler_response() {
 
 #[tokio::test]
 async fn a_guard_and_an_extractor_share_one_refresh() {
-    let mut s = start(Wiring::Layer, |b| b.access_token_ttl(Duration::ZERO)).await;
+    let mut s = start(|b| b.access_token_ttl(Duration::ZERO)).await;
     s.sign_in().await;
     let issued = s.issuer.refresh_token_count();
     let admin = s.browser.get(&s.url("/admin")).await;
@@ -264,7 +260,7 @@ async fn a_guard_and_an_extractor_share_one_refresh() {
 
 #[tokio::test]
 async fn routes_that_do_not_ask_for_claims_do_not_refresh() {
-    let mut s = start(Wiring::Layer, |b| b.access_token_ttl(Duration::ZERO)).await;
+    let mut s = start(|b| b.access_token_ttl(Duration::ZERO)).await;
     s.sign_in().await;
     let issued = s.issuer.refresh_token_count();
     let public = s.browser.get(&s.url("/public")).await;
@@ -275,7 +271,7 @@ async fn routes_that_do_not_ask_for_claims_do_not_refresh() {
 
 #[tokio::test]
 async fn a_dead_session_is_refused_and_its_cookies_cleared_once() {
-    let mut s = start(Wiring::Layer, |b| b.access_token_ttl(Duration::ZERO)).await;
+    let mut s = start(|b| b.access_token_ttl(Duration::ZERO)).await;
     s.sign_in().await;
     assert!(s.issuer.revoke_refresh_tokens_for("alice") > 0);
 
@@ -300,7 +296,7 @@ async fn a_dead_session_is_refused_and_its_cookies_cleared_once() {
 
 #[tokio::test]
 async fn a_dead_session_on_a_public_page_is_cleared_too() {
-    let mut s = start(Wiring::Layer, |b| b.access_token_ttl(Duration::ZERO)).await;
+    let mut s = start(|b| b.access_token_ttl(Duration::ZERO)).await;
     s.sign_in().await;
     s.issuer.revoke_refresh_tokens_for("alice");
     // `Option<Auth>` refuses the dead session (a bad credential), and the cookies go.
@@ -314,28 +310,108 @@ async fn a_dead_session_on_a_public_page_is_cleared_too() {
 }
 
 #[tokio::test]
-async fn without_the_layer_refreshed_cookies_are_lost() {
-    let mut s = start(Wiring::ExtensionOnly, |b| {
-        b.access_token_ttl(Duration::ZERO)
-    })
-    .await;
-    s.sign_in().await;
-    let me = s.browser.get(&s.url("/me")).await;
-    assert_eq!(me.status, 200, "{}", me.body);
-    assert!(
-        me.set_cookies.is_empty(),
-        "documented limitation: {:?}",
-        me.set_cookies
+async fn a_cross_site_unsafe_request_riding_on_the_session_cookie_is_403() {
+    let mut s = start(|b| b).await;
+    s.sign_in().await; // alice, an admin
+    let url = s.url("/items");
+    let delete = reqwest::Method::DELETE;
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("origin", "https://evil.example")][..],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ][..],
+        &[("sec-fetch-site", "same-site")][..],
+    ] {
+        let r = s.browser.send_with(delete.clone(), &url, headers).await;
+        assert_eq!(r.status, 403, "{headers:?}: {}", r.body);
+        assert_eq!(
+            r.json()["error"]["code"],
+            "permission_denied",
+            "{headers:?}"
+        );
+    }
+    let app_url = s.app_url.clone();
+    for headers in [
+        &[
+            ("origin", app_url.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ][..],
+        &[][..],
+    ] {
+        let r = s.browser.send_with(delete.clone(), &url, headers).await;
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.body);
+    }
+    // A safe method is not checked: `SameSite` and the handler's own rules apply.
+    let r = s
+        .browser
+        .send_with(
+            reqwest::Method::GET,
+            &s.url("/me"),
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_unauthenticated_browser_navigation_is_sent_to_sign_in() {
+    let mut s = start(|b| b).await;
+    let url = s.url("/account?tab=keys");
+    let page = s
+        .browser
+        .send_with(
+            reqwest::Method::GET,
+            &url,
+            &[
+                ("accept", "text/html,application/xhtml+xml"),
+                ("sec-fetch-mode", "navigate"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/auth/login?return_to=%2Faccount%3Ftab%3Dkeys")
     );
-    // The guard creates its own context and does append them.
-    let admin = s.browser.get(&s.url("/admin")).await;
-    assert_eq!(admin.status, 200, "{}", admin.body);
-    assert!(admin.cookies_set().contains(&"auth.session".to_owned()));
+    // `fetch` and API clients still get the 401.
+    let api = s
+        .browser
+        .send_with(
+            reqwest::Method::GET,
+            &url,
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(api.status, 401, "{}", api.body);
+    let post = s
+        .browser
+        .send_with(reqwest::Method::POST, &url, &[("accept", "text/html")])
+        .await;
+    assert_eq!(post.status, 401, "{}", post.body);
+    // Following the redirect signs in and comes back to the page.
+    let login = s
+        .browser
+        .get(&s.url(page.location.as_deref().unwrap_or_default()))
+        .await;
+    let back = s.browser.get(&login.location.expect("to the issuer")).await;
+    let done = s
+        .browser
+        .get(&back.location.expect("to the callback"))
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/account?tab=keys"));
+    let page = s
+        .browser
+        .send_with(reqwest::Method::GET, &url, &[("accept", "text/html")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.json()["sub"], "alice");
 }
 
 #[tokio::test]
 async fn helper_routes_answer_other_methods_with_405() {
-    let mut s = start(Wiring::Layer, |b| b).await;
+    let mut s = start(|b| b).await;
     let r = s.browser.get(&s.url("/auth/signout")).await;
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["error"]["code"], "invalid_request");
@@ -345,7 +421,7 @@ async fn helper_routes_answer_other_methods_with_405() {
 
 #[tokio::test]
 async fn a_callback_without_a_login_is_400_state_mismatch() {
-    let mut s = start(Wiring::Layer, |b| b).await;
+    let mut s = start(|b| b).await;
     let r = s
         .browser
         .get(&s.url("/auth/callback?code=x&state=0123456789abcdef0123"))
@@ -356,7 +432,7 @@ async fn a_callback_without_a_login_is_400_state_mismatch() {
 
 #[tokio::test]
 async fn the_provider_being_down_is_503_not_401() {
-    let mut s = start(Wiring::Layer, |b| b).await;
+    let mut s = start(|b| b).await;
     s.issuer
         .set_discovery_fault(Some(auth_issuer::Fault::Status(503)));
     let r = s.browser.get(&s.url("/auth/login")).await;

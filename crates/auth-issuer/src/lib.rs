@@ -211,14 +211,19 @@
 //!
 //! # Features and MSRV
 //!
-//! No optional features. The minimum supported Rust version is 1.88 (the workspace's
-//! `rust-version`).
+//! | feature | what |
+//! |---|---|
+//! | `auth-core` (off) | [`TestIssuer::authenticator`], [`TestIssuer::bearer_authenticator`] and the config builders they use: an SDK `Authenticator` that trusts this issuer, for an app under test in one line |
+//!
+//! The minimum supported Rust version is 1.88 (the workspace's `rust-version`).
 
 mod endpoints;
 mod fault;
 mod grants;
 mod keys;
 mod pkce;
+#[cfg(feature = "auth-core")]
+mod sdk;
 mod server;
 mod token;
 mod users;

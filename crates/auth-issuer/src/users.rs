@@ -363,6 +363,12 @@ impl Directory {
         }
     }
 
+    /// The first registered client.
+    #[cfg(feature = "auth-core")]
+    pub(crate) fn first_client(&self) -> Option<&TestClient> {
+        self.clients.first()
+    }
+
     pub(crate) fn client(&self, id: &str) -> Option<&TestClient> {
         self.clients.iter().find(|c| c.id == id)
     }

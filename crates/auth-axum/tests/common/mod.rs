@@ -4,26 +4,23 @@
 
 use std::time::Duration;
 
+use auth_axum::auth_core::{Authenticator, AuthenticatorBuilder, Guard, JwksPolicy, Verifier};
 use auth_axum::{Auth, AuthLayer};
-use auth_core::{AuthConfig, Authenticator, Guard, JwksPolicy, SessionConfig, Verifier};
 use auth_issuer::TestIssuer;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
-pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789-abcdef";
 pub const CLIENT_ID: &str = "web-app";
 pub const CLIENT_SECRET: &str = "web-secret";
 
-pub fn authenticator(issuer: &TestIssuer, app_url: &str) -> Authenticator {
-    let config = AuthConfig::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.audience())
-        .client_id(CLIENT_ID)
-        .client_secret(CLIENT_SECRET)
+/// A verifier for `issuer` that backs off for a short time only (tests inject faults).
+pub fn verifier(issuer: &TestIssuer) -> Verifier {
+    let config = issuer
+        .auth_config()
         .jwks_policy(
             JwksPolicy::default()
                 .backoff(Duration::from_millis(50), Duration::from_millis(200))
@@ -31,11 +28,21 @@ pub fn authenticator(issuer: &TestIssuer, app_url: &str) -> Authenticator {
         )
         .build()
         .expect("config");
-    let session = SessionConfig::builder(app_url)
-        .cookie_secret(COOKIE_SECRET)
+    Verifier::new(config).expect("verifier")
+}
+
+/// The builder of an authenticator with sessions for an app at `app_url`, signing in through
+/// the issuer's first client.
+pub fn builder(issuer: &TestIssuer, app_url: &str) -> AuthenticatorBuilder {
+    let sessions = issuer
+        .session_config(app_url)
         .build()
         .expect("session config");
-    Authenticator::new(Verifier::new(config).expect("verifier"), session)
+    Authenticator::builder(verifier(issuer)).sessions(sessions)
+}
+
+pub fn authenticator(issuer: &TestIssuer, app_url: &str) -> Authenticator {
+    builder(issuer, app_url).build().expect("authenticator")
 }
 
 pub async fn me(Auth(claims): Auth) -> axum::Json<Value> {
@@ -54,17 +61,28 @@ pub fn routes() -> Router {
         .route("/public", get(async || "public"))
         .route(
             "/admin",
-            get(me).route_layer(auth_axum::require(Guard::any_role(["admin"]))),
+            get(me).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
         )
         .route(
             "/write",
-            get(me).route_layer(auth_axum::require(Guard::all_scopes(["articles:write"]))),
+            get(me).route_layer(auth_axum::guard(Guard::all_scopes(["articles:write"]))),
+        )
+        // Open for reading, guarded for deleting.
+        .route(
+            "/items",
+            get(async || "items")
+                .merge(delete(me).route_layer(auth_axum::guard(Guard::any_role(["admin"])))),
         )
 }
 
 /// The app: routes, helper routes and the layer.
 pub fn app(authenticator: Authenticator) -> Router {
+    // Pages: a browser without a session is sent to sign in.
+    let pages = Router::new()
+        .route("/account", get(me).post(me))
+        .layer(AuthLayer::new(authenticator.clone()).redirect_to_login());
     routes()
+        .merge(pages)
         .merge(auth_axum::helper_routes(&authenticator))
         .layer(AuthLayer::new(authenticator))
 }
