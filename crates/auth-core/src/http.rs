@@ -27,8 +27,12 @@ pub enum Method {
 }
 
 /// A request the SDK wants sent.
+///
+/// Its `Debug` output shows the method, the URL without its query, the header names and the
+/// body's length: header values (a Basic client secret), the query and the body (codes,
+/// refresh tokens) may carry secrets, so a custom [`HttpClient`] can log requests safely.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpRequest {
     /// The method.
     pub method: Method,
@@ -91,8 +95,11 @@ impl HttpRequest {
 }
 
 /// A response.
+///
+/// Its `Debug` output shows the status, the header names and the body's length, never the
+/// body (which may hold tokens).
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -100,6 +107,44 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body, at most [`HttpRequest::max_body`] bytes.
     pub body: Bytes,
+}
+
+/// The names of headers, for `Debug` output that must not show their values.
+struct HeaderNames<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = match self.url.split_once('?') {
+            Some((base, _)) => format!("{base}?<redacted>"),
+            None => self.url.clone(),
+        };
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl HttpResponse {
@@ -319,5 +364,41 @@ impl HttpClient for ReqwestClient {
                 body: body.freeze(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let request = HttpRequest::post_form(
+            "https://idp.example/token?client_secret=q-secret",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "rt-secret"),
+            ],
+            Duration::from_secs(1),
+            1024,
+        )
+        .header("authorization", "Basic Y2xpZW50OmMtc2VjcmV0");
+        let response = HttpResponse::new(
+            200,
+            vec![("set-cookie".into(), "sid=cookie-secret".into())],
+            Bytes::from_static(br#"{"access_token":"at-secret"}"#),
+        );
+        let printed = format!("{request:?} {response:?} {request:#?} {response:#?}");
+        for secret in [
+            "q-secret",
+            "rt-secret",
+            "Y2xpZW50",
+            "cookie-secret",
+            "at-secret",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("https://idp.example/token"), "{printed}");
+        assert!(printed.contains("authorization"), "{printed}");
     }
 }

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use auth_axum::auth_core::{Authenticator, AuthenticatorBuilder, ErrorCode, Guard};
 use auth_axum::{Auth, AuthLayer, AuthRejection};
-use auth_core::{AuthConfig, Authenticator, Guard, SessionConfig, Verifier};
 use auth_issuer::{TestClient, TestIssuer, TestUser};
 use axum::extract::Query;
 use axum::response::Html;
@@ -42,7 +42,7 @@ pub fn app(authenticator: Authenticator) -> Router {
         .route("/api/me", get(me))
         .route(
             "/api/admin",
-            get(admin).route_layer(auth_axum::require(Guard::any_role(["admin"]))),
+            get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
         )
         .route("/api/optional", get(optional))
         .merge(auth_axum::helper_routes(&authenticator))
@@ -70,7 +70,7 @@ async fn home(
     // Only a known code is shown: nothing from the URL is reflected as-is.
     let notice = query
         .get("auth_error")
-        .and_then(|code| auth_core::ErrorCode::from_str_opt(code))
+        .and_then(|code| code.parse::<ErrorCode>().ok())
         .map(|code| {
             format!("<p id=\"auth-error\">Sign-in did not complete (<code>{code}</code>).</p>\n")
         })
@@ -192,22 +192,6 @@ impl Running {
     }
 }
 
-/// `SessionConfig::from_env()` (`APP_URL`, `AUTH_COOKIE_SECRET`, `AUTH_COOKIE_SECRET_OLD`) when
-/// the app URL came from `APP_URL`; else the same for the bound address.
-fn session_config(settings: &Settings, app_url: &str) -> Result<SessionConfig, BoxError> {
-    let from_env = std::env::var("APP_URL").ok();
-    let builder = if from_env.is_some() && from_env == settings.app_url {
-        SessionConfig::from_env()?
-    } else {
-        let builder = SessionConfig::builder(app_url);
-        match std::env::var("AUTH_COOKIE_SECRET") {
-            Ok(secret) if !secret.is_empty() => builder.cookie_secret(secret),
-            _ => builder,
-        }
-    };
-    Ok(builder.build()?)
-}
-
 /// Binds the listener, starts the embedded issuer when configured, and serves the app in a
 /// background task. The provider is not contacted here: with an unreachable provider the app
 /// starts and its protected routes answer 503 until the provider is back.
@@ -232,40 +216,47 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
         .trim_end_matches('/')
         .to_owned();
 
-    let (config, issuer) = if settings.dev_issuer {
-        let issuer = TestIssuer::builder()
-            .client(
-                TestClient::confidential(DEV_CLIENT_ID, DEV_CLIENT_SECRET)
-                    .redirect_uri(format!("{app_url}/auth/callback"))
-                    .post_logout_redirect_uri(format!("{app_url}/")),
-            )
-            .user(
-                TestUser::new("alice")
-                    .name("Alice Example")
-                    .email("alice@example.com")
-                    .roles(&["admin", "user"]),
-            )
-            .user(
-                TestUser::new("bob")
-                    .name("Bob Example")
-                    .email("bob@example.com")
-                    .roles(&["user"]),
-            )
-            .start()
-            .await?;
-        let config = AuthConfig::builder()
-            .issuer(issuer.issuer())
-            .audience(issuer.audience())
-            .client_id(DEV_CLIENT_ID)
-            .client_secret(DEV_CLIENT_SECRET)
-            .build()?;
-        (config, Some(issuer))
+    let issuer = if settings.dev_issuer {
+        Some(
+            TestIssuer::builder()
+                .client(
+                    TestClient::confidential(DEV_CLIENT_ID, DEV_CLIENT_SECRET)
+                        .redirect_uri(format!("{app_url}/auth/callback"))
+                        .post_logout_redirect_uri(format!("{app_url}/")),
+                )
+                .user(
+                    TestUser::new("alice")
+                        .name("Alice Example")
+                        .email("alice@example.com")
+                        .roles(&["admin", "user"]),
+                )
+                .user(
+                    TestUser::new("bob")
+                        .name("Bob Example")
+                        .email("bob@example.com")
+                        .roles(&["user"]),
+                )
+                .start()
+                .await?,
+        )
     } else {
-        (AuthConfig::from_env()?, None)
+        None
     };
 
-    let session = session_config(&settings, &app_url)?;
-    let authenticator = Authenticator::new(Verifier::new(config)?, session);
+    // The SDK's own twelve-factor configuration (`AUTH_*`, `APP_URL`), with the app URL
+    // resolved above and, for the embedded issuer, its identifier, audience and client.
+    let dev = issuer
+        .as_ref()
+        .map(|i| (i.issuer().to_owned(), i.audience().to_owned()));
+    let lookup = |name: &str| match (name, &dev) {
+        ("APP_URL", _) => Some(app_url.clone()),
+        ("AUTH_ISSUER", Some((issuer, _))) => Some(issuer.clone()),
+        ("AUTH_AUDIENCE", Some((_, audience))) => Some(audience.clone()),
+        ("AUTH_CLIENT_ID", Some(_)) => Some(DEV_CLIENT_ID.to_owned()),
+        ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
+        _ => std::env::var(name).ok(),
+    };
+    let authenticator = AuthenticatorBuilder::from_vars(lookup)?.build()?;
 
     let app = app(authenticator);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

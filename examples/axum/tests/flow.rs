@@ -150,20 +150,20 @@ async fn an_unreachable_provider_is_503_not_a_crash() {
     let dead = issuer.issuer().to_owned();
     let token = issuer.token().sub("alice").sign();
     issuer.shutdown().await;
-    let authenticator = auth_core::Authenticator::new(
-        auth_core::Verifier::new(
-            auth_core::AuthConfig::builder()
-                .issuer(dead)
-                .audience("test-api")
-                .client_id("example-app")
-                .build()
-                .expect("config"),
-        )
-        .expect("verifier"),
-        auth_core::SessionConfig::builder("http://127.0.0.1:3000")
-            .build()
-            .expect("session"),
-    );
+    let vars = [
+        ("AUTH_ISSUER", dead.as_str()),
+        ("AUTH_AUDIENCE", "test-api"),
+        ("APP_URL", "http://127.0.0.1:3000"),
+        ("AUTH_CLIENT_ID", "example-app"),
+    ];
+    let authenticator = auth_axum::auth_core::AuthenticatorBuilder::from_vars(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("config")
+    .build()
+    .expect("authenticator");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
