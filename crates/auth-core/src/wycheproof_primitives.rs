@@ -1,5 +1,6 @@
 //! Wycheproof primitive vectors (ECDSA P-256 P1363, RSA PKCS#1 v1.5, RSA-PSS, Ed25519) through our
 //! own key import (JWK → parsed key) and signature check, with the JWS layer's length rule.
+#![cfg(test)]
 
 use serde_json::Value;
 
