@@ -111,7 +111,8 @@ fn no_unwrap_or_expect_in_library_code() {
                 continue;
             }
             let allowed = line.contains("allow-panic:")
-                || i.checked_sub(1).is_some_and(|p| lines[p].contains("allow-panic:"));
+                || i.checked_sub(1)
+                    .is_some_and(|p| lines[p].contains("allow-panic:"));
             assert!(
                 !(line.contains(".unwrap()") || line.contains(".expect(")) || allowed,
                 "{}:{}: unwrap/expect in library code",
@@ -131,4 +132,3 @@ fn the_readme_test_is_the_one_ci_runs() {
         "README.md must show examples/axum/tests/readme.rs verbatim"
     );
 }
-

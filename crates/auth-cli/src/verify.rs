@@ -188,6 +188,9 @@ enum Outcome<'a> {
         ok: bool,
         code: &'static str,
         message: &'a str,
+        /// Why a `token_invalid` token was refused (`bad_signature`, `issuer_mismatch`, ...).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
     },
 }
 
@@ -211,6 +214,7 @@ impl Report {
                 ok: false,
                 code: code.as_str(),
                 message,
+                reason: None,
             }));
         } else {
             eprintln!("error: {message}");
@@ -225,9 +229,13 @@ impl Report {
                 ok: false,
                 code: e.code().as_str(),
                 message: e.message(),
+                reason: e.reason().map(|r| r.as_str()),
             }));
         } else {
-            eprintln!("rejected: {}: {}", e.code(), e.message());
+            match e.reason() {
+                Some(reason) => eprintln!("rejected: {} ({reason}): {}", e.code(), e.message()),
+                None => eprintln!("rejected: {}: {}", e.code(), e.message()),
+            }
             // The causes are for operators (connection refused, HTTP 404, ...); they never
             // contain the token.
             if let Some(source) = std::error::Error::source(e) {

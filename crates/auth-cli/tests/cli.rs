@@ -221,6 +221,7 @@ fn wrong_audience_is_rejected() {
     let run = verify_json(issuer.issuer(), &token);
     run.assert_code(1).assert_no_token(&token);
     assert_eq!(run.json()["code"], "token_invalid");
+    assert_eq!(run.json()["reason"], "audience_mismatch");
 }
 
 #[test]
@@ -379,6 +380,7 @@ fn garbage_token_is_rejected_not_a_usage_error() {
     let run = verify_json(issuer.issuer(), "not-a-token");
     run.assert_code(1);
     assert_eq!(run.json()["code"], "token_invalid");
+    assert_eq!(run.json()["reason"], "malformed");
 }
 
 // ----- usage errors: exit 2 -----
