@@ -87,6 +87,18 @@ fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    // The core without its default HTTP client must keep compiling (bring-your-own `HttpClient`).
+    run(
+        "cargo",
+        &[
+            "check",
+            "-p",
+            "auth-core",
+            "--no-default-features",
+            "--locked",
+        ],
+        &[],
+    )?;
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run(
         "cargo",

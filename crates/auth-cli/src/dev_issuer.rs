@@ -65,6 +65,7 @@ pub(crate) async fn run(args: DevIssuerArgs) -> Exit {
             return Exit::Failed;
         }
     };
+    let stop = shutdown_signal();
     let url = issuer.issuer().to_owned();
     let token = issuer
         .token()
@@ -86,7 +87,7 @@ pub(crate) async fn run(args: DevIssuerArgs) -> Exit {
     ));
     eprintln!("dev issuer running; press Ctrl-C to stop");
 
-    shutdown_signal().await;
+    stop.await;
     eprintln!("stopping");
     issuer.shutdown().await;
     Exit::Ok
@@ -104,43 +105,38 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
+/// A future that resolves on Ctrl-C or, on Unix, SIGTERM. On Unix the handlers are installed
+/// by this call, before the future is first polled: a signal sent right after the start-up
+/// lines were printed stops the issuer cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                return;
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
+                None
             }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C"),
         }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        // Without a signal handler there is no clean way to stop: wait forever, like a server
-        // would, and leave stopping to the process manager.
-        tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-        std::future::pending::<()>().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_word;
-
-    #[test]
-    fn shell_words_are_quoted_when_needed() {
-        assert_eq!(shell_word("dev-api"), "dev-api");
-        assert_eq!(
-            shell_word("https://api.example.com"),
-            "https://api.example.com"
-        );
-        assert_eq!(shell_word("my api"), "'my api'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(shell_word(""), "''");
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            // Without a signal handler there is no clean way to stop: wait forever, like a
+            // server would, and leave stopping to the process manager.
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -1064,3 +1064,90 @@ async fn a_wrong_client_secret_fails_the_sign_in_cleanly() {
             .any(|(n, v)| n == "set-cookie" && v.starts_with("auth.session="))
     );
 }
+
+// ---------------------------------------------------------------- setup from the environment
+
+/// A lookup over fixed variables.
+fn vars(pairs: &[(&'static str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(&'static str, String)> = pairs.to_vec();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+#[tokio::test]
+async fn from_vars_without_an_app_url_is_a_bearer_only_api() {
+    let issuer = issuer_with(|b| b).await;
+    let lookup = vars(&[
+        ("AUTH_ISSUER", issuer.issuer().to_owned()),
+        ("AUTH_AUDIENCE", issuer.audience().to_owned()),
+    ]);
+    let auth = AuthenticatorBuilder::from_vars(lookup)
+        .expect("no client id, cookie secret or app URL needed")
+        .build()
+        .expect("authenticator");
+    assert!(auth.session_config().is_none());
+    assert_eq!(auth.token_sources(), &[TokenSource::Header]);
+    assert!(auth.helper_paths().is_empty());
+    let token = issuer.token().sub("carol").sign();
+    let req = SimpleRequest::get("/x").header("authorization", &format!("Bearer {token}"));
+    assert!(auth.authenticate::<NoExtraClaims>(&req).await.is_ok());
+    // A session cookie means nothing to it, and the helper routes do not exist.
+    let cookie = SimpleRequest::get("/x").header("cookie", "auth.session=whatever");
+    let err = auth
+        .authenticate::<NoExtraClaims>(&cookie)
+        .await
+        .expect_err("no cookie source");
+    assert_eq!(err.code(), ErrorCode::TokenMissing);
+    assert!(
+        auth.handle(&SimpleRequest::get("/auth/login"))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn from_vars_with_an_app_url_needs_a_client_id_at_start_up() {
+    let issuer = issuer_with(|b| b).await;
+    let mut pairs = vec![
+        ("AUTH_ISSUER", issuer.issuer().to_owned()),
+        ("AUTH_AUDIENCE", issuer.audience().to_owned()),
+        ("APP_URL", "http://127.0.0.1:3000".to_owned()),
+    ];
+    let err = AuthenticatorBuilder::from_vars(vars(&pairs)).expect_err("no client id");
+    assert_eq!(err.variable(), "AUTH_CLIENT_ID");
+    pairs.push(("AUTH_CLIENT_ID", "web-app".to_owned()));
+    let auth = AuthenticatorBuilder::from_vars(vars(&pairs))
+        .expect("config")
+        .build()
+        .expect("authenticator");
+    assert_eq!(
+        auth.session_config().map(SessionConfig::client_id),
+        Some("web-app")
+    );
+    assert_eq!(
+        auth.token_sources(),
+        &[TokenSource::Header, TokenSource::Cookie]
+    );
+}
+
+#[tokio::test]
+async fn a_cookie_source_without_sessions_is_a_setup_error() {
+    let issuer = issuer_with(|b| b).await;
+    let verifier = Verifier::new(
+        AuthConfig::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.audience())
+            .build()
+            .expect("config"),
+    )
+    .expect("verifier");
+    let err = Authenticator::builder(verifier)
+        .token_sources([TokenSource::Header, TokenSource::Cookie])
+        .build()
+        .expect_err("cookies need sessions");
+    assert_eq!(err.code(), ErrorCode::ConfigInvalid);
+}
