@@ -2,9 +2,9 @@
 //!
 //! For APIs that accept bearer access tokens and for server-rendered apps with browser sign-in.
 //! Every decision (verification against the provider's keys, the login flow, sealed session
-//! cookies, transparent refresh, guards, error responses) is made by [`auth_core`], re-exported
-//! here as [`auth_core`](crate::auth_core) so that this crate is the only dependency you need.
-//! This crate translates axum's requests and responses for it.
+//! cookies, transparent refresh, guards, error responses) is made by the framework-neutral core,
+//! re-exported here as [`auth_core`] so that this crate is the only dependency you need. This
+//! crate translates axum's requests and responses for it.
 //!
 //! | item | what |
 //! |---|---|
