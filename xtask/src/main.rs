@@ -100,6 +100,12 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
+    // Every published crate packages and builds from its own tarball, in dependency order.
+    run(
+        "cargo",
+        &["publish", "--workspace", "--dry-run", "--locked", "--allow-dirty"],
+        &[],
+    )?;
     run(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--locked"],
