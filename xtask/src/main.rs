@@ -103,7 +103,13 @@ fn ci() -> Result<(), String> {
     // Every published crate packages and builds from its own tarball, in dependency order.
     run(
         "cargo",
-        &["publish", "--workspace", "--dry-run", "--locked", "--allow-dirty"],
+        &[
+            "publish",
+            "--workspace",
+            "--dry-run",
+            "--locked",
+            "--allow-dirty",
+        ],
         &[],
     )?;
     run(

@@ -802,3 +802,136 @@ async fn errors_carry_rfc6750_challenges_and_never_the_token() {
         assert!(!text.contains(&token[..20]), "token leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn every_token_invalid_names_its_reason() {
+    use auth_core::TokenInvalidReason as R;
+    let issuer = TestIssuer::start().await;
+    let v = verifier(&issuer);
+    let strict = Verifier::new(
+        builder(&issuer)
+            .rfc9068_profile(true)
+            .build()
+            .expect("config"),
+    )
+    .expect("verifier");
+    let good = issuer.token().sign();
+    let (head, rest) = good.split_once('.').expect("compact");
+    let (payload, signature) = rest.split_once('.').expect("compact");
+    let flipped = {
+        let mut sig = b64_decode(signature);
+        sig[0] ^= 1;
+        format!("{head}.{payload}.{}", b64(&sig))
+    };
+    let cases: Vec<(&str, &Verifier, String, R)> = vec![
+        ("too large", &v, "a".repeat(64 * 1024), R::TooLarge),
+        (
+            "two segments",
+            &v,
+            format!("{head}.{payload}"),
+            R::Malformed,
+        ),
+        ("alg none", &v, issuer.token().unsigned(), R::Unsigned),
+        (
+            "crit",
+            &v,
+            issuer.token().header("crit", json!(["exp"])).sign(),
+            R::UnsupportedHeader,
+        ),
+        (
+            "alg off the list",
+            &v,
+            issuer.token().alg("HS256").sign(),
+            R::AlgorithmNotAllowed,
+        ),
+        (
+            "unknown kid",
+            &v,
+            issuer.token().kid(Some("nobody")).sign(),
+            R::UnknownKey,
+        ),
+        ("bad signature", &v, flipped, R::BadSignature),
+        (
+            "no exp",
+            &v,
+            issuer.token().remove_claim("exp").sign(),
+            R::MissingClaim("exp"),
+        ),
+        (
+            "other issuer",
+            &v,
+            issuer.token().claim("iss", "https://other.example").sign(),
+            R::IssuerMismatch,
+        ),
+        (
+            "other audience",
+            &v,
+            issuer.token().aud("billing-api").sign(),
+            R::AudienceMismatch,
+        ),
+        (
+            "typ JWT under RFC 9068",
+            &strict,
+            issuer.token().typ(Some("JWT")).sign(),
+            R::TypMismatch,
+        ),
+    ];
+    for (what, verifier, token, reason) in cases {
+        let err = verifier
+            .verify::<auth_core::NoExtraClaims>(&token)
+            .await
+            .expect_err(what);
+        assert_eq!(err.code(), ErrorCode::TokenInvalid, "{what}: {err:?}");
+        assert_eq!(err.reason(), Some(reason), "{what}: {err:?}");
+    }
+    // Errors that are not `token_invalid` have no reason.
+    let expired = v
+        .verify::<auth_core::NoExtraClaims>(&issuer.token().expires_in(-600).sign())
+        .await
+        .expect_err("expired");
+    assert_eq!(
+        (expired.code(), expired.reason()),
+        (ErrorCode::TokenExpired, None)
+    );
+}
+
+#[tokio::test]
+async fn a_claims_shape_error_names_the_claim_and_keeps_serde_s_error() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Mine {
+        plan: String,
+        limits: Limits,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Limits {
+        seats: u32,
+    }
+    let issuer = TestIssuer::start().await;
+    let v = verifier(&issuer);
+    let nested = issuer
+        .token()
+        .claim("plan", "pro")
+        .claim("limits", json!({ "seats": "many" }))
+        .sign();
+    let err = v.verify::<Mine>(&nested).await.expect_err("wrong type");
+    assert_eq!(
+        err.reason(),
+        Some(auth_core::TokenInvalidReason::ClaimsShape)
+    );
+    assert!(
+        err.message().contains("`limits.seats`"),
+        "{}",
+        err.message()
+    );
+    let source = std::error::Error::source(&err)
+        .expect("serde's error")
+        .to_string();
+    assert!(source.contains("invalid type"), "{source}");
+    let missing = issuer.token().claim("limits", json!({ "seats": 1 })).sign();
+    let err = v.verify::<Mine>(&missing).await.expect_err("missing");
+    assert!(err.message().contains("`plan`"), "{}", err.message());
+    // The message is safe for clients: no claim value.
+    assert!(!format!("{err}").contains("many"));
+}
