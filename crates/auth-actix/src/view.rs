@@ -1,0 +1,66 @@
+//! The core's [`RequestView`] and [`ResponseHeaders`] over actix-web's types (`http` 0.2),
+//! without copying.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use auth_core::adapter::{RequestView, ResponseHeaders};
+
+/// A borrowed view of a request for the core.
+pub(crate) struct ActixView<'a> {
+    req: &'a HttpRequest,
+    path: &'a str,
+}
+
+impl<'a> ActixView<'a> {
+    pub(crate) fn new(req: &'a HttpRequest) -> Self {
+        ActixView {
+            req,
+            path: req.path(),
+        }
+    }
+
+    /// The same request seen at another path (the helper routes use their canonical path, so
+    /// that they work under a scope).
+    pub(crate) fn with_path(mut self, path: &'a str) -> Self {
+        self.path = path;
+        self
+    }
+}
+
+impl RequestView for ActixView<'_> {
+    fn method(&self) -> &str {
+        self.req.method().as_str()
+    }
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn query(&self) -> Option<&str> {
+        Some(self.req.query_string()).filter(|q| !q.is_empty())
+    }
+
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.req.headers().get_all(name) {
+            f(value.as_bytes());
+        }
+    }
+}
+
+/// The headers of a response, for [`RequestAuth::finish`](auth_core::adapter::RequestAuth::finish).
+pub(crate) struct ActixHeaders<'a>(pub(crate) &'a mut HeaderMap);
+
+impl ResponseHeaders for ActixHeaders<'_> {
+    fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.0.get_all(name) {
+            f(value.as_bytes());
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: &[u8]) {
+        match HeaderValue::from_bytes(value) {
+            Ok(value) => self.0.append(HeaderName::from_static(name), value),
+            Err(_) => tracing::warn!(header = name, "dropped an invalid header value"),
+        }
+    }
+}
