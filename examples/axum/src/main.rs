@@ -12,17 +12,7 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
     let running = run(Settings::from_env()?).await?;
-    match &running.issuer {
-        Some(issuer) => {
-            println!("Development issuer: {}", issuer.issuer());
-            println!("  sign in as alice (admin) or bob, or type any username");
-        }
-        None => println!(
-            "Provider: {}",
-            std::env::var("AUTH_ISSUER").unwrap_or_default()
-        ),
-    }
-    println!("Open {}/ in your browser (Ctrl-C to stop)", running.app_url);
+    example_shared::announce(&running.app_url, running.issuer.as_ref());
     tokio::select! {
         result = running.wait() => result,
         _ = tokio::signal::ctrl_c() => Ok(()),

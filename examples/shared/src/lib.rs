@@ -1,0 +1,178 @@
+//! What the three example apps (`example-axum`, `example-actix`, `example-warp`) share, so that
+//! each example's own code is only its framework's integration: the settings, the embedded
+//! development issuer, the authenticator built from the environment, and the pages.
+
+use std::error::Error;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use auth_core::{Authenticator, AuthenticatorBuilder};
+use auth_issuer::{TestClient, TestIssuer, TestUser};
+
+pub mod pages;
+
+/// The error type of setup.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// The client the embedded issuer registers for the app.
+const DEV_CLIENT_ID: &str = "example-app";
+const DEV_CLIENT_SECRET: &str = "example-secret";
+
+/// Where the app listens and which provider it uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address to bind (`BIND`, default `127.0.0.1`).
+    pub bind: IpAddr,
+    /// The port (`PORT`, default 3000; 0 picks a free one).
+    pub port: u16,
+    /// The public URL of the app (`APP_URL`, default `http://{bind}:{port}`, with loopback for
+    /// an unspecified `BIND`).
+    pub app_url: Option<String>,
+    /// Whether to start the embedded development issuer (when `AUTH_ISSUER` is not set).
+    pub dev_issuer: bool,
+}
+
+impl Settings {
+    /// The embedded issuer and the app on `127.0.0.1` and a free port (for tests).
+    #[must_use]
+    pub fn dev() -> Self {
+        Settings {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            app_url: None,
+            dev_issuer: true,
+        }
+    }
+
+    /// Reads `BIND`, `PORT` and `APP_URL`. Without `AUTH_ISSUER` the embedded development
+    /// issuer is used; with it, a real provider configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
+    /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` (absent: a public client) and
+    /// `AUTH_COOKIE_SECRET`.
+    ///
+    /// # Errors
+    /// When `BIND` or `PORT` cannot be parsed.
+    pub fn from_env() -> Result<Self, BoxError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let bind = match var("BIND") {
+            Some(b) => b
+                .trim()
+                .parse()
+                .map_err(|_| format!("BIND: {b:?} is not an IP address"))?,
+            None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let port = match var("PORT") {
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|_| format!("PORT: {p:?} is not a port number"))?,
+            None => 3000,
+        };
+        Ok(Settings {
+            bind,
+            port,
+            app_url: var("APP_URL"),
+            dev_issuer: var("AUTH_ISSUER").is_none(),
+        })
+    }
+
+    /// The address to bind.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    /// The app's public URL, given the address the listener got (a browser cannot open
+    /// `0.0.0.0`: the default URL uses loopback for an unspecified address).
+    #[must_use]
+    pub fn app_url(&self, bound: SocketAddr) -> String {
+        let host = match bound.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        self.app_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", SocketAddr::new(host, bound.port())))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// The provider side of the app: the authenticator, and the embedded issuer when used.
+#[derive(Debug)]
+pub struct Provider {
+    /// The authenticator for the app.
+    pub authenticator: Authenticator,
+    /// The embedded development issuer, when used.
+    pub issuer: Option<TestIssuer>,
+}
+
+/// Starts the embedded development issuer when `settings` asks for it, and builds the
+/// authenticator from the SDK's own twelve-factor configuration (`AUTH_*`, `APP_URL`), with
+/// `app_url` and, for the embedded issuer, its identifier, audience and client. The provider is
+/// not contacted here: with an unreachable provider the app starts and its protected routes
+/// answer 503 until the provider is back.
+///
+/// # Errors
+/// When the issuer cannot start or the configuration is invalid.
+pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, BoxError> {
+    let issuer = if settings.dev_issuer {
+        Some(dev_issuer(app_url).await?)
+    } else {
+        None
+    };
+    let dev = issuer
+        .as_ref()
+        .map(|i| (i.issuer().to_owned(), i.audience().to_owned()));
+    let lookup = |name: &str| match (name, &dev) {
+        ("APP_URL", _) => Some(app_url.to_owned()),
+        ("AUTH_ISSUER", Some((issuer, _))) => Some(issuer.clone()),
+        ("AUTH_AUDIENCE", Some((_, audience))) => Some(audience.clone()),
+        ("AUTH_CLIENT_ID", Some(_)) => Some(DEV_CLIENT_ID.to_owned()),
+        ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
+        _ => std::env::var(name).ok(),
+    };
+    let authenticator = AuthenticatorBuilder::from_vars(lookup)?.build()?;
+    Ok(Provider {
+        authenticator,
+        issuer,
+    })
+}
+
+/// The development issuer: `alice` (admin) and `bob`, and the app's client.
+async fn dev_issuer(app_url: &str) -> Result<TestIssuer, BoxError> {
+    Ok(TestIssuer::builder()
+        .client(
+            TestClient::confidential(DEV_CLIENT_ID, DEV_CLIENT_SECRET)
+                .redirect_uri(format!("{app_url}/auth/callback"))
+                .post_logout_redirect_uri(format!("{app_url}/")),
+        )
+        .user(
+            TestUser::new("alice")
+                .name("Alice Example")
+                .email("alice@example.com")
+                .roles(&["admin", "user"]),
+        )
+        .user(
+            TestUser::new("bob")
+                .name("Bob Example")
+                .email("bob@example.com")
+                .roles(&["user"]),
+        )
+        .start()
+        .await?)
+}
+
+/// What `main` prints once the app is up.
+pub fn announce(app_url: &str, issuer: Option<&TestIssuer>) {
+    match issuer {
+        Some(issuer) => {
+            println!("Development issuer: {}", issuer.issuer());
+            println!("  sign in as alice (admin) or bob, or type any username");
+        }
+        None => println!(
+            "Provider: {}",
+            std::env::var("AUTH_ISSUER").unwrap_or_default()
+        ),
+    }
+    println!("Open {app_url}/ in your browser (Ctrl-C to stop)");
+}
