@@ -1,4 +1,4 @@
-//! Shared by the example's HTTP tests: just enough HTML reading for the dev login page.
+//! Just enough HTML reading for the dev login page.
 #![allow(dead_code, unreachable_pub)]
 
 /// The opening tag that contains `marker`, without `<` and `>`.

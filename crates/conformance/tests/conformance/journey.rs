@@ -1,25 +1,23 @@
-//! The whole browser journey against the example app and its embedded issuer, over real HTTP:
-//! the dev login page, the callback, the signed-in page, the APIs, and sign-out.
+//! The whole browser journey against each example app and its embedded issuer, over real
+//! HTTP: the dev login page, the callback, the signed-in page, the APIs, and sign-out.
 
-mod support;
-
-use example_axum::{Running, Settings, run};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{attribute_of, hidden_inputs};
 
-async fn start() -> (Running, reqwest::Client) {
-    let running = run(Settings::dev()).await.expect("app starts");
-    let browser = reqwest::Client::builder()
+use crate::app::App;
+use crate::support::{attribute_of, hidden_inputs};
+
+/// A browser that follows redirects and keeps its cookies.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
         .cookie_store(true)
         .build()
-        .expect("client");
-    (running, browser)
+        .expect("client")
 }
 
 /// Clicks "Sign in" on the app, then the user's button on the dev login page; returns the
 /// page the browser lands on.
-async fn sign_in_as(running: &Running, browser: &reqwest::Client, user: &str) -> String {
+async fn sign_in_as(running: &App, browser: &reqwest::Client, user: &str) -> String {
     let home = browser
         .get(format!("{}/", running.app_url))
         .send()
@@ -76,9 +74,8 @@ async fn get_json(browser: &reqwest::Client, url: String) -> (StatusCode, Value)
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn alice_signs_in_uses_the_apis_and_signs_out() {
-    let (running, browser) = start().await;
+pub async fn alice_signs_in_uses_the_apis_and_signs_out(running: App) {
+    let browser = browser();
     let app = running.app_url.clone();
 
     let (status, body) = get_json(&browser, format!("{app}/api/optional")).await;
@@ -126,9 +123,8 @@ async fn alice_signs_in_uses_the_apis_and_signs_out() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn bob_is_not_an_admin() {
-    let (running, browser) = start().await;
+pub async fn bob_is_not_an_admin(running: App) {
+    let browser = browser();
     let app = running.app_url.clone();
     let page = sign_in_as(&running, &browser, "bob").await;
     assert!(
@@ -141,57 +137,4 @@ async fn bob_is_not_an_admin() {
     let (status, body) = get_json(&browser, format!("{app}/api/admin")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "permission_denied");
-}
-
-#[tokio::test]
-async fn an_unreachable_provider_is_503_not_a_crash() {
-    // A configuration pointing at a port nobody listens on: the app starts anyway.
-    let issuer = auth_issuer::TestIssuer::start().await;
-    let dead = issuer.issuer().to_owned();
-    let token = issuer.token().sub("alice").sign();
-    issuer.shutdown().await;
-    let vars = [
-        ("AUTH_ISSUER", dead.as_str()),
-        ("AUTH_AUDIENCE", "test-api"),
-        ("APP_URL", "http://127.0.0.1:3000"),
-        ("AUTH_CLIENT_ID", "example-app"),
-    ];
-    let authenticator = auth_axum::auth_core::AuthenticatorBuilder::from_vars(|name| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect("config")
-    .build()
-    .expect("authenticator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = example_axum::app(authenticator);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let login = browser
-        .get(format!("http://{addr}/auth/login"))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(login.headers().contains_key("retry-after"));
-    let me = browser
-        .get(format!("http://{addr}/api/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let home = browser
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .expect("home");
-    assert_eq!(home.status(), StatusCode::OK);
 }

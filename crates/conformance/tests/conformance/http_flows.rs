@@ -1,46 +1,25 @@
-//! One condition per test, over real HTTP against the example app and its embedded issuer:
-//! Bearer access, the role guard, refresh (rotation, revocation, outages), sign-out, CSRF and
-//! state attacks, open redirects, cookie attributes and a cancelled sign-in.
+//! One condition per scenario, over real HTTP against each example app and its embedded
+//! issuer: Bearer access, the role guard, refresh (rotation, revocation, outages), sign-out,
+//! CSRF and state attacks, open redirects, cookie attributes and a cancelled sign-in.
 //!
 //! Redirects are not followed, so that every hop can be checked; the cookie jar is explicit,
-//! so that tests can read it and replay old cookies. Where the login page is not the point,
+//! so that scenarios can read it and replay old cookies. Where the login page is not the point,
 //! the issuer signs the user in at once (`set_auto_login`).
 
-mod support;
-
-use std::sync::Arc;
-use support::{attribute, hidden_inputs, tag};
+use crate::app::App;
+use crate::support::{attribute, hidden_inputs, tag};
 
 use auth_issuer::{Fault, TestIssuer};
-use example_axum::{Running, Settings, run};
-use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::cookie::CookieStore as _;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE, VARY};
 use reqwest::{Response, StatusCode, Url};
 use serde_json::Value;
 
-const SESSION: &str = "auth.session";
-const REFRESH: &str = "auth.refresh";
-
-/// The app, its issuer, and a browser-like client that keeps cookies but follows no redirects.
-struct App {
-    running: Running,
-    jar: Arc<Jar>,
-    http: reqwest::Client,
-}
-
-async fn start() -> App {
-    let running = run(Settings::dev()).await.expect("app starts");
-    let jar = Arc::new(Jar::default());
-    let http = reqwest::Client::builder()
-        .cookie_provider(Arc::clone(&jar))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    App { running, jar, http }
-}
+pub const SESSION: &str = "auth.session";
+pub const REFRESH: &str = "auth.refresh";
 
 /// A client without cookies or redirects: another browser, or a replay with chosen cookies.
-fn bare_client() -> reqwest::Client {
+pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -48,36 +27,36 @@ fn bare_client() -> reqwest::Client {
 }
 
 impl App {
-    fn issuer(&self) -> &TestIssuer {
-        self.running.issuer.as_ref().expect("embedded issuer")
+    pub fn issuer(&self) -> &TestIssuer {
+        self.issuer.as_ref().expect("embedded issuer")
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.running.app_url)
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.app_url)
     }
 
     /// An issuer endpoint's URL path, as `TestIssuer::requests_to` counts it.
-    fn issuer_path(&self, endpoint: &str) -> String {
+    pub fn issuer_path(&self, endpoint: &str) -> String {
         let issuer = Url::parse(self.issuer().issuer()).expect("issuer URL");
         format!("{}{endpoint}", issuer.path().trim_end_matches('/'))
     }
 
     /// `/auth/login`, with `return_to` percent-encoded as a query value.
-    fn login_url(&self, return_to: Option<&str>) -> Url {
+    pub fn login_url(&self, return_to: Option<&str>) -> Url {
         let params = return_to.map(|r| ("return_to", r));
         Url::parse_with_params(&self.url("/auth/login"), params).expect("login URL")
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub async fn get(&self, path: &str) -> Response {
         self.http.get(self.url(path)).send().await.expect("GET")
     }
 
     /// A same-origin POST, as the browser sends it from the app's own page.
-    async fn post(&self, path: &str) -> Response {
-        self.post_from(path, &self.running.app_url).await
+    pub async fn post(&self, path: &str) -> Response {
+        self.post_from(path, &self.app_url).await
     }
 
-    async fn post_from(&self, path: &str, origin: &str) -> Response {
+    pub async fn post_from(&self, path: &str, origin: &str) -> Response {
         self.http
             .post(self.url(path))
             .header("origin", origin)
@@ -87,8 +66,8 @@ impl App {
     }
 
     /// The `Cookie` header the browser would send to the app now.
-    fn cookie_header(&self) -> String {
-        let url = Url::parse(&self.running.app_url).expect("app URL");
+    pub fn cookie_header(&self) -> String {
+        let url = Url::parse(&self.app_url).expect("app URL");
         self.jar
             .cookies(&url)
             .map(|v| v.to_str().expect("ASCII cookies").to_owned())
@@ -96,7 +75,7 @@ impl App {
     }
 
     /// The value of a cookie in the jar, for the app.
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookie_header()
             .split("; ")
             .filter_map(|pair| pair.split_once('='))
@@ -106,7 +85,7 @@ impl App {
 
     /// `GET /auth/login` (with `return_to`), then the issuer's authorize endpoint with
     /// auto-login as `user`: returns the callback URL the issuer sends the browser to.
-    async fn start_sign_in(&self, user: &str, return_to: Option<&str>) -> String {
+    pub async fn start_sign_in(&self, user: &str, return_to: Option<&str>) -> String {
         self.issuer().set_auto_login(Some(user.into()));
         let login = self
             .http
@@ -131,7 +110,7 @@ impl App {
     }
 
     /// Signs `user` in; returns the callback's answer (303 to `return_to`, session cookies).
-    async fn sign_in_to(&self, user: &str, return_to: Option<&str>) -> Response {
+    pub async fn sign_in_to(&self, user: &str, return_to: Option<&str>) -> Response {
         let callback = self.start_sign_in(user, return_to).await;
         let done = self.http.get(callback).send().await.expect("callback");
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
@@ -139,12 +118,12 @@ impl App {
         done
     }
 
-    async fn sign_in(&self, user: &str) -> Response {
+    pub async fn sign_in(&self, user: &str) -> Response {
         self.sign_in_to(user, None).await
     }
 }
 
-fn location(response: &Response) -> String {
+pub fn location(response: &Response) -> String {
     response
         .headers()
         .get(LOCATION)
@@ -154,7 +133,7 @@ fn location(response: &Response) -> String {
         .to_owned()
 }
 
-fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
+pub fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
     response
         .headers()
         .get(name)
@@ -162,13 +141,13 @@ fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> Opti
 }
 
 /// The status and the JSON body (`null` when the body is not JSON).
-async fn json(response: Response) -> (StatusCode, Value) {
+pub async fn json(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The status and the body's `error.code` (empty when there is none).
-async fn error_code(response: Response) -> (StatusCode, String) {
+pub async fn error_code(response: Response) -> (StatusCode, String) {
     let (status, body) = json(response).await;
     let code = body["error"]["code"]
         .as_str()
@@ -179,7 +158,7 @@ async fn error_code(response: Response) -> (StatusCode, String) {
 
 /// One `Set-Cookie` header: name, value and attributes.
 #[derive(Debug)]
-struct SetCookie {
+pub struct SetCookie {
     raw: String,
     name: String,
     value: String,
@@ -221,7 +200,7 @@ impl SetCookie {
     }
 }
 
-fn set_cookies(response: &Response) -> Vec<SetCookie> {
+pub fn set_cookies(response: &Response) -> Vec<SetCookie> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -230,15 +209,13 @@ fn set_cookies(response: &Response) -> Vec<SetCookie> {
         .collect()
 }
 
-fn set_cookie<'a>(cookies: &'a [SetCookie], name: &str) -> Option<&'a SetCookie> {
+pub fn set_cookie<'a>(cookies: &'a [SetCookie], name: &str) -> Option<&'a SetCookie> {
     cookies.iter().find(|c| c.name == name)
 }
 
 // ----------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn a_bearer_token_reaches_the_api_with_private_caching() {
-    let app = start().await;
+pub async fn a_bearer_token_reaches_the_api_with_private_caching(app: App) {
     let token = app.issuer().token().sub("carol").sign();
     let me = app
         .http
@@ -257,9 +234,7 @@ async fn a_bearer_token_reaches_the_api_with_private_caching() {
     assert_eq!(body["sub"], "carol");
 }
 
-#[tokio::test]
-async fn no_credential_is_401_with_a_bare_bearer_challenge() {
-    let app = start().await;
+pub async fn no_credential_is_401_with_a_bare_bearer_challenge(app: App) {
     let me = app.get("/api/me").await;
     assert_eq!(
         header(&me, "www-authenticate").as_deref(),
@@ -273,9 +248,7 @@ async fn no_credential_is_401_with_a_bare_bearer_challenge() {
     );
 }
 
-#[tokio::test]
-async fn two_authorization_headers_are_400_invalid_request() {
-    let app = start().await;
+pub async fn two_authorization_headers_are_400_invalid_request(app: App) {
     let token = app.issuer().token().sub("carol").sign();
     let me = app
         .http
@@ -291,9 +264,7 @@ async fn two_authorization_headers_are_400_invalid_request() {
     );
 }
 
-#[tokio::test]
-async fn the_admin_api_refuses_users_without_the_admin_role() {
-    let app = start().await;
+pub async fn the_admin_api_refuses_users_without_the_admin_role(app: App) {
     for token in [
         app.issuer().token().sub("bob").roles(&["user"]).sign(),
         app.issuer().token().sub("carol").sign(),
@@ -330,9 +301,7 @@ async fn the_admin_api_refuses_users_without_the_admin_role() {
     );
 }
 
-#[tokio::test]
-async fn refresh_rotates_the_refresh_cookie() {
-    let app = start().await;
+pub async fn refresh_rotates_the_refresh_cookie(app: App) {
     app.sign_in("alice").await;
     let before = app.cookie(REFRESH).expect("refresh cookie");
 
@@ -355,9 +324,7 @@ async fn refresh_rotates_the_refresh_cookie() {
     assert_eq!(body["sub"], "alice");
 }
 
-#[tokio::test]
-async fn a_revoked_refresh_token_signs_out_cleanly() {
-    let app = start().await;
+pub async fn a_revoked_refresh_token_signs_out_cleanly(app: App) {
     app.sign_in("alice").await;
     assert_eq!(app.issuer().revoke_refresh_tokens_for("alice"), 1);
 
@@ -379,9 +346,7 @@ async fn a_revoked_refresh_token_signs_out_cleanly() {
     );
 }
 
-#[tokio::test]
-async fn an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detection() {
-    let app = start().await;
+pub async fn an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detection(app: App) {
     app.sign_in("alice").await;
     let old_cookies = app.cookie_header();
     assert_eq!(app.post("/auth/refresh").await.status(), StatusCode::OK);
@@ -390,7 +355,7 @@ async fn an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detec
     // A request that left the browser before the new cookies arrived.
     let late = bare_client()
         .post(app.url("/auth/refresh"))
-        .header("origin", &app.running.app_url)
+        .header("origin", &app.app_url)
         .header("cookie", &old_cookies)
         .send()
         .await
@@ -408,9 +373,9 @@ async fn an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detec
     assert_eq!(app.post("/auth/refresh").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_reuse_detection() {
-    let app = start().await;
+pub async fn a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_reuse_detection(
+    app: App,
+) {
     app.sign_in("alice").await;
     let cookies_a = app.cookie_header();
     // A -> B -> C.
@@ -420,7 +385,7 @@ async fn a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_
 
     let replay = bare_client()
         .post(app.url("/auth/refresh"))
-        .header("origin", &app.running.app_url)
+        .header("origin", &app.app_url)
         .header("cookie", &cookies_a)
         .send()
         .await
@@ -446,9 +411,7 @@ async fn a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_
     );
 }
 
-#[tokio::test]
-async fn sign_out_revokes_clears_and_redirects_to_the_issuer_logout() {
-    let app = start().await;
+pub async fn sign_out_revokes_clears_and_redirects_to_the_issuer_logout(app: App) {
     app.sign_in("alice").await;
     let revoke = app.issuer_path("/revoke");
     assert_eq!(app.issuer().requests_to(&revoke), 0);
@@ -494,9 +457,7 @@ async fn sign_out_revokes_clears_and_redirects_to_the_issuer_logout() {
     assert_eq!(location(&back), app.url("/"));
 }
 
-#[tokio::test]
-async fn a_callback_without_a_flow_cookie_is_state_mismatch() {
-    let app = start().await;
+pub async fn a_callback_without_a_flow_cookie_is_state_mismatch(app: App) {
     let made_up = app.get("/auth/callback?code=x&state=y").await;
     assert_eq!(
         error_code(made_up).await,
@@ -514,9 +475,7 @@ async fn a_callback_without_a_flow_cookie_is_state_mismatch() {
     assert_eq!(here.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
-async fn a_replayed_callback_is_state_mismatch() {
-    let app = start().await;
+pub async fn a_replayed_callback_is_state_mismatch(app: App) {
     let callback = app.start_sign_in("alice", None).await;
     let first = app.http.get(&callback).send().await.expect("callback");
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
@@ -533,9 +492,7 @@ async fn a_replayed_callback_is_state_mismatch() {
     );
 }
 
-#[tokio::test]
-async fn a_duplicated_state_is_refused() {
-    let app = start().await;
+pub async fn a_duplicated_state_is_refused(app: App) {
     let callback = app.start_sign_in("alice", None).await;
     let state = Url::parse(&callback)
         .expect("callback URL")
@@ -554,9 +511,7 @@ async fn a_duplicated_state_is_refused() {
     assert_eq!(once.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
-async fn cross_site_posts_are_refused() {
-    let app = start().await;
+pub async fn cross_site_posts_are_refused(app: App) {
     app.sign_in("alice").await;
     let evil = "https://evil.example.com";
     for path in ["/auth/signout", "/auth/refresh"] {
@@ -583,9 +538,7 @@ async fn cross_site_posts_are_refused() {
     assert_eq!(app.issuer().refresh_token_count(), 1);
 }
 
-#[tokio::test]
-async fn open_redirect_targets_are_400() {
-    let app = start().await;
+pub async fn open_redirect_targets_are_400(app: App) {
     for target in [
         "//evil.com",
         "/\\evil.com",
@@ -621,9 +574,7 @@ async fn open_redirect_targets_are_400() {
     assert_eq!(app.issuer().requests_to(&app.issuer_path("/authorize")), 0);
 }
 
-#[tokio::test]
-async fn a_same_origin_return_to_is_where_sign_in_lands() {
-    let app = start().await;
+pub async fn a_same_origin_return_to_is_where_sign_in_lands(app: App) {
     let done = app.sign_in_to("alice", Some("/api/me")).await;
     assert_eq!(location(&done), "/api/me");
     let (status, body) = json(app.get("/api/me").await).await;
@@ -631,9 +582,7 @@ async fn a_same_origin_return_to_is_where_sign_in_lands() {
     assert_eq!(body["sub"], "alice");
 }
 
-#[tokio::test]
-async fn session_cookies_are_httponly_lax_and_small() {
-    let app = start().await;
+pub async fn session_cookies_are_httponly_lax_and_small(app: App) {
     // The flow cookie of /auth/login, then the cookies of a whole sign-in.
     let flow = set_cookies(&app.get("/auth/login").await);
     assert_eq!(flow.len(), 1, "{flow:?}");
@@ -660,9 +609,7 @@ async fn session_cookies_are_httponly_lax_and_small() {
     }
 }
 
-#[tokio::test]
-async fn a_provider_outage_during_refresh_keeps_the_session() {
-    let app = start().await;
+pub async fn a_provider_outage_during_refresh_keeps_the_session(app: App) {
     app.sign_in("alice").await;
     let (session, refresh_token) = (app.cookie(SESSION), app.cookie(REFRESH));
 
@@ -685,9 +632,7 @@ async fn a_provider_outage_during_refresh_keeps_the_session() {
     assert_ne!(app.cookie(REFRESH), refresh_token);
 }
 
-#[tokio::test]
-async fn cancelling_on_the_login_page_returns_home_with_an_error() {
-    let app = start().await;
+pub async fn cancelling_on_the_login_page_returns_home_with_an_error(app: App) {
     let issuer = app.issuer();
     issuer.set_auto_login(None);
     let login = app.get("/auth/login").await;

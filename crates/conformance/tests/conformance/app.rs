@@ -1,0 +1,63 @@
+//! Starting one of the three example apps, and a browser-like client for it.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use auth_issuer::TestIssuer;
+use example_shared::Settings;
+use reqwest::cookie::Jar;
+
+/// Which example app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Axum,
+    Actix,
+    Warp,
+}
+
+pub const ALL: [Kind; 3] = [Kind::Axum, Kind::Actix, Kind::Warp];
+
+/// A running app, its issuer, and a browser-like client that keeps cookies but follows no
+/// redirects.
+pub struct App {
+    pub kind: Kind,
+    pub app_url: String,
+    pub issuer: Option<TestIssuer>,
+    pub jar: Arc<Jar>,
+    pub http: reqwest::Client,
+    _running: Box<dyn Any + Send>,
+}
+
+/// Starts the app with its embedded issuer on 127.0.0.1 and a free port.
+pub async fn start(kind: Kind) -> App {
+    let (app_url, issuer, running): (String, Option<TestIssuer>, Box<dyn Any + Send>) = match kind {
+        Kind::Axum => {
+            let r = example_axum::run(Settings::dev()).await.expect("axum app");
+            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+        }
+        Kind::Actix => {
+            let r = example_actix::run(Settings::dev())
+                .await
+                .expect("actix app");
+            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+        }
+        Kind::Warp => {
+            let r = example_warp::run(Settings::dev()).await.expect("warp app");
+            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+        }
+    };
+    let jar = Arc::new(Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(Arc::clone(&jar))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    App {
+        kind,
+        app_url,
+        issuer,
+        jar,
+        http,
+        _running: running,
+    }
+}

@@ -1,0 +1,60 @@
+//! One suite, three apps: every scenario of `http_flows` and `journey` runs against the axum,
+//! actix-web and warp example apps over real HTTP, each with its embedded issuer; `parity`
+//! compares what the three answer, byte for byte where it matters. Any difference fails.
+
+#![allow(unreachable_pub, missing_docs, dead_code)]
+
+mod app;
+mod http_flows;
+mod journey;
+mod parity;
+mod support;
+
+/// For each app, a module with one `#[tokio::test]` per scenario: `scenario(app)`.
+macro_rules! per_app {
+    ($($scenario:ident),* $(,)?) => {
+        mod axum {
+            $(#[tokio::test]
+            async fn $scenario() {
+                crate::$scenario(crate::app::start(crate::app::Kind::Axum).await).await;
+            })*
+        }
+        mod actix {
+            $(#[tokio::test]
+            async fn $scenario() {
+                crate::$scenario(crate::app::start(crate::app::Kind::Actix).await).await;
+            })*
+        }
+        mod warp {
+            $(#[tokio::test]
+            async fn $scenario() {
+                crate::$scenario(crate::app::start(crate::app::Kind::Warp).await).await;
+            })*
+        }
+    };
+}
+use http_flows::*;
+use journey::*;
+
+per_app!(
+    a_bearer_token_reaches_the_api_with_private_caching,
+    no_credential_is_401_with_a_bare_bearer_challenge,
+    two_authorization_headers_are_400_invalid_request,
+    the_admin_api_refuses_users_without_the_admin_role,
+    refresh_rotates_the_refresh_cookie,
+    a_revoked_refresh_token_signs_out_cleanly,
+    an_old_refresh_cookie_within_the_grace_window_does_not_trip_reuse_detection,
+    a_refresh_cookie_replayed_after_the_next_rotation_is_refused_and_trips_reuse_detection,
+    sign_out_revokes_clears_and_redirects_to_the_issuer_logout,
+    a_callback_without_a_flow_cookie_is_state_mismatch,
+    a_replayed_callback_is_state_mismatch,
+    a_duplicated_state_is_refused,
+    cross_site_posts_are_refused,
+    open_redirect_targets_are_400,
+    a_same_origin_return_to_is_where_sign_in_lands,
+    session_cookies_are_httponly_lax_and_small,
+    a_provider_outage_during_refresh_keeps_the_session,
+    cancelling_on_the_login_page_returns_home_with_an_error,
+    alice_signs_in_uses_the_apis_and_signs_out,
+    bob_is_not_an_admin,
+);

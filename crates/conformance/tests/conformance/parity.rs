@@ -1,0 +1,1 @@
+//! The three apps side by side: the same request, the same answer.

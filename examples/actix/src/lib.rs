@@ -1,0 +1,144 @@
+//! The auth-actix example app: sign in, see your claims, call protected APIs, sign out.
+//!
+//! `cargo run -p example-actix` starts an embedded development issuer (users `alice`, an
+//! admin, and `bob`) and the app on <http://127.0.0.1:3000>; with `AUTH_ISSUER` set it uses
+//! that provider instead (see [`Settings::from_env`]). The same app as `example-axum` and
+//! `example-warp`: the same routes, JSON and pages.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_actix::auth_core::{Authenticator, Guard};
+use auth_actix::{Auth, AuthMiddleware, AuthRejection, OptionalAuth};
+use auth_issuer::TestIssuer;
+use example_shared::pages::{self, Visitor};
+pub use example_shared::{BoxError, Settings};
+use serde_json::json;
+
+/// The app's routes, the helper routes under `/auth` and the middleware that authenticates, for
+/// `App::configure`-style use in `HttpServer::new`.
+pub fn app(
+    authenticator: Authenticator,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .route("/", web::get().to(home))
+        .route("/api/me", web::get().to(me))
+        .service(
+            web::resource("/api/admin")
+                .wrap(auth_actix::guard(Guard::any_role(["admin"])))
+                .route(web::get().to(admin)),
+        )
+        .route("/api/optional", web::get().to(optional))
+        .configure(auth_actix::helper_routes(&authenticator))
+        .wrap(AuthMiddleware::new(authenticator))
+}
+
+async fn me(Auth(claims): Auth) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "sub": claims.sub, "roles": claims.roles(), "claims": claims }))
+}
+
+async fn admin(Auth(claims): Auth) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "sub": claims.sub, "admin": true }))
+}
+
+async fn optional(OptionalAuth(claims): OptionalAuth) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "authenticated": claims.is_some() }))
+}
+
+/// The page is public: a missing, expired or refused session shows the "Sign in" link. After a
+/// cancelled or refused sign-in the SDK sends the browser here with `?auth_error=<code>`.
+async fn home(
+    auth: Result<OptionalAuth, AuthRejection>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let visitor = match &auth {
+        Ok(OptionalAuth(Some(claims))) => Visitor::SignedIn(claims),
+        Ok(OptionalAuth(None)) => Visitor::SignedOut,
+        Err(rejection) => Visitor::Refused(rejection.code()),
+    };
+    let auth_error = query.get("auth_error").map(String::as_str);
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(pages::home("actix-web", &visitor, auth_error))
+}
+
+/// The running app.
+#[derive(Debug)]
+pub struct Running {
+    /// The address the app listens on.
+    pub addr: SocketAddr,
+    /// The app's public URL (open it in a browser).
+    pub app_url: String,
+    /// The embedded issuer, when used.
+    pub issuer: Option<TestIssuer>,
+    handle: ServerHandle,
+    server: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Serves until the server stops.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn wait(self) -> Result<(), BoxError> {
+        let server = self.server;
+        tokio::task::spawn_blocking(move || server.join())
+            .await?
+            .map_err(|_| "the server thread panicked")??;
+        Ok(())
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let server = self.server;
+        let _ = tokio::task::spawn_blocking(move || server.join()).await;
+    }
+}
+
+/// Binds the listener, starts the embedded issuer when configured, and serves the app on
+/// actix's own runtime (a system thread, one single-threaded runtime per worker); the
+/// authenticator, with its one key cache, is shared by every worker.
+///
+/// # Errors
+/// When the port cannot be bound or the configuration is invalid.
+pub async fn run(settings: Settings) -> Result<Running, BoxError> {
+    let listener = std::net::TcpListener::bind(settings.addr())
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr()))?;
+    let addr = listener.local_addr()?;
+    let app_url = settings.app_url(addr);
+    let provider = example_shared::provider(&settings, &app_url).await?;
+    let authenticator = provider.authenticator;
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || app(authenticator.clone()))
+                .workers(2)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+            let _ = handle_tx.send(server.handle());
+            server.await
+        })
+    });
+    let handle = tokio::task::spawn_blocking(move || handle_rx.recv())
+        .await?
+        .map_err(|_| "the server did not start")?;
+    Ok(Running {
+        addr,
+        app_url,
+        issuer: provider.issuer,
+        handle,
+        server,
+    })
+}

@@ -1,0 +1,138 @@
+//! The auth-warp example app: sign in, see your claims, call protected APIs, sign out.
+//!
+//! `cargo run -p example-warp` starts an embedded development issuer (users `alice`, an
+//! admin, and `bob`) and the app on <http://127.0.0.1:3000>; with `AUTH_ISSUER` set it uses
+//! that provider instead (see [`Settings::from_env`]). The same app as `example-axum` and
+//! `example-actix`: the same routes, JSON and pages.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use auth_issuer::TestIssuer;
+use auth_warp::auth_core::{Authenticator, Guard, NoExtraClaims};
+use auth_warp::{Auth, AuthLayer, AuthRejection};
+use example_shared::pages::{self, Visitor};
+pub use example_shared::{BoxError, Settings};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warp::reject::Rejection;
+use warp::{Filter, Reply};
+
+/// The app's routes and the helper routes under `/auth`, with the SDK's `recover`; serve them
+/// behind [`AuthLayer`] (see [`run`]).
+pub fn routes(
+    authenticator: Authenticator,
+) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let home = warp::path::end()
+        .and(warp::get())
+        .and(auth_warp::optional_auth::<NoExtraClaims>().map(Ok).or_else(
+            async |rejection: Rejection| match rejection.find::<AuthRejection>() {
+                Some(auth) => Ok((Err(auth.clone()),)),
+                None => Err(rejection),
+            },
+        ))
+        .and(warp::query::<HashMap<String, String>>())
+        .map(home);
+    let me = warp::path!("api" / "me")
+        .and(warp::get())
+        .and(auth_warp::auth::<NoExtraClaims>())
+        .map(|Auth(claims): Auth| {
+            warp::reply::json(
+                &json!({ "sub": claims.sub, "roles": claims.roles(), "claims": claims }),
+            )
+        });
+    let admin = warp::path!("api" / "admin")
+        .and(warp::get())
+        .and(auth_warp::guard(Guard::any_role(["admin"])))
+        .and(auth_warp::auth::<NoExtraClaims>())
+        .map(|Auth(claims): Auth| warp::reply::json(&json!({ "sub": claims.sub, "admin": true })));
+    let optional = warp::path!("api" / "optional")
+        .and(warp::get())
+        .and(auth_warp::optional_auth::<NoExtraClaims>())
+        .map(|auth: Option<Auth>| warp::reply::json(&json!({ "authenticated": auth.is_some() })));
+    home.or(me)
+        .or(admin)
+        .or(optional)
+        .or(auth_warp::helper_routes(&authenticator))
+        .recover(auth_warp::recover)
+}
+
+/// The page is public: a missing, expired or refused session shows the "Sign in" link. After a
+/// cancelled or refused sign-in the SDK sends the browser here with `?auth_error=<code>`.
+fn home(
+    auth: Result<Option<Auth>, AuthRejection>,
+    query: HashMap<String, String>,
+) -> warp::reply::Html<String> {
+    let visitor = match &auth {
+        Ok(Some(Auth(claims))) => Visitor::SignedIn(claims),
+        Ok(None) => Visitor::SignedOut,
+        Err(rejection) => Visitor::Refused(rejection.code()),
+    };
+    let auth_error = query.get("auth_error").map(String::as_str);
+    warp::reply::html(pages::home("warp", &visitor, auth_error))
+}
+
+/// The running app.
+#[derive(Debug)]
+pub struct Running {
+    /// The address the app listens on.
+    pub addr: SocketAddr,
+    /// The app's public URL (open it in a browser).
+    pub app_url: String,
+    /// The embedded issuer, when used.
+    pub issuer: Option<TestIssuer>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Serves until the server stops.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn wait(self) -> Result<(), BoxError> {
+        let _keep_running = self.stop;
+        self.server.await??;
+        Ok(())
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
+/// Binds the listener, starts the embedded issuer when configured, and serves the routes
+/// behind the [`AuthLayer`] in a background task.
+///
+/// # Errors
+/// When the port cannot be bound or the configuration is invalid.
+pub async fn run(settings: Settings) -> Result<Running, BoxError> {
+    let listener = TcpListener::bind(settings.addr())
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr()))?;
+    let addr = listener.local_addr()?;
+    let app_url = settings.app_url(addr);
+    let provider = example_shared::provider(&settings, &app_url).await?;
+    let authenticator = provider.authenticator;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let layer = AuthLayer::new(authenticator.clone());
+    let server = tokio::spawn(auth_warp::serve(
+        listener,
+        layer,
+        routes(authenticator),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Running {
+        addr,
+        app_url,
+        issuer: provider.issuer,
+        stop,
+        server,
+    })
+}
