@@ -680,6 +680,16 @@ impl TestIssuer {
         self.shared().settings().token_fault = fault;
     }
 
+    /// Changes the lifetime of the access tokens the token endpoint issues from now on (whole
+    /// seconds; `Duration::ZERO` makes every session's access token expire at once, so that
+    /// the next request refreshes it).
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        self.shared()
+            .lifetimes
+            .access_secs
+            .store(ttl.as_secs(), Ordering::Relaxed);
+    }
+
     /// Makes both discovery documents fail in this way until called with `None`.
     pub fn set_discovery_fault(&self, fault: Option<Fault>) {
         self.shared().settings().discovery_fault = fault;
@@ -893,7 +903,7 @@ impl TestIssuerBuilder {
             settings: Mutex::new(Settings::default()),
             counters: Counters::default(),
             lifetimes: Lifetimes {
-                access: self.access_token_ttl,
+                access_secs: self.access_token_ttl.as_secs().into(),
                 refresh: self.refresh_token_ttl,
                 id: self.id_token_ttl,
             },

@@ -46,10 +46,11 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
-/// Token lifetimes, fixed at start.
-#[derive(Debug, Clone, Copy)]
+/// Token lifetimes: refresh and ID tokens fixed at start, access tokens changeable at run time
+/// (whole seconds).
+#[derive(Debug)]
 pub(crate) struct Lifetimes {
-    pub(crate) access: Duration,
+    pub(crate) access_secs: std::sync::atomic::AtomicU64,
     pub(crate) refresh: Duration,
     pub(crate) id: Duration,
 }
@@ -119,6 +120,15 @@ impl Shared {
 
     pub(crate) fn keys_mut(&self) -> RwLockWriteGuard<'_, KeyStore> {
         self.keys.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lifetime of access tokens issued now.
+    pub(crate) fn access_ttl(&self) -> Duration {
+        Duration::from_secs(
+            self.lifetimes
+                .access_secs
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn settings(&self) -> MutexGuard<'_, Settings> {

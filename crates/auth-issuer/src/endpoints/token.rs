@@ -158,7 +158,7 @@ fn mint_access(shared: &Arc<Shared>, access: Access<'_>) -> (String, i64) {
         .aud(access.aud)
         .claim("client_id", access.client_id)
         .claim("jti", access.jti)
-        .expires_in(seconds(shared.lifetimes.access));
+        .expires_in(seconds(shared.access_ttl()));
     builder = if access.scope.is_empty() {
         builder.remove_claim("scope")
     } else {
@@ -239,7 +239,7 @@ fn respond_for_grant(
     let mut response = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": seconds(shared.lifetimes.access),
+        "expires_in": seconds(shared.access_ttl()),
     });
     if !scope.is_empty() {
         response["scope"] = scope.join(" ").into();
@@ -264,7 +264,7 @@ fn respond_for_grant(
 
 /// The `exp` an access token issued now will get.
 fn access_exp(shared: &Shared) -> i64 {
-    crate::token::unix_now().saturating_add(seconds(shared.lifetimes.access))
+    crate::token::unix_now().saturating_add(seconds(shared.access_ttl()))
 }
 
 fn authorization_code(
@@ -428,7 +428,7 @@ fn client_credentials(
     let mut response = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": seconds(shared.lifetimes.access),
+        "expires_in": seconds(shared.access_ttl()),
     });
     if !scope.is_empty() {
         response["scope"] = scope.join(" ").into();
