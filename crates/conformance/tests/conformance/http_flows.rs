@@ -492,6 +492,42 @@ pub async fn a_replayed_callback_is_state_mismatch(app: App) {
     );
 }
 
+pub async fn a_callback_from_another_issuer_is_refused(app: App) {
+    // RFC 9207: the issuer advertises `iss` in its authorization responses; a response that
+    // names another issuer (a mix-up attack) or none is refused, and no code is exchanged.
+    let tokens_before = app.issuer().requests_to(&app.issuer_path("/token"));
+    for forged in [Some("https://evil.example"), None] {
+        let callback = Url::parse(&app.start_sign_in("alice", None).await).expect("callback URL");
+        let iss = callback
+            .query_pairs()
+            .find(|(k, _)| k == "iss")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(iss.as_deref(), Some(app.issuer().issuer()), "{callback}");
+        let pairs: Vec<(String, String)> = callback
+            .query_pairs()
+            .filter(|(k, _)| k != "iss")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut url = callback.clone();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs)
+            .extend_pairs(forged.map(|i| ("iss", i)));
+        let r = app.http.get(url).send().await.expect("callback");
+        assert_eq!(
+            error_code(r).await,
+            (StatusCode::BAD_REQUEST, "invalid_request".into()),
+            "iss = {forged:?}"
+        );
+    }
+    assert_eq!(
+        app.issuer().requests_to(&app.issuer_path("/token")),
+        tokens_before,
+        "no code was exchanged"
+    );
+    assert!(app.cookie(SESSION).is_none());
+}
+
 pub async fn a_duplicated_state_is_refused(app: App) {
     let callback = app.start_sign_in("alice", None).await;
     let state = Url::parse(&callback)
