@@ -27,7 +27,7 @@ use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::support::{build_app, free_port, tail, target_subdir};
+use crate::support::{build_apps, free_port, tail, target_subdir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -72,8 +72,16 @@ pub(crate) fn run() -> Result<(), String> {
             ));
         }
     }
-    let app_binary = build_app()?;
-    let out = target_subdir("e2e")?;
+    for (name, app_binary) in build_apps()? {
+        println!("== e2e: {name} in headless Chromium");
+        run_one(name, &app_binary)?;
+    }
+    Ok(())
+}
+
+/// The browser journey through one example app.
+fn run_one(name: &str, app_binary: &Path) -> Result<(), String> {
+    let out = target_subdir(&format!("e2e/{name}"))?;
     for stale in ["signed-in.png", "failure.png"] {
         let _ = fs::remove_file(out.join(stale));
     }
@@ -84,7 +92,7 @@ pub(crate) fn run() -> Result<(), String> {
     let app_log = out.join("app.log");
     let app_port = free_port()?;
     let app_url = format!("http://127.0.0.1:{app_port}");
-    let mut app_command = Command::new(&app_binary);
+    let mut app_command = Command::new(app_binary);
     for var in [
         "AUTH_ISSUER",
         "AUTH_AUDIENCE",
@@ -130,7 +138,7 @@ pub(crate) fn run() -> Result<(), String> {
     drop(app);
     result?;
     println!(
-        "e2e: all steps passed in {:.1} s; the signed-in page is {}",
+        "e2e: {name}: all steps passed in {:.1} s; the signed-in page is {}",
         started.elapsed().as_secs_f64(),
         out.join("signed-in.png").display()
     );

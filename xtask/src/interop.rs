@@ -27,7 +27,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::root;
-use crate::support::{build_app, free_port, tail, target_subdir};
+use crate::support::{build_apps, free_port, tail, target_subdir};
 
 /// The client `provider.mjs` registers (passed to both sides, so they agree).
 const CLIENT_ID: &str = "interop-app";
@@ -52,8 +52,17 @@ const MAX_REDIRECTS: usize = 10;
 pub(crate) fn run() -> Result<(), String> {
     let dir = root().join("xtask/interop");
     npm_install(&dir)?;
-    let app_binary = build_app()?;
-    let logs = target_subdir("interop")?;
+    for (name, app_binary) in build_apps()? {
+        println!("== interop: {name} against oidc-provider");
+        run_one(&dir, name, app_binary)?;
+    }
+    Ok(())
+}
+
+/// The whole journey for one example app, with its own provider.
+fn run_one(dir: &std::path::Path, name: &str, app_binary: PathBuf) -> Result<(), String> {
+    let dir = dir.to_path_buf();
+    let logs = target_subdir(&format!("interop/{name}"))?;
 
     let provider_port = free_port()?;
     let app_port = free_port()?;
@@ -80,7 +89,7 @@ pub(crate) fn run() -> Result<(), String> {
     drop(servers);
     result?;
     println!(
-        "interop: all steps passed in {:.1} s (logs in {})",
+        "interop: {name}: all steps passed in {:.1} s (logs in {})",
         started.elapsed().as_secs_f64(),
         logs.display()
     );

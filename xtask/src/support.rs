@@ -17,32 +17,50 @@ pub(crate) fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
-/// Builds the example app's binary; returns its path (from cargo's JSON messages, so any
-/// `CARGO_TARGET_DIR` works).
-pub(crate) fn build_app() -> Result<PathBuf, String> {
-    eprintln!("$ cargo build -p example-axum --bin example-axum");
+/// The example apps: the same app on each framework.
+pub(crate) const APPS: [&str; 3] = ["example-axum", "example-actix", "example-warp"];
+
+/// Builds the example apps' binaries in one cargo run; returns each name with its path (from
+/// cargo's JSON messages, so any `CARGO_TARGET_DIR` works).
+pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
+    let mut args = vec!["build".to_owned()];
+    for app in APPS {
+        args.extend([
+            "-p".to_owned(),
+            app.to_owned(),
+            "--bin".to_owned(),
+            app.to_owned(),
+        ]);
+    }
+    eprintln!("$ cargo {}", args.join(" "));
+    args.push("--message-format=json-render-diagnostics".to_owned());
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "-p",
-            "example-axum",
-            "--bin",
-            "example-axum",
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(&args)
         .current_dir(root())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
-        return Err(format!("building example-axum failed ({})", output.status));
+        return Err(format!(
+            "building the example apps failed ({})",
+            output.status
+        ));
     }
-    String::from_utf8_lossy(&output.stdout)
+    let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "example-axum")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo built no example-axum executable".into())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .collect();
+    APPS.iter()
+        .map(|app| {
+            messages
+                .iter()
+                .filter(|m| m["target"]["name"] == *app)
+                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .map(|path| (*app, path))
+                .ok_or_else(|| format!("cargo built no {app} executable"))
+        })
+        .collect()
 }
 
 /// `<target>/<name>` (honouring `CARGO_TARGET_DIR`), created: logs and screenshots.

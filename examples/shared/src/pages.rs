@@ -56,7 +56,7 @@ fn signed_in(claims: &Claims<NoExtraClaims>) -> String {
          <a class=\"button\" href=\"/api/optional\">GET /api/optional</a></p>\n\
          <form method=\"post\" action=\"/auth/signout\">\
          <button type=\"submit\" id=\"sign-out\">Sign out</button></form>\n\
-         <details><summary>Claims</summary><pre id=\"claims\">{claims}</pre></details>",
+         <details open><summary>Claims</summary><pre id=\"claims\">{claims}</pre></details>",
         sub = escape(claims.sub.as_deref().unwrap_or("")),
         roles = escape(if roles.is_empty() { "none" } else { &roles }),
         iso = iso8601(exp),
