@@ -90,7 +90,7 @@
 //! found through the layer, not through `FromRef`.
 //!
 //! # MSRV
-//! Rust 1.88 (the workspace's `rust-version`), axum 0.8, Tokio.
+//! Rust 1.89 (the workspace's `rust-version`, which actix-web 4.18 needs), axum 0.8, Tokio.
 //!
 //! [axum]: https://docs.rs/axum/0.8
 
@@ -112,17 +112,3 @@ pub use layer::{AuthLayer, AuthService};
 pub use rejection::AuthRejection;
 pub use response::into_response;
 pub use routes::helper_routes;
-
-/// The guides' code blocks are compiled as doctests of this crate, so they cannot drift from the
-/// API (this crate sees the core, axum and, as dev-dependencies, the test issuer).
-#[cfg(doctest)]
-mod guides {
-    #[doc = include_str!("../../../README.md")]
-    struct Readme;
-    #[doc = include_str!("../../../docs/sessions.md")]
-    struct Sessions;
-    #[doc = include_str!("../../../docs/verification.md")]
-    struct Verification;
-    #[doc = include_str!("../../../docs/errors.md")]
-    struct Errors;
-}

@@ -53,7 +53,7 @@
 //! | `reqwest` | yes | the default [`HttpClient`](http::HttpClient) (reqwest + rustls on aws-lc-rs) |
 //!
 //! # Runtime
-//! Needs a Tokio runtime (all three supported frameworks run on Tokio). MSRV: Rust 1.88.
+//! Needs a Tokio runtime (all three supported frameworks run on Tokio). MSRV: Rust 1.89.
 
 pub mod adapter;
 mod alg;

@@ -215,7 +215,7 @@
 //! |---|---|
 //! | `auth-core` (off) | [`TestIssuer::authenticator`], [`TestIssuer::bearer_authenticator`] and the config builders they use: an SDK `Authenticator` that trusts this issuer, for an app under test in one line |
 //!
-//! The minimum supported Rust version is 1.88 (the workspace's `rust-version`).
+//! The minimum supported Rust version is 1.89 (the workspace's `rust-version`).
 
 mod endpoints;
 mod fault;
