@@ -162,6 +162,16 @@ async fn dev_issuer(app_url: &str) -> Result<TestIssuer, BoxError> {
         .await?)
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+}
+
 /// What `main` prints once the app is up.
 pub fn announce(app_url: &str, issuer: Option<&TestIssuer>) {
     match issuer {
