@@ -67,6 +67,8 @@ pub enum ErrorCode {
     Network,
     /// Too many requests (429, retryable).
     RateLimited,
+    /// The store of API keys or owners cannot be reached (503, retryable).
+    StoreUnavailable,
     /// The configuration is missing or invalid (500). Raised at setup; per request only for a
     /// wiring mistake the type system cannot catch (an extractor without its layer) or a
     /// provider refusing this app's own client credentials.
@@ -99,6 +101,7 @@ impl ErrorCode {
         ErrorCode::DiscoveryFailed,
         ErrorCode::Network,
         ErrorCode::RateLimited,
+        ErrorCode::StoreUnavailable,
         ErrorCode::ConfigInvalid,
         ErrorCode::SessionExpired,
         ErrorCode::StateMismatch,
@@ -124,6 +127,7 @@ impl ErrorCode {
             ErrorCode::DiscoveryFailed => "discovery_failed",
             ErrorCode::Network => "network",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::ConfigInvalid => "config_invalid",
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::StateMismatch => "state_mismatch",
@@ -155,7 +159,8 @@ impl ErrorCode {
             ErrorCode::JwksUnavailable
             | ErrorCode::JwksFetchFailed
             | ErrorCode::DiscoveryFailed
-            | ErrorCode::Network => 503,
+            | ErrorCode::Network
+            | ErrorCode::StoreUnavailable => 503,
             ErrorCode::UserProvisionFailed | ErrorCode::ConfigInvalid | ErrorCode::Unknown => 500,
         }
     }
@@ -171,6 +176,7 @@ impl ErrorCode {
                 | ErrorCode::DiscoveryFailed
                 | ErrorCode::Network
                 | ErrorCode::RateLimited
+                | ErrorCode::StoreUnavailable
         )
     }
 
@@ -269,6 +275,8 @@ pub enum TokenInvalidReason {
     TypMismatch,
     /// The application's claims type `C` does not deserialise from the payload.
     ClaimsShape,
+    /// An API key of the right shape that no stored key matches.
+    UnknownApiKey,
 }
 
 impl TokenInvalidReason {
@@ -291,6 +299,7 @@ impl TokenInvalidReason {
             TokenInvalidReason::AudienceMismatch => "audience_mismatch",
             TokenInvalidReason::TypMismatch => "typ_mismatch",
             TokenInvalidReason::ClaimsShape => "claims_shape",
+            TokenInvalidReason::UnknownApiKey => "unknown_api_key",
         }
     }
 }

@@ -57,6 +57,7 @@
 
 pub mod adapter;
 mod alg;
+pub mod api_key;
 mod authenticator;
 mod claims;
 mod config;
