@@ -1,0 +1,338 @@
+//! `auth-store`: SQL storage for the auth SDK's API keys, in SQLite (embedded, the default) or
+//! PostgreSQL, through [sqlx].
+//!
+//! [`SqlStore`] implements [`ApiKeyStore`](auth_core::api_key::ApiKeyStore); hand it to
+//! [`ApiKeys`](auth_core::api_key::ApiKeys), which does the caching, rate limiting and
+//! verification. Every method is one query on an indexed column.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use auth_core::api_key::{ApiKeys, NewApiKey};
+//! use auth_store::SqlStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // `sqlite:PATH` (created if missing) or `postgres://…`; `open` applies the migrations.
+//! let store = SqlStore::open("sqlite:/var/lib/myapp/keys.db").await?;
+//! let keys = ApiKeys::builder(Arc::new(store)).build()?;
+//! let created = keys.create(NewApiKey::new("nightly export", "svc-export")).await?;
+//! println!("{}", created.key.expose()); // shown once
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Migrations
+//! The schema ships with the crate (`migrations/sqlite`, `migrations/postgres`, sqlx migrations).
+//! [`SqlStore::open`] applies the ones not applied yet, logging each at INFO: the first user of a
+//! database (the app or `auth keys`) creates it. [`SqlStore::connect`] never changes the schema;
+//! call [`SqlStore::migrate`] yourself when your deployment runs migrations as their own step.
+//!
+//! # Features
+//! | feature | what |
+//! |---|---|
+//! | `sqlite` (default) | SQLite, embedded: `sqlite:/abs/path/keys.db` |
+//! | `postgres` | PostgreSQL: `postgres://user:password@host/db`, TLS through rustls |
+//!
+//! [sqlx]: https://docs.rs/sqlx/0.8
+
+use std::future::Future;
+use std::time::Duration;
+
+use auth_core::api_key::{ApiKeyRecord, ApiKeyStore, KeyHash, StoreError, StoreErrorKind};
+use auth_core::http::BoxFuture;
+
+/// The bound on each query, connection included.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// API keys in an SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(StoreErrorKind::Unavailable, format!("{what}: {e}"))
+}
+
+fn from_sqlx(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::new(StoreErrorKind::Conflict, "the key id exists");
+    }
+    unavailable("database error", e)
+}
+
+/// Runs `fut` within [`QUERY_TIMEOUT`].
+async fn bounded<T>(fut: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, StoreError> {
+    match tokio::time::timeout(QUERY_TIMEOUT, fut).await {
+        Ok(result) => result.map_err(from_sqlx),
+        Err(_) => Err(unavailable(
+            "database timeout",
+            format!("no answer within {QUERY_TIMEOUT:?}"),
+        )),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` and applies the migrations not applied yet. An SQLite file that does
+    /// not exist yet is created.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unavailable`] when the database cannot be reached, the URL's scheme is
+    /// not enabled by a feature, or a migration fails.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to `url` without touching the schema.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), migrations aside.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        let backend = match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                use std::str::FromStr as _;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .map_err(|e| unavailable("invalid SQLite URL", e))?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(QUERY_TIMEOUT);
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(QUERY_TIMEOUT)
+                    .connect_with(options);
+                Backend::Sqlite(bounded(pool).await?)
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(QUERY_TIMEOUT)
+                    .connect(url);
+                Backend::Postgres(bounded(pool).await?)
+            }
+            other => {
+                return Err(unavailable(
+                    "unsupported database URL",
+                    format!(
+                        "the scheme {other:?} is not enabled (features: sqlite, postgres); use sqlite:PATH or postgres://..."
+                    ),
+                ));
+            }
+        };
+        Ok(SqlStore { backend })
+    }
+
+    /// Applies the crate's migrations that are not applied yet (idempotent).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unavailable`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        };
+        result.map_err(|e| unavailable("migration failed", e))?;
+        tracing::info!(
+            backend = self.backend_name(),
+            "API-key store schema is up to date"
+        );
+        Ok(())
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => pool.close().await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, hash, name, owner, tenant, scopes, created_at, expires_at, revoked_at, last_used_at, rate_limit_per_minute";
+
+/// A row as a record; `None` for a row whose hash is not valid hex (never written by us).
+macro_rules! record {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let scopes: String = row.try_get("scopes")?;
+        let hash: String = row.try_get("hash")?;
+        KeyHash::from_hex(&hash).map(|hash| {
+            let mut record = ApiKeyRecord::new(
+                row.get("id"),
+                hash,
+                row.get("name"),
+                row.get("owner"),
+                row.get("created_at"),
+            );
+            record.tenant = row.get("tenant");
+            record.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+            record.expires_at = row.get("expires_at");
+            record.revoked_at = row.get("revoked_at");
+            record.last_used_at = row.get("last_used_at");
+            record.rate_limit_per_minute = row
+                .get::<Option<i64>, _>("rate_limit_per_minute")
+                .and_then(|l| u32::try_from(l).ok());
+            record
+        })
+    }};
+}
+
+/// The same statement for each backend: `?` placeholders for SQLite, `$n` for PostgreSQL.
+macro_rules! on_backend {
+    ($self:expr, $sql:expr, |$query:ident, $pool:ident| $body:expr) => {
+        match &$self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite($pool) => {
+                let $query = sqlx::query::<sqlx::Sqlite>($sql);
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres($pool) => {
+                let sql = numbered($sql);
+                let $query = sqlx::query::<sqlx::Postgres>(&sql);
+                $body
+            }
+        }
+    };
+}
+
+/// `?` placeholders as `$1`, `$2`, ... (PostgreSQL).
+#[cfg(feature = "postgres")]
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ApiKeyStore for SqlStore {
+    fn insert(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let sql = "INSERT INTO api_keys (id, hash, name, owner, tenant, scopes, created_at, expires_at, revoked_at, last_used_at, rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            on_backend!(self, sql, |query, pool| {
+                bounded(
+                    query
+                        .bind(&record.id)
+                        .bind(record.hash.to_hex())
+                        .bind(&record.name)
+                        .bind(&record.owner)
+                        .bind(&record.tenant)
+                        .bind(record.scopes.join(" "))
+                        .bind(record.created_at)
+                        .bind(record.expires_at)
+                        .bind(record.revoked_at)
+                        .bind(record.last_used_at)
+                        .bind(record.rate_limit_per_minute.map(i64::from))
+                        .execute(pool),
+                )
+                .await
+                .map(|_| ())
+            })
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?");
+            on_backend!(self, &sql, |query, pool| {
+                let row = bounded(query.bind(id).fetch_optional(pool)).await?;
+                match row {
+                    Some(row) => {
+                        let found: Result<Option<ApiKeyRecord>, sqlx::Error> =
+                            (|| Ok(record!(&row)))();
+                        found.map_err(from_sqlx)
+                    }
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id");
+            on_backend!(self, &sql, |query, pool| {
+                let rows = bounded(query.fetch_all(pool)).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let one: Result<Option<ApiKeyRecord>, sqlx::Error> = (|| Ok(record!(row)))();
+                    out.extend(one.map_err(from_sqlx)?);
+                }
+                Ok(out)
+            })
+        })
+    }
+
+    fn revoke<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let sql = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
+            on_backend!(self, sql, |query, pool| {
+                bounded(query.bind(at).bind(id).execute(pool))
+                    .await
+                    .map(|done| done.rows_affected() > 0)
+            })
+        })
+    }
+
+    fn expire<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let sql = "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END WHERE id = ?";
+            on_backend!(self, sql, |query, pool| {
+                bounded(query.bind(at).bind(at).bind(id).execute(pool))
+                    .await
+                    .map(|done| done.rows_affected() > 0)
+            })
+        })
+    }
+
+    fn record_use(&self, uses: Vec<(String, i64)>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let sql = "UPDATE api_keys SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?";
+            for (id, at) in &uses {
+                on_backend!(self, sql, |query, pool| {
+                    bounded(query.bind(*at).bind(*at).bind(id).execute(pool))
+                        .await
+                        .map(|_| ())?;
+                });
+            }
+            Ok(())
+        })
+    }
+}
