@@ -11,6 +11,9 @@
 //! auth dev-issuer [--port N] [--bind IP] [--audience AUD]
 //! auth mint --issuer URL [--sub SUB] [--role ROLE]... [--scope "a b"] [--audience AUD]...
 //!           [--expires-in SECS] [--claim KEY=VALUE]... [--kid KID]
+//! auth keys [--database-url URL] [--prefix P] [--json] create --name N --owner ID [--scope S]...
+//!           [--tenant T] [--expires-in SECS] [--rate-limit N]
+//! auth keys list | rotate ID [--overlap SECS] | revoke ID
 //! ```
 //!
 //! # Exit status
@@ -29,6 +32,7 @@
 mod common;
 mod decode;
 mod dev_issuer;
+mod keys;
 mod mint;
 mod verify;
 
@@ -64,6 +68,8 @@ enum Command {
     DevIssuer(dev_issuer::DevIssuerArgs),
     /// Ask a running development issuer (`auth dev-issuer`) for an access token.
     Mint(mint::MintArgs),
+    /// Create, list, rotate and revoke API keys in the store the apps read (`DATABASE_URL`).
+    Keys(keys::KeysArgs),
 }
 
 #[tokio::main]
@@ -75,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::DevIssuer(args) => dev_issuer::run(args).await,
         Command::Mint(args) => mint::run(args).await,
+        Command::Keys(args) => keys::run(args).await,
     };
     exit.into()
 }

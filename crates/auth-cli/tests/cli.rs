@@ -764,3 +764,88 @@ fn wait_for_exit(child: &mut KillOnDrop, limit: Duration) -> std::process::ExitS
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ----- auth keys -----
+
+/// A fresh SQLite URL in a folder that does not exist yet.
+fn keys_database() -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "auth-cli-keys-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    format!("sqlite:{}", dir.join("keys.db").display())
+}
+
+fn keys_json(database: &str, args: &[&str]) -> Run {
+    let mut all = vec!["keys", "--database-url", database, "--json"];
+    all.extend_from_slice(args);
+    auth(&all)
+}
+
+#[test]
+fn keys_are_created_listed_without_secrets_rotated_and_revoked() {
+    let db = keys_database();
+    let run = keys_json(
+        &db,
+        &[
+            "create",
+            "--name",
+            "nightly",
+            "--owner",
+            "svc-export",
+            "--scope",
+            "reports:read",
+            "--expires-in",
+            "3600",
+        ],
+    );
+    run.assert_code(0);
+    let created = run.json();
+    let key = created["key"]
+        .as_str()
+        .expect("the key, shown once")
+        .to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert!(key.starts_with("sk_live_") && key.starts_with(&id), "{key}");
+    assert!(
+        key.len() - "sk_live_".len() >= 22,
+        "at least 128 random bits"
+    );
+    assert_eq!(created["owner"], "svc-export");
+    assert_eq!(created["scopes"], serde_json::json!(["reports:read"]));
+
+    let run = keys_json(&db, &["list"]);
+    run.assert_code(0).assert_no_token(&key[id.len()..]);
+    let listed = run.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(listed[0].get("key").is_none());
+
+    let run = keys_json(&db, &["rotate", &id, "--overlap", "60"]);
+    run.assert_code(0);
+    let rotated = run.json();
+    assert_ne!(rotated["id"], id.as_str());
+
+    keys_json(&db, &["revoke", &id]).assert_code(0);
+    let listed = keys_json(&db, &["list"]).json();
+    let old = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|k| k["id"] == id.as_str()).cloned())
+        .expect("still listed");
+    assert!(old["revoked"].is_number(), "{old}");
+    keys_json(&db, &["revoke", "sk_live_nothing12345"]).assert_code(1);
+}
+
+#[test]
+fn keys_need_a_store() {
+    let run = Command::new(env!("CARGO_BIN_EXE_auth"))
+        .args(["keys", "list"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("DATABASE_URL"));
+}

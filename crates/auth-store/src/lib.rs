@@ -83,7 +83,7 @@ async fn bounded<T>(fut: impl Future<Output = Result<T, sqlx::Error>>) -> Result
 
 impl SqlStore {
     /// Connects to `url` and applies the migrations not applied yet. An SQLite file that does
-    /// not exist yet is created.
+    /// not exist yet is created (and its folder).
     ///
     /// # Errors
     /// [`StoreErrorKind::Unavailable`] when the database cannot be reached, the URL's scheme is
@@ -105,7 +105,16 @@ impl SqlStore {
             "sqlite" => {
                 use std::str::FromStr as _;
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                    .map_err(|e| unavailable("invalid SQLite URL", e))?
+                    .map_err(|e| unavailable("invalid SQLite URL", e))?;
+                // The file may not exist yet; nor may its folder.
+                if let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.exists()
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| unavailable("cannot create the SQLite file's folder", e))?;
+                }
+                let options = options
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .busy_timeout(QUERY_TIMEOUT);
