@@ -35,6 +35,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::adapter::{self, AuthResponse, RequestView};
+use crate::api_key::{ApiKeyRecord, ApiKeys};
+use crate::claims;
 use crate::claims::{Claims, NoExtraClaims};
 use crate::config::ConfigError;
 use crate::error::{AuthError, ErrorCode};
@@ -53,6 +55,10 @@ pub enum TokenSource {
     Cookie,
     /// `?access_token=…` (RFC 6750 §2.3): only when listed in the configured sources.
     Query,
+    /// An API key, in `Authorization: Bearer` or the API-key header (`X-Api-Key` by default):
+    /// used when [`AuthenticatorBuilder::api_keys`] is set. Which credential is a key is decided
+    /// by its format, never by trying both.
+    ApiKey,
 }
 
 /// A verified request.
@@ -65,6 +71,8 @@ pub struct Authenticated<C = NoExtraClaims> {
     pub source: TokenSource,
     /// Application data from the provisioning hook (merged into `/auth/me`).
     pub user_data: serde_json::Map<String, Value>,
+    /// The API key's record, when the credential was one ([`TokenSource::ApiKey`]).
+    pub api_key: Option<Arc<ApiKeyRecord>>,
 }
 
 /// What a hook sees of a verified token.
@@ -146,6 +154,8 @@ pub(crate) struct Inner {
     provision: Option<ProvisionHook>,
     pub(crate) enrich: Option<EnrichHook>,
     error_handler: Option<ErrorHandler>,
+    api_keys: Option<ApiKeys>,
+    api_key_header: Option<String>,
 }
 
 /// The session engine's state: its configuration and the refreshes in flight.
@@ -176,6 +186,8 @@ pub struct AuthenticatorBuilder {
     provision: Option<ProvisionHook>,
     enrich: Option<EnrichHook>,
     error_handler: Option<ErrorHandler>,
+    api_keys: Option<ApiKeys>,
+    api_key_header: Option<String>,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -225,6 +237,23 @@ impl AuthenticatorBuilder {
     /// (`?access_token=`) is used only when listed here.
     pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
         self.token_sources = Some(sources.into_iter().collect());
+        self
+    }
+
+    /// Accepts API keys as well as JWTs: a key in `Authorization: Bearer` or in the API-key
+    /// header ([`api_key_header`](Self::api_key_header), `X-Api-Key` by default) is verified by
+    /// `keys`, and its caller reaches handlers and guards like a token's: `sub` is the key's
+    /// owner, its scopes are the scopes and roles. A request with both a JWT and a key is 400
+    /// `invalid_request` (one credential per request).
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = Some(keys);
+        self
+    }
+
+    /// The header that carries API keys besides `Authorization: Bearer` (default `x-api-key`);
+    /// `None` accepts keys in `Authorization` only.
+    pub fn api_key_header(mut self, name: Option<&str>) -> Self {
+        self.api_key_header = name.map(str::to_ascii_lowercase);
         self
     }
 
@@ -333,6 +362,8 @@ impl AuthenticatorBuilder {
                 provision: self.provision,
                 enrich: self.enrich,
                 error_handler: self.error_handler,
+                api_keys: self.api_keys,
+                api_key_header: self.api_key_header,
             }),
         })
     }
@@ -359,6 +390,8 @@ impl Authenticator {
             provision: None,
             enrich: None,
             error_handler: None,
+            api_keys: None,
+            api_key_header: Some("x-api-key".to_owned()),
         }
     }
 
@@ -500,10 +533,25 @@ impl Authenticator {
                 "a token was sent in more than one way",
             ));
         }
+        if let Some(keys) = &self.inner.api_keys
+            && let Some(key) = self.presented_api_key(keys, req, bearer.as_deref())?
+        {
+            let verified = keys.verify(&key).await?;
+            let claims = claims::for_api_key::<C>(&verified.record, keys.format().prefix())?;
+            let user = self.run_hooks(&claims).await?;
+            return Ok(Some(Authenticated {
+                claims,
+                source: TokenSource::ApiKey,
+                user_data: user.data,
+                api_key: Some(verified.record),
+            }));
+        }
         for source in sources {
             let token = match source {
                 TokenSource::Header => bearer.clone(),
                 TokenSource::Query => query_token.clone(),
+                // Keys were looked for above, by their format.
+                TokenSource::ApiKey => None,
                 TokenSource::Cookie => match &self.inner.sessions {
                     Some(sessions) => {
                         cookies::session_token(self, &sessions.config, req, set_cookies).await?
@@ -518,10 +566,45 @@ impl Authenticator {
                     claims,
                     source: *source,
                     user_data: user.data,
+                    api_key: None,
                 }));
             }
         }
         Ok(None)
+    }
+
+    /// The API key of the request, if it presents one: in `Authorization: Bearer` (told apart
+    /// from a JWT by its format) or in the API-key header. Two credentials are refused.
+    fn presented_api_key(
+        &self,
+        keys: &ApiKeys,
+        req: &impl RequestView,
+        bearer: Option<&str>,
+    ) -> Result<Option<String>, AuthError> {
+        let in_bearer = bearer
+            .filter(|b| keys.format().is_key(b))
+            .map(str::to_owned);
+        let in_header = match &self.inner.api_key_header {
+            Some(name) => {
+                if adapter::header_count(req, name) > 1 {
+                    return Err(AuthError::new(
+                        ErrorCode::InvalidRequest,
+                        "more than one API-key header",
+                    ));
+                }
+                adapter::first_header(req, name).map(|v| v.trim().to_owned())
+            }
+            None => None,
+        };
+        match (in_bearer, in_header, bearer) {
+            (_, Some(_), Some(_)) => Err(AuthError::new(
+                ErrorCode::InvalidRequest,
+                "one credential per request: an API key and a bearer token were both sent",
+            )),
+            (Some(key), None, _) | (None, Some(key), None) => Ok(Some(key)),
+            (None, None, _) => Ok(None),
+            (Some(_), Some(_), None) => unreachable_pair(),
+        }
     }
 
     async fn run_hooks<C>(&self, claims: &Claims<C>) -> Result<ProvisionedUser, AuthError> {
@@ -557,6 +640,14 @@ impl Authenticator {
             None => Ok(user),
         }
     }
+}
+
+/// A key in the bearer implies a bearer: the pair cannot occur; answer as for two credentials.
+fn unreachable_pair() -> Result<Option<String>, AuthError> {
+    Err(AuthError::new(
+        ErrorCode::InvalidRequest,
+        "one credential per request",
+    ))
 }
 
 /// The error for a request without a credential.

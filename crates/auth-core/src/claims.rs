@@ -753,6 +753,51 @@ pub(crate) fn retype<C: DeserializeOwned + 'static>(
     Ok(claims.clone().map_extra(|_| extra))
 }
 
+/// The claims an API key stands for: `iss` `api-key:<prefix>`, `sub` the owner, `scope` and
+/// `roles` the key's scopes, `tenant_id`, `iat` its creation, `exp` its expiry (the end of 9999
+/// for a key that does not expire), `jti` its id and `api_key` `{id, name}`. They are read with
+/// the default [`ClaimMapping`], whatever the provider's, so that guards see the key's scopes
+/// and roles.
+///
+/// # Errors
+/// `token_invalid` (`claims_shape`) when `C` does not fit them.
+pub(crate) fn for_api_key<C: DeserializeOwned + 'static>(
+    record: &crate::api_key::ApiKeyRecord,
+    prefix: &str,
+) -> Result<Claims<C>, AuthError> {
+    static MAPPING: std::sync::LazyLock<Arc<ClaimMapping>> =
+        std::sync::LazyLock::new(|| Arc::new(ClaimMapping::default()));
+    let exp = record.expires_at.unwrap_or(253_402_300_799);
+    let mut payload = serde_json::json!({
+        "iss": format!("api-key:{prefix}"),
+        "sub": record.owner,
+        "scope": record.scopes.join(" "),
+        "roles": record.scopes,
+        "iat": record.created_at,
+        "exp": exp,
+        "jti": record.id,
+        "api_key": { "id": record.id, "name": record.name },
+    });
+    if let Some(tenant) = &record.tenant {
+        payload["tenant_id"] = Value::String(tenant.clone());
+    }
+    let raw = payload.to_string().into_bytes();
+    let registered = parse_registered(&raw).map_err(|e| {
+        AuthError::new(crate::ErrorCode::Unknown, "API-key claims did not parse").with_source(e)
+    })?;
+    let iss: Arc<str> = Arc::from(registered.iss.as_deref().unwrap_or_default());
+    let checked = registered.into_checked();
+    let extra = parse_extra::<C>(&raw)?;
+    Ok(assemble(
+        checked,
+        iss,
+        NumericDate::from_secs(exp),
+        extra,
+        raw,
+        Arc::clone(&MAPPING),
+    ))
+}
+
 /// Registered claims after validation: everything owned, `iss` replaced by the configured one.
 pub(crate) struct Checked {
     pub(crate) sub: Option<String>,

@@ -312,3 +312,141 @@ fn a_cache_ttl_over_ten_seconds_is_a_setup_error() {
     assert_eq!(err.variable(), "AUTH_API_KEY_CACHE_TTL");
     let _ = SystemTime::now();
 }
+
+// ---------------------------------------------------------------- through the Authenticator
+
+mod through_the_authenticator {
+    use super::*;
+    use auth_core::adapter::SimpleRequest;
+    use auth_core::{AuthConfig, Authenticator, Guard, NoExtraClaims, TokenSource, Verifier};
+    use auth_issuer::TestIssuer;
+
+    async fn setup() -> (TestIssuer, ApiKeys, Authenticator) {
+        let issuer = TestIssuer::start().await;
+        let keys = keys(&Arc::new(MemoryKeyStore::new()));
+        let verifier = Verifier::new(
+            AuthConfig::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .build()
+                .expect("config"),
+        )
+        .expect("verifier");
+        let auth = Authenticator::builder(verifier)
+            .api_keys(keys.clone())
+            .build()
+            .expect("authenticator");
+        (issuer, keys, auth)
+    }
+
+    #[tokio::test]
+    async fn a_key_in_either_header_acts_as_its_owner_with_its_scopes_as_roles() {
+        let (_issuer, keys, auth) = setup().await;
+        let created = keys
+            .create(
+                NewApiKey::new("export", "alice")
+                    .scope("admin")
+                    .scope("reports:read")
+                    .tenant("acme"),
+            )
+            .await
+            .expect("created");
+        let key = created.key.expose();
+        for req in [
+            SimpleRequest::get("/x").header("authorization", &format!("Bearer {key}")),
+            SimpleRequest::get("/x").header("x-api-key", key),
+        ] {
+            let authed = auth
+                .authenticate::<NoExtraClaims>(&req)
+                .await
+                .expect("key accepted");
+            assert_eq!(authed.source, TokenSource::ApiKey);
+            assert_eq!(authed.claims.sub.as_deref(), Some("alice"));
+            assert_eq!(authed.claims.roles(), ["admin", "reports:read"]);
+            assert!(authed.claims.has_scope("reports:read"));
+            assert_eq!(authed.claims.tenant_id(), Some("acme"));
+            assert!(Guard::any_role(["admin"]).check(&authed.claims).is_ok());
+            assert!(
+                Guard::all_scopes(["reports:write"])
+                    .check(&authed.claims)
+                    .is_err()
+            );
+            let record = authed.api_key.expect("the key's record");
+            assert_eq!(record.name, "export");
+            assert!(
+                !authed.claims.raw_json().contains(&key[record.id.len()..]),
+                "no secret in the claims"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_jwt_still_works_and_a_jwt_with_a_key_is_400() {
+        let (issuer, keys, auth) = setup().await;
+        let jwt = issuer.token().sub("bob").sign();
+        let authed = auth
+            .authenticate::<NoExtraClaims>(
+                &SimpleRequest::get("/x").header("authorization", &format!("Bearer {jwt}")),
+            )
+            .await
+            .expect("jwt");
+        assert_eq!(authed.source, TokenSource::Header);
+        assert!(authed.api_key.is_none());
+        let key = keys
+            .create(NewApiKey::new("a", "alice"))
+            .await
+            .expect("created")
+            .key;
+        for req in [
+            SimpleRequest::get("/x")
+                .header("authorization", &format!("Bearer {jwt}"))
+                .header("x-api-key", key.expose()),
+            SimpleRequest::get("/x")
+                .header("authorization", &format!("Bearer {}", key.expose()))
+                .header("x-api-key", key.expose()),
+            SimpleRequest::get("/x")
+                .header("x-api-key", key.expose())
+                .header("x-api-key", key.expose()),
+        ] {
+            let err = auth
+                .authenticate::<NoExtraClaims>(&req)
+                .await
+                .expect_err("two credentials");
+            assert_eq!((err.code(), err.status()), (ErrorCode::InvalidRequest, 400));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_is_401_token_revoked_with_the_bearer_challenge() {
+        let (_issuer, keys, auth) = setup().await;
+        let created = keys
+            .create(NewApiKey::new("a", "alice"))
+            .await
+            .expect("created");
+        keys.revoke(&created.record.id).await.expect("revoke");
+        let err = auth
+            .authenticate::<NoExtraClaims>(
+                &SimpleRequest::get("/x").header("x-api-key", created.key.expose()),
+            )
+            .await
+            .expect_err("revoked");
+        assert_eq!(err.code(), ErrorCode::TokenRevoked);
+        let response = auth.error_response(&err);
+        assert_eq!(response.status, 401);
+        assert!(
+            response
+                .header("www-authenticate")
+                .unwrap_or_default()
+                .contains(r#"error="invalid_token""#)
+        );
+        // An unknown key of the right shape: token_invalid, without the secret in the body.
+        let (_, unknown) = KeyFormat::default().generate();
+        let err = auth
+            .authenticate::<NoExtraClaims>(&SimpleRequest::get("/x").header("x-api-key", &unknown))
+            .await
+            .expect_err("unknown");
+        assert_eq!(err.code(), ErrorCode::TokenInvalid);
+        let body = String::from_utf8_lossy(&auth.error_response(&err).body).into_owned();
+        assert!(!body.contains(&unknown), "{body}");
+    }
+}
