@@ -142,3 +142,59 @@ pub(crate) fn request_auth(req: &HttpRequest) -> Result<RequestAuth, AuthRejecti
     req.extensions_mut().insert(auth.clone());
     Ok(auth)
 }
+
+/// The caller, whichever kind of credential it used: a JWT (a person, a client) or an API key
+/// (a machine acting for its owner). `AuthData(caller): AuthData` in a handler; `caller.kind`
+/// says which, `caller.subject` is the token's `sub` or the key's owner, and the same guards
+/// apply to both. [`OptionalAuthData`] is `None` without a credential. API keys are accepted
+/// when the authenticator has them ([`AuthenticatorBuilder::api_keys`](auth_core::AuthenticatorBuilder::api_keys)).
+#[derive(Debug, Clone)]
+pub struct AuthData<C = NoExtraClaims>(pub auth_core::AuthData<C>);
+
+impl<C> Deref for AuthData<C> {
+    type Target = auth_core::AuthData<C>;
+
+    fn deref(&self) -> &auth_core::AuthData<C> {
+        &self.0
+    }
+}
+
+/// The caller, `None` without a credential; a bad credential is still refused.
+#[derive(Debug, Clone)]
+pub struct OptionalAuthData<C = NoExtraClaims>(pub Option<auth_core::AuthData<C>>);
+
+impl<C> FromRequest for AuthData<C>
+where
+    C: DeserializeOwned + 'static,
+{
+    type Error = AuthRejection;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let auth = request_auth(&req)?;
+            Ok(AuthData(
+                auth.required_auth_data::<C>(&ActixView::new(&req)).await?,
+            ))
+        })
+    }
+}
+
+impl<C> FromRequest for OptionalAuthData<C>
+where
+    C: DeserializeOwned + 'static,
+{
+    type Error = AuthRejection;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let auth = request_auth(&req)?;
+            Ok(OptionalAuthData(
+                auth.auth_data::<C>(&ActixView::new(&req)).await?,
+            ))
+        })
+    }
+}

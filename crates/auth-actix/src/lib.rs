@@ -102,7 +102,7 @@ mod view;
 /// [`Guard`](auth_core::Guard), the error taxonomy.
 pub use auth_core;
 
-pub use extract::{Auth, OptionalAuth};
+pub use extract::{Auth, AuthData, OptionalAuth, OptionalAuthData};
 pub use guard::{GuardMiddleware, GuardService, guard};
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
 pub use rejection::AuthRejection;

@@ -117,3 +117,59 @@ fn request_auth(parts: &Parts) -> Result<RequestAuth, AuthRejection> {
         .cloned()
         .ok_or_else(missing_layer)
 }
+
+/// The caller, whichever kind of credential it used: a JWT (a person, a client) or an API key
+/// (a machine acting for its owner). `AuthData(caller): AuthData` in a handler; `caller.kind`
+/// says which, `caller.subject` is the token's `sub` or the key's owner, and the same guards
+/// apply to both. `Option<AuthData<C>>` is `None` without a credential. API keys are accepted
+/// when the authenticator has them ([`AuthenticatorBuilder::api_keys`](auth_core::AuthenticatorBuilder::api_keys)).
+///
+/// ```
+/// use auth_axum::AuthData;
+///
+/// async fn me(AuthData(caller): AuthData) -> String {
+///     format!("{} {:?} scopes {:?}", caller.kind.as_str(), caller.subject, caller.scopes)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/me", axum::routing::get(me));
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthData<C = NoExtraClaims>(pub auth_core::AuthData<C>);
+
+impl<C> Deref for AuthData<C> {
+    type Target = auth_core::AuthData<C>;
+
+    fn deref(&self) -> &auth_core::AuthData<C> {
+        &self.0
+    }
+}
+
+impl<S, C> FromRequestParts<S> for AuthData<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + 'static,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let auth = request_auth(parts)?;
+        let view = HttpView::new(&parts.method, &parts.uri, &parts.headers);
+        Ok(AuthData(auth.required_auth_data::<C>(&view).await?))
+    }
+}
+
+impl<S, C> OptionalFromRequestParts<S> for AuthData<C>
+where
+    S: Send + Sync,
+    C: DeserializeOwned + Send + 'static,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = request_auth(parts)?;
+        let view = HttpView::new(&parts.method, &parts.uri, &parts.headers);
+        Ok(auth.auth_data::<C>(&view).await?.map(AuthData))
+    }
+}

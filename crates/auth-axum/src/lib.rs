@@ -106,7 +106,7 @@ mod view;
 /// [`Guard`](auth_core::Guard), the error taxonomy.
 pub use auth_core;
 
-pub use extract::Auth;
+pub use extract::{Auth, AuthData};
 pub use guard::{GuardLayer, GuardService, guard};
 pub use layer::{AuthLayer, AuthService};
 pub use rejection::AuthRejection;

@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use crate::authenticator::{Authenticated, Authenticator, Outcome, token_missing};
+use crate::authenticator::{AuthData, Authenticated, Authenticator, Outcome, token_missing};
 use crate::claims::{self, Claims, NoExtraClaims};
 use crate::error::AuthError;
 use crate::guard::Guard;
@@ -476,6 +476,41 @@ impl RequestAuth {
         C: DeserializeOwned + 'static,
     {
         self.claims::<C>(req).await?.ok_or_else(token_missing)
+    }
+
+    /// The caller, whichever kind of credential it used (JWT or API key), with its claims read
+    /// as `C`; `None` without a credential.
+    ///
+    /// # Errors
+    /// As [`claims`](Self::claims).
+    pub async fn auth_data<C>(
+        &self,
+        req: &impl RequestView,
+    ) -> Result<Option<AuthData<C>>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        match self.authenticated(req).await? {
+            Some(auth) => {
+                let claims = claims::retype::<C>(&auth.claims)?;
+                Ok(Some(AuthData::of(auth, claims)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`auth_data`](Self::auth_data), refusing a request without a credential.
+    ///
+    /// # Errors
+    /// `token_missing` without a credential; otherwise as [`claims`](Self::claims).
+    pub async fn required_auth_data<C>(
+        &self,
+        req: &impl RequestView,
+    ) -> Result<AuthData<C>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        self.auth_data::<C>(req).await?.ok_or_else(token_missing)
     }
 
     /// Admits the request only with a valid credential whose claims pass `guard` (any valid

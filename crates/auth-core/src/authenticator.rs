@@ -75,6 +75,82 @@ pub struct Authenticated<C = NoExtraClaims> {
     pub api_key: Option<Arc<ApiKeyRecord>>,
 }
 
+/// Which kind of credential authenticated a request.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// A JWT access token (from the `Authorization` header, the session cookie or the query).
+    Jwt,
+    /// An API key.
+    ApiToken,
+}
+
+impl CredentialKind {
+    /// `"jwt"` or `"api_token"`, stable.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Jwt => "jwt",
+            CredentialKind::ApiToken => "api_token",
+        }
+    }
+}
+
+/// The caller of a request, whichever kind of credential it used: what handlers that accept
+/// both people (JWTs) and machines (API keys) need. The same guards apply to both: an API key's
+/// scopes are its scopes and roles.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct AuthData<C = NoExtraClaims> {
+    /// `jwt` or `api_token`.
+    pub kind: CredentialKind,
+    /// The subject: the token's `sub`, or the key's owner (a service account id or a user's
+    /// `sub`: a key acts as its owner).
+    pub subject: Option<String>,
+    /// The tenant or organisation.
+    pub tenant: Option<String>,
+    /// The normalised scopes.
+    pub scopes: Vec<String>,
+    /// The normalised roles.
+    pub roles: Vec<String>,
+    /// The key's id and name, for an API key.
+    pub api_key: Option<ApiKeyInfo>,
+    /// The claims (for an API key, the claims it stands for; see
+    /// [`Authenticator`]'s API-key support).
+    pub claims: Claims<C>,
+}
+
+/// Which API key authenticated a request (never the key itself).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// The key id (`sk_live_4fZq8Rk2XbW1`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl<C> AuthData<C> {
+    /// The caller of an authenticated request, with its claims read as `C`.
+    pub(crate) fn of(auth: &Authenticated<NoExtraClaims>, claims: Claims<C>) -> Self {
+        AuthData {
+            kind: match auth.source {
+                TokenSource::ApiKey => CredentialKind::ApiToken,
+                _ => CredentialKind::Jwt,
+            },
+            subject: claims.sub.clone(),
+            tenant: claims.tenant_id().map(str::to_owned),
+            scopes: claims.scopes().into_iter().map(str::to_owned).collect(),
+            roles: claims.roles().into_iter().map(str::to_owned).collect(),
+            api_key: auth.api_key.as_ref().map(|k| ApiKeyInfo {
+                id: k.id.clone(),
+                name: k.name.clone(),
+            }),
+            claims,
+        }
+    }
+}
+
 /// What a hook sees of a verified token.
 #[non_exhaustive]
 #[derive(Debug, Clone)]

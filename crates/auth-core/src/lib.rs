@@ -78,7 +78,8 @@ mod wycheproof_primitives;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use authenticator::{
-    Authenticated, Authenticator, AuthenticatorBuilder, HookContext, ProvisionedUser, TokenSource,
+    ApiKeyInfo, AuthData, Authenticated, Authenticator, AuthenticatorBuilder, CredentialKind,
+    HookContext, ProvisionedUser, TokenSource,
 };
 pub use claims::{Audience, ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate, Scopes};
 pub use config::{

@@ -89,9 +89,24 @@ impl SqlStore {
     /// [`StoreErrorKind::Unavailable`] when the database cannot be reached, the URL's scheme is
     /// not enabled by a feature, or a migration fails.
     pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
-        let store = Self::connect(url).await?;
-        store.migrate().await?;
-        Ok(store)
+        // Two processes opening a new SQLite file at once (the CLI and an app) may find it
+        // locked while the other switches it to WAL or migrates it: try again for a while.
+        let mut attempts = 0;
+        loop {
+            let opened = async {
+                let store = Self::connect(url).await?;
+                store.migrate().await?;
+                Ok::<_, StoreError>(store)
+            }
+            .await;
+            match opened {
+                Err(e) if attempts < 25 && e.to_string().contains("locked") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Connects to `url` without touching the schema.

@@ -98,6 +98,56 @@ where
         )
 }
 
+/// The caller, whichever kind of credential it used: a JWT (a person, a client) or an API key
+/// (a machine acting for its owner), extracted by [`auth_data`]. `kind` says which, `subject`
+/// is the token's `sub` or the key's owner, and the same guards apply to both. API keys are
+/// accepted when the authenticator has them
+/// ([`AuthenticatorBuilder::api_keys`](auth_core::AuthenticatorBuilder::api_keys)).
+#[derive(Debug, Clone)]
+pub struct AuthData<C = NoExtraClaims>(pub auth_core::AuthData<C>);
+
+impl<C> Deref for AuthData<C> {
+    type Target = auth_core::AuthData<C>;
+
+    fn deref(&self) -> &auth_core::AuthData<C> {
+        &self.0
+    }
+}
+
+/// Extracts the caller ([`AuthData`]), refusing a request without a valid credential (as
+/// [`auth`]).
+#[must_use]
+pub fn auth_data<C>() -> impl Filter<Extract = (AuthData<C>,), Error = Rejection> + Clone
+where
+    C: DeserializeOwned + Send + 'static,
+{
+    request_auth()
+        .and(view())
+        .and_then(async |auth: RequestAuth, view: WarpView| {
+            match auth.required_auth_data::<C>(&view).await {
+                Ok(data) => Ok(AuthData(data)),
+                Err(error) => Err(Rejection::from(AuthRejection::from(error))),
+            }
+        })
+}
+
+/// Extracts the caller, `None` without a credential; a bad credential is still refused.
+#[must_use]
+pub fn optional_auth_data<C>()
+-> impl Filter<Extract = (Option<AuthData<C>>,), Error = Rejection> + Clone
+where
+    C: DeserializeOwned + Send + 'static,
+{
+    request_auth()
+        .and(view())
+        .and_then(async |auth: RequestAuth, view: WarpView| {
+            match auth.auth_data::<C>(&view).await {
+                Ok(data) => Ok(data.map(AuthData)),
+                Err(error) => Err(Rejection::from(AuthRejection::from(error))),
+            }
+        })
+}
+
 /// Admits only requests whose claims pass `guard`: 401 without a valid credential, 403
 /// `permission_denied` when the rule fails (with `error="insufficient_scope"` and the scopes in
 /// `WWW-Authenticate` for a scope rule). Extracts nothing: compose it with `and`, before or

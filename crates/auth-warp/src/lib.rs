@@ -88,7 +88,9 @@ mod view;
 /// [`Guard`](auth_core::Guard), the error taxonomy.
 pub use auth_core;
 
-pub use filters::{Auth, auth, guard, helper_routes, optional_auth};
+pub use filters::{
+    Auth, AuthData, auth, auth_data, guard, helper_routes, optional_auth, optional_auth_data,
+};
 pub use layer::{AuthLayer, AuthService};
 pub use rejection::{AuthRejection, recover};
 pub use response::into_response;

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::auth_core::{Authenticator, Guard};
-use auth_actix::{Auth, AuthMiddleware, AuthRejection, OptionalAuth};
+use auth_actix::{Auth, AuthData, AuthMiddleware, AuthRejection, OptionalAuth};
 use auth_issuer::TestIssuer;
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
@@ -43,8 +43,14 @@ pub fn app(
         .wrap(AuthMiddleware::new(authenticator))
 }
 
-async fn me(Auth(claims): Auth) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "sub": claims.sub, "roles": claims.roles(), "claims": claims }))
+/// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
+async fn me(AuthData(caller): AuthData) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "sub": caller.subject,
+        "roles": caller.roles,
+        "kind": caller.kind.as_str(),
+        "claims": caller.claims,
+    }))
 }
 
 async fn admin(Auth(claims): Auth) -> HttpResponse {
@@ -81,6 +87,8 @@ pub struct Running {
     pub app_url: String,
     /// The embedded issuer, when used.
     pub issuer: Option<TestIssuer>,
+    /// With the embedded issuer: a demo API key owned by `alice` (shown once).
+    pub demo_key: Option<String>,
     handle: ServerHandle,
     server: std::thread::JoinHandle<std::io::Result<()>>,
 }
@@ -138,6 +146,7 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
         addr,
         app_url,
         issuer: provider.issuer,
+        demo_key: provider.demo_key,
         handle,
         server,
     })

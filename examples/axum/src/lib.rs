@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use auth_axum::auth_core::{Authenticator, Guard};
-use auth_axum::{Auth, AuthLayer, AuthRejection};
+use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection};
 use auth_issuer::TestIssuer;
 use axum::extract::Query;
 use axum::response::Html;
@@ -43,8 +43,14 @@ pub fn app(authenticator: Authenticator) -> Router {
         .layer(AuthLayer::new(authenticator))
 }
 
-async fn me(Auth(claims): Auth) -> Json<Value> {
-    Json(json!({ "sub": claims.sub, "roles": claims.roles(), "claims": claims }))
+/// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
+async fn me(AuthData(caller): AuthData) -> Json<Value> {
+    Json(json!({
+        "sub": caller.subject,
+        "roles": caller.roles,
+        "kind": caller.kind.as_str(),
+        "claims": caller.claims,
+    }))
 }
 
 async fn admin(Auth(claims): Auth) -> Json<Value> {
@@ -79,6 +85,8 @@ pub struct Running {
     pub app_url: String,
     /// The embedded issuer, when used.
     pub issuer: Option<TestIssuer>,
+    /// With the embedded issuer: a demo API key owned by `alice` (shown once).
+    pub demo_key: Option<String>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
@@ -111,6 +119,7 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
         addr,
         app_url,
         issuer: provider.issuer,
+        demo_key: provider.demo_key,
         server,
     })
 }

@@ -7,7 +7,11 @@ use example_axum::{BoxError, Settings, run};
 async fn main() -> Result<(), BoxError> {
     example_shared::init_logging();
     let running = run(Settings::from_env()?).await?;
-    example_shared::announce(&running.app_url, running.issuer.as_ref());
+    example_shared::announce(
+        &running.app_url,
+        running.issuer.as_ref(),
+        running.demo_key.as_deref(),
+    );
     tokio::select! {
         result = running.wait() => result,
         _ = tokio::signal::ctrl_c() => Ok(()),

@@ -5,6 +5,9 @@
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use std::sync::Arc;
+
+use auth_core::api_key::{ApiKeys, NewApiKey};
 use auth_core::{Authenticator, AuthenticatorBuilder};
 use auth_issuer::{TestClient, TestIssuer, TestUser};
 
@@ -100,10 +103,12 @@ impl Settings {
 /// The provider side of the app: the authenticator, and the embedded issuer when used.
 #[derive(Debug)]
 pub struct Provider {
-    /// The authenticator for the app.
+    /// The authenticator for the app (JWTs and API keys).
     pub authenticator: Authenticator,
     /// The embedded development issuer, when used.
     pub issuer: Option<TestIssuer>,
+    /// With the embedded issuer: a demo API key owned by `alice`, created at start.
+    pub demo_key: Option<String>,
 }
 
 /// Starts the embedded development issuer when `settings` asks for it, and builds the
@@ -131,10 +136,47 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
         _ => std::env::var(name).ok(),
     };
-    let authenticator = AuthenticatorBuilder::from_vars(lookup)?.build()?;
+    // API keys, in `DATABASE_URL` (sqlite:PATH or postgres://...), else in an SQLite file in a
+    // temporary folder.
+    let database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static STARTED: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "auth-example-{}-{}",
+                std::process::id(),
+                STARTED.fetch_add(1, Ordering::Relaxed)
+            ));
+            format!("sqlite:{}", dir.join("keys.db").display())
+        });
+    let store = auth_store::SqlStore::open(&database_url).await?;
+    let mut keys = ApiKeys::builder(Arc::new(store) as Arc<dyn auth_core::api_key::ApiKeyStore>);
+    if let Some(prefix) = std::env::var("AUTH_API_KEY_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        keys = keys.format(auth_core::api_key::KeyFormat::new(prefix)?);
+    }
+    let keys = keys.build()?;
+    let demo_key = match &issuer {
+        Some(_) => Some(
+            keys.create(NewApiKey::new("demo key", "alice").scope("user"))
+                .await?
+                .key
+                .expose()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let authenticator = AuthenticatorBuilder::from_vars(lookup)?
+        .api_keys(keys)
+        .build()?;
     Ok(Provider {
         authenticator,
         issuer,
+        demo_key,
     })
 }
 
@@ -172,12 +214,16 @@ pub fn init_logging() {
         .init();
 }
 
-/// What `main` prints once the app is up.
-pub fn announce(app_url: &str, issuer: Option<&TestIssuer>) {
+/// What `main` prints once the app is up (the demo key, shown this once).
+pub fn announce(app_url: &str, issuer: Option<&TestIssuer>, demo_key: Option<&str>) {
     match issuer {
         Some(issuer) => {
             println!("Development issuer: {}", issuer.issuer());
             println!("  sign in as alice (admin) or bob, or type any username");
+            if let Some(key) = demo_key {
+                println!("Demo API key (owner alice, shown once): {key}");
+                println!("  curl -H 'X-Api-Key: {key}' {app_url}/api/me");
+            }
         }
         None => println!(
             "Provider: {}",

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use auth_issuer::TestIssuer;
 use auth_warp::auth_core::{Authenticator, Guard, NoExtraClaims};
-use auth_warp::{Auth, AuthLayer, AuthRejection};
+use auth_warp::{Auth, AuthData, AuthLayer, AuthRejection};
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
 use serde_json::json;
@@ -35,13 +35,17 @@ pub fn routes(
         ))
         .and(warp::query::<HashMap<String, String>>())
         .map(home);
+    // A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
     let me = warp::path!("api" / "me")
         .and(warp::get())
-        .and(auth_warp::auth::<NoExtraClaims>())
-        .map(|Auth(claims): Auth| {
-            warp::reply::json(
-                &json!({ "sub": claims.sub, "roles": claims.roles(), "claims": claims }),
-            )
+        .and(auth_warp::auth_data::<NoExtraClaims>())
+        .map(|AuthData(caller): AuthData| {
+            warp::reply::json(&json!({
+                "sub": caller.subject,
+                "roles": caller.roles,
+                "kind": caller.kind.as_str(),
+                "claims": caller.claims,
+            }))
         });
     let admin = warp::path!("api" / "admin")
         .and(warp::get())
@@ -83,6 +87,8 @@ pub struct Running {
     pub app_url: String,
     /// The embedded issuer, when used.
     pub issuer: Option<TestIssuer>,
+    /// With the embedded issuer: a demo API key owned by `alice` (shown once).
+    pub demo_key: Option<String>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -132,6 +138,7 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
         addr,
         app_url,
         issuer: provider.issuer,
+        demo_key: provider.demo_key,
         stop,
         server,
     })

@@ -7,7 +7,11 @@ use example_warp::{BoxError, Settings, run};
 async fn main() -> Result<(), BoxError> {
     example_shared::init_logging();
     let running = run(Settings::from_env()?).await?;
-    example_shared::announce(&running.app_url, running.issuer.as_ref());
+    example_shared::announce(
+        &running.app_url,
+        running.issuer.as_ref(),
+        running.demo_key.as_deref(),
+    );
     tokio::signal::ctrl_c().await?;
     running.stop().await;
     Ok(())

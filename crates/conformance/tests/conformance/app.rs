@@ -23,6 +23,8 @@ pub struct App {
     pub kind: Kind,
     pub app_url: String,
     pub issuer: Option<TestIssuer>,
+    /// The demo API key the app created at start (owner `alice`, scope `user`).
+    pub demo_key: Option<String>,
     pub jar: Arc<Jar>,
     pub http: reqwest::Client,
     _running: Box<dyn Any + Send>,
@@ -30,20 +32,41 @@ pub struct App {
 
 /// Starts the app with its embedded issuer on 127.0.0.1 and a free port.
 pub async fn start(kind: Kind) -> App {
-    let (app_url, issuer, running): (String, Option<TestIssuer>, Box<dyn Any + Send>) = match kind {
+    type Started = (
+        String,
+        Option<TestIssuer>,
+        Option<String>,
+        Box<dyn Any + Send>,
+    );
+    let (app_url, issuer, demo_key, running): Started = match kind {
         Kind::Axum => {
             let r = example_axum::run(Settings::dev()).await.expect("axum app");
-            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+            (
+                r.app_url.clone(),
+                r.issuer.clone(),
+                r.demo_key.clone(),
+                Box::new(r),
+            )
         }
         Kind::Actix => {
             let r = example_actix::run(Settings::dev())
                 .await
                 .expect("actix app");
-            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+            (
+                r.app_url.clone(),
+                r.issuer.clone(),
+                r.demo_key.clone(),
+                Box::new(r),
+            )
         }
         Kind::Warp => {
             let r = example_warp::run(Settings::dev()).await.expect("warp app");
-            (r.app_url.clone(), r.issuer.clone(), Box::new(r))
+            (
+                r.app_url.clone(),
+                r.issuer.clone(),
+                r.demo_key.clone(),
+                Box::new(r),
+            )
         }
     };
     let jar = Arc::new(Jar::default());
@@ -56,6 +79,7 @@ pub async fn start(kind: Kind) -> App {
         kind,
         app_url,
         issuer,
+        demo_key,
         jar,
         http,
         _running: running,

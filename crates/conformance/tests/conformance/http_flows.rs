@@ -717,3 +717,73 @@ pub async fn cancelling_on_the_login_page_returns_home_with_an_error(app: App) {
     assert!(home.contains("<code>permission_denied</code>"), "{home}");
     assert!(home.contains("id=\"sign-in\""), "{home}");
 }
+
+pub async fn an_api_key_and_a_jwt_reach_the_same_route(app: App) {
+    let key = app.demo_key.clone().expect("the demo key");
+    for request in [
+        app.http.get(app.url("/api/me")).header("x-api-key", &key),
+        app.http.get(app.url("/api/me")).bearer_auth(&key),
+    ] {
+        let (status, body) = json(request.send().await.expect("me")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["kind"], "api_token");
+        assert_eq!(body["sub"], "alice", "a key acts as its owner");
+        assert_eq!(body["roles"], serde_json::json!(["user"]));
+        assert!(
+            !body.to_string().contains(&key[20..]),
+            "the secret is never echoed"
+        );
+    }
+    let jwt = app.issuer().token().sub("bob").sign();
+    let (status, body) = json(
+        app.http
+            .get(app.url("/api/me"))
+            .bearer_auth(&jwt)
+            .send()
+            .await
+            .expect("me"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].clone()),
+        (StatusCode::OK, "jwt".into())
+    );
+    let both = app
+        .http
+        .get(app.url("/api/me"))
+        .bearer_auth(&jwt)
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        error_code(both).await,
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    // The demo key is not an admin; a look-alike key is token_invalid.
+    let admin = app
+        .http
+        .get(app.url("/api/admin"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(
+        error_code(admin).await,
+        (StatusCode::FORBIDDEN, "permission_denied".into())
+    );
+    let mut forged = key.clone();
+    forged.pop();
+    forged.push(if key.ends_with('a') { 'b' } else { 'a' });
+    let r = app
+        .http
+        .get(app.url("/api/me"))
+        .header("x-api-key", &forged)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::UNAUTHORIZED, "token_invalid".into())
+    );
+}

@@ -50,6 +50,7 @@ per_app!(
     a_replayed_callback_is_state_mismatch,
     a_duplicated_state_is_refused,
     a_callback_from_another_issuer_is_refused,
+    an_api_key_and_a_jwt_reach_the_same_route,
     cross_site_posts_are_refused,
     open_redirect_targets_are_400,
     a_same_origin_return_to_is_where_sign_in_lands,
