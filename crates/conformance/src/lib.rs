@@ -16,4 +16,6 @@ mod guides {
     struct Verification;
     #[doc = include_str!("../../../docs/errors.md")]
     struct Errors;
+    #[doc = include_str!("../../../docs/api-keys.md")]
+    struct ApiKeys;
 }

@@ -8,7 +8,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /` | public page: "Sign in" when signed out; the user, the token's expiry, the API routes and "Sign out" when signed in |
-//! | `GET /api/me` | signed in: `{"sub":…,"roles":[…],"claims":{…}}`; else 401 |
+//! | `GET /api/me` | a JWT (signed in) or an API key: `{"sub":…,"roles":[…],"kind":"jwt"\|"api_token","claims":{…}}`; else 401 |
 //! | `GET /api/admin` | role `admin`: 200; signed in without it: 403; else 401 |
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
