@@ -101,6 +101,7 @@ fn ci() -> Result<(), String> {
     )?;
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     // Every published crate packages and builds from its own tarball, in dependency order.
+    forget_packaged_sources()?;
     run(
         "cargo",
         &[
@@ -131,6 +132,38 @@ fn ci() -> Result<(), String> {
         }
     } else {
         return Err("cargo-deny is not installed (`cargo install cargo-deny --locked`)".into());
+    }
+    Ok(())
+}
+
+/// Removes the copies of our own crates that an earlier `cargo publish --dry-run` unpacked from
+/// its temporary registry into `$CARGO_HOME/registry/src/-<hash>/`. Cargo reuses such a copy
+/// when the version has not changed, so a second dry run on the same machine would verify the
+/// dependents against the first run's sources.
+fn forget_packaged_sources() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // The temporary registry's folder has no name before its hash.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for krate in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = krate.file_name().to_string_lossy().into_owned();
+            if name.starts_with("auth-") {
+                std::fs::remove_dir_all(krate.path())
+                    .map_err(|e| format!("{}: {e}", krate.path().display()))?;
+            }
+        }
     }
     Ok(())
 }

@@ -798,6 +798,16 @@ pub(crate) fn for_api_key<C: DeserializeOwned + 'static>(
     ))
 }
 
+/// Whether claims stand for an API key ([`for_api_key`]) or come from a JWT: a JWT's `iss` is the
+/// configured issuer, an `https` (or loopback `http`) URL, never `api-key:…`.
+pub(crate) fn credential_kind<C>(claims: &Claims<C>) -> crate::CredentialKind {
+    if claims.iss.starts_with("api-key:") {
+        crate::CredentialKind::ApiToken
+    } else {
+        crate::CredentialKind::Jwt
+    }
+}
+
 /// Registered claims after validation: everything owned, `iss` replaced by the configured one.
 pub(crate) struct Checked {
     pub(crate) sub: Option<String>,

@@ -1,6 +1,7 @@
 //! Authorization guards: roles (any of), permissions, scopes and entitlements (all of),
 //! composable.
 
+use crate::authenticator::CredentialKind;
 use crate::claims::Claims;
 use crate::error::{AuthError, ErrorCode};
 
@@ -21,6 +22,7 @@ enum Rule {
     AllPermissions(Vec<String>),
     AllScopes(Vec<String>),
     AllEntitlements(Vec<String>),
+    Kind(CredentialKind),
     All(Vec<Guard>),
     Any(Vec<Guard>),
 }
@@ -52,6 +54,18 @@ impl Guard {
     /// Every one of these entitlements (features).
     pub fn all_entitlements<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Guard {
         Guard(Rule::AllEntitlements(strings(items)))
+    }
+
+    /// Only callers with a JWT (people and OAuth clients), not API keys.
+    #[must_use]
+    pub fn jwt_only() -> Guard {
+        Guard(Rule::Kind(CredentialKind::Jwt))
+    }
+
+    /// Only callers with an API key (machines), not JWTs.
+    #[must_use]
+    pub fn api_key_only() -> Guard {
+        Guard(Rule::Kind(CredentialKind::ApiToken))
     }
 
     /// Both this rule and `other`.
@@ -118,6 +132,15 @@ impl Guard {
                     Ok(())
                 } else {
                     deny("a required entitlement is missing")
+                }
+            }
+            Rule::Kind(kind) => {
+                if crate::claims::credential_kind(claims) == *kind {
+                    Ok(())
+                } else if *kind == CredentialKind::Jwt {
+                    deny("this route does not accept API keys")
+                } else {
+                    deny("this route accepts API keys only")
                 }
             }
             Rule::All(list) => list.iter().try_for_each(|g| g.check(claims)),

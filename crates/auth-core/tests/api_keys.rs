@@ -381,6 +381,49 @@ mod through_the_authenticator {
     }
 
     #[tokio::test]
+    async fn jwt_only_and_api_key_only_guards() {
+        let (issuer, keys, auth) = setup().await;
+        let key = keys
+            .create(NewApiKey::new("a", "alice"))
+            .await
+            .expect("created")
+            .key;
+        let by_key = auth
+            .authenticate::<NoExtraClaims>(
+                &SimpleRequest::get("/x").header("x-api-key", key.expose()),
+            )
+            .await
+            .expect("key");
+        let jwt = issuer.token().sub("alice").sign();
+        let by_jwt = auth
+            .authenticate::<NoExtraClaims>(
+                &SimpleRequest::get("/x").header("authorization", &format!("Bearer {jwt}")),
+            )
+            .await
+            .expect("jwt");
+        assert!(Guard::api_key_only().check(&by_key.claims).is_ok());
+        assert!(Guard::jwt_only().check(&by_jwt.claims).is_ok());
+        let err = Guard::jwt_only()
+            .check(&by_key.claims)
+            .expect_err("keys refused");
+        assert_eq!(err.code(), ErrorCode::PermissionDenied);
+        assert!(Guard::api_key_only().check(&by_jwt.claims).is_err());
+        // A JWT cannot pass for a key by carrying an `api_key` claim.
+        let sneaky = issuer
+            .token()
+            .sub("alice")
+            .claim("api_key", serde_json::json!({"id": "x"}))
+            .sign();
+        let sneaky = auth
+            .authenticate::<NoExtraClaims>(
+                &SimpleRequest::get("/x").header("authorization", &format!("Bearer {sneaky}")),
+            )
+            .await
+            .expect("jwt");
+        assert!(Guard::api_key_only().check(&sneaky.claims).is_err());
+    }
+
+    #[tokio::test]
     async fn a_jwt_still_works_and_a_jwt_with_a_key_is_400() {
         let (issuer, keys, auth) = setup().await;
         let jwt = issuer.token().sub("bob").sign();
