@@ -1,7 +1,7 @@
 //! `auth-store`: SQL storage for the auth SDK's API keys, in SQLite (embedded, the default) or
 //! PostgreSQL, through [sqlx].
 //!
-//! [`SqlStore`] implements [`ApiKeyStore`](auth_core::api_key::ApiKeyStore); hand it to
+//! [`SqlStore`] implements [`ApiKeyStore`]; hand it to
 //! [`ApiKeys`](auth_core::api_key::ApiKeys), which does the caching, rate limiting and
 //! verification. Every method is one query on an indexed column.
 //!
