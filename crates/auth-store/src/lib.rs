@@ -21,7 +21,8 @@
 //! ```
 //!
 //! # Migrations
-//! The schema ships with the crate (`migrations/sqlite`, `migrations/postgres`, sqlx migrations).
+//! The schema ships with the crate (`migrations/`, sqlx migrations written in the SQL both
+//! backends share; a backend-specific step would get a folder of its own).
 //! [`SqlStore::open`] applies the ones not applied yet, logging each at INFO: the first user of a
 //! database (the app or `auth keys`) creates it. [`SqlStore::connect`] never changes the schema;
 //! call [`SqlStore::migrate`] yourself when your deployment runs migrations as their own step.
@@ -166,9 +167,9 @@ impl SqlStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Backend::Sqlite(pool) => sqlx::migrate!("./migrations").run(pool).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations").run(pool).await,
         };
         result.map_err(|e| unavailable("migration failed", e))?;
         tracing::info!(
