@@ -35,7 +35,10 @@ fn unique() -> String {
 /// A fresh PostgreSQL database's URL, when a server is configured.
 #[cfg(feature = "postgres")]
 async fn postgres_url() -> Option<String> {
-    let Ok(admin) = std::env::var("AUTH_TEST_POSTGRES_URL") else {
+    let Some(admin) = std::env::var("AUTH_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         assert!(
             std::env::var("CI").is_err(),
             "CI must run the PostgreSQL half: AUTH_TEST_POSTGRES_URL is not set"
@@ -92,7 +95,8 @@ async fn a_database_that_does_not_exist_yet_is_created_and_migrated_once() {
         assert!(first.list().await.expect("list").is_empty(), "{url}");
         backends.push(first.backend_name());
     }
-    let expected: &[&str] = if std::env::var("AUTH_TEST_POSTGRES_URL").is_ok() {
+    let expected: &[&str] = if std::env::var("AUTH_TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty())
+    {
         &["sqlite", "postgres"]
     } else {
         &["sqlite"]
