@@ -20,42 +20,43 @@ pub(crate) fn free_port() -> Result<u16, String> {
 /// The example apps: the same app on each framework.
 pub(crate) const APPS: [&str; 3] = ["example-axum", "example-actix", "example-warp"];
 
-/// Builds the example apps' binaries in one cargo run; returns each name with its path (from
-/// cargo's JSON messages, so any `CARGO_TARGET_DIR` works).
+/// The example apps' binaries, with their paths (from cargo's JSON messages, so any
+/// `CARGO_TARGET_DIR` works). They are built as `cargo test --workspace` builds them (each
+/// example's `tests/binary.rs` runs its binary), with the same features, so after
+/// `cargo xtask ci` nothing is compiled again: CI builds the examples once.
 pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
-    let mut args = vec!["build".to_owned()];
-    for app in APPS {
-        args.extend([
-            "-p".to_owned(),
-            app.to_owned(),
-            "--bin".to_owned(),
-            app.to_owned(),
-        ]);
-    }
-    eprintln!("$ cargo {}", args.join(" "));
-    args.push("--message-format=json-render-diagnostics".to_owned());
+    let args = [
+        "test",
+        "--workspace",
+        "--locked",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ];
+    eprintln!("$ cargo {}", args[..4].join(" "));
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(&args)
+        .args(args)
         .current_dir(root())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
-        return Err(format!(
-            "building the example apps failed ({})",
-            output.status
-        ));
+        return Err(format!("building the example apps failed ({})", output.status));
     }
     let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == false)
         .collect();
     APPS.iter()
         .map(|app| {
             messages
                 .iter()
-                .filter(|m| m["target"]["name"] == *app)
+                .filter(|m| {
+                    m["target"]["name"] == *app
+                        && m["target"]["kind"]
+                            .as_array()
+                            .is_some_and(|k| k.iter().any(|k| k == "bin"))
+                })
                 .find_map(|m| m["executable"].as_str().map(PathBuf::from))
                 .map(|path| (*app, path))
                 .ok_or_else(|| format!("cargo built no {app} executable"))
