@@ -40,7 +40,10 @@ pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
-        return Err(format!("building the example apps failed ({})", output.status));
+        return Err(format!(
+            "building the example apps failed ({})",
+            output.status
+        ));
     }
     let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
