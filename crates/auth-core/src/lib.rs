@@ -71,7 +71,9 @@ mod json;
 mod jwk;
 mod jwks;
 mod jws;
+pub mod owner;
 pub mod session;
+pub mod store;
 mod verifier;
 #[cfg(test)]
 mod wycheproof_primitives;

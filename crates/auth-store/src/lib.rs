@@ -1,9 +1,11 @@
-//! `auth-store`: SQL storage for the auth SDK's API keys, in SQLite (embedded, the default) or
-//! PostgreSQL, through [sqlx].
+//! `auth-store`: SQL storage for the auth SDK's API keys and resource owners, in SQLite
+//! (embedded, the default) or PostgreSQL, through [sqlx].
 //!
-//! [`SqlStore`] implements [`ApiKeyStore`]; hand it to
+//! [`SqlStore`] implements [`ApiKeyStore`] (hand it to
 //! [`ApiKeys`](auth_core::api_key::ApiKeys), which does the caching, rate limiting and
-//! verification. Every method is one query on an indexed column.
+//! verification) and [`OwnerStore`] (hand it to
+//! [`Ownership`](auth_core::owner::Ownership), the owner-only rule). Every method is one query
+//! on an indexed column. Its tables are `auth_api_keys` and `auth_owners`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -27,6 +29,20 @@
 //! database (the app or `auth keys`) creates it. [`SqlStore::connect`] never changes the schema;
 //! call [`SqlStore::migrate`] yourself when your deployment runs migrations as their own step.
 //!
+//! **Sharing a database with your own sqlx migrations.** sqlx 0.8 records every migrator's
+//! migrations in one `_sqlx_migrations` table. Ours are versioned by date
+//! (`20261201000001_auth_api_keys`, ...) and run with `set_ignore_missing(true)`, so yours do not
+//! disturb them; run yours the same way, or sqlx refuses ours as "previously applied but
+//! missing":
+//!
+//! ```no_run
+//! # async fn run(pool: sqlx::SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+//! let mut migrator = sqlx::migrate!("./migrations"); // your app's migrations
+//! migrator.set_ignore_missing(true); // auth-store's share the table
+//! migrator.run(&pool).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Features
 //! | feature | what |
 //! |---|---|
@@ -38,8 +54,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use auth_core::api_key::{ApiKeyRecord, ApiKeyStore, KeyHash, StoreError, StoreErrorKind};
+use auth_core::api_key::{ApiKeyRecord, ApiKeyStore, KeyHash};
 use auth_core::http::BoxFuture;
+use auth_core::owner::{Claimed, OwnerRecord, OwnerStore};
+use auth_core::store::{StoreError, StoreErrorKind};
 
 /// The bound on each query, connection included.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -165,16 +183,20 @@ impl SqlStore {
     /// # Errors
     /// [`StoreErrorKind::Unavailable`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        // The application's own sqlx migrations may share `_sqlx_migrations`: ours are not
+        // missing from theirs, nor theirs from ours.
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
         let result = match &self.backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => sqlx::migrate!("./migrations").run(pool).await,
+            Backend::Sqlite(pool) => migrator.run(pool).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pool) => sqlx::migrate!("./migrations").run(pool).await,
+            Backend::Postgres(pool) => migrator.run(pool).await,
         };
         result.map_err(|e| unavailable("migration failed", e))?;
         tracing::info!(
             backend = self.backend_name(),
-            "API-key store schema is up to date"
+            "auth store schema is up to date"
         );
         Ok(())
     }
@@ -270,7 +292,7 @@ fn numbered(sql: &str) -> String {
 impl ApiKeyStore for SqlStore {
     fn insert(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let sql = "INSERT INTO api_keys (id, hash, name, owner, tenant, scopes, created_at, expires_at, revoked_at, last_used_at, rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let sql = "INSERT INTO auth_api_keys (id, hash, name, owner, tenant, scopes, created_at, expires_at, revoked_at, last_used_at, rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             on_backend!(self, sql, |query, pool| {
                 bounded(
                     query
@@ -295,7 +317,7 @@ impl ApiKeyStore for SqlStore {
 
     fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
         Box::pin(async move {
-            let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?");
+            let sql = format!("SELECT {COLUMNS} FROM auth_api_keys WHERE id = ?");
             on_backend!(self, &sql, |query, pool| {
                 let row = bounded(query.bind(id).fetch_optional(pool)).await?;
                 match row {
@@ -312,7 +334,7 @@ impl ApiKeyStore for SqlStore {
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
         Box::pin(async move {
-            let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id");
+            let sql = format!("SELECT {COLUMNS} FROM auth_api_keys ORDER BY created_at, id");
             on_backend!(self, &sql, |query, pool| {
                 let rows = bounded(query.fetch_all(pool)).await?;
                 let mut out = Vec::with_capacity(rows.len());
@@ -327,7 +349,7 @@ impl ApiKeyStore for SqlStore {
 
     fn revoke<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let sql = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
+            let sql = "UPDATE auth_api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
             on_backend!(self, sql, |query, pool| {
                 bounded(query.bind(at).bind(id).execute(pool))
                     .await
@@ -338,7 +360,7 @@ impl ApiKeyStore for SqlStore {
 
     fn expire<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let sql = "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END WHERE id = ?";
+            let sql = "UPDATE auth_api_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END WHERE id = ?";
             on_backend!(self, sql, |query, pool| {
                 bounded(query.bind(at).bind(at).bind(id).execute(pool))
                     .await
@@ -349,7 +371,7 @@ impl ApiKeyStore for SqlStore {
 
     fn record_use(&self, uses: Vec<(String, i64)>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let sql = "UPDATE api_keys SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?";
+            let sql = "UPDATE auth_api_keys SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END WHERE id = ?";
             for (id, at) in &uses {
                 on_backend!(self, sql, |query, pool| {
                     bounded(query.bind(*at).bind(*at).bind(id).execute(pool))
@@ -358,6 +380,170 @@ impl ApiKeyStore for SqlStore {
                 });
             }
             Ok(())
+        })
+    }
+}
+
+const OWNER_COLUMNS: &str = "kind, resource_id, owner, created_at, updated_at";
+
+/// A row of `auth_owners` as a record.
+macro_rules! owner_record {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let mut record = OwnerRecord::new(
+            row.try_get("kind")?,
+            row.try_get("resource_id")?,
+            row.try_get("owner")?,
+            row.try_get("created_at")?,
+        );
+        record.updated_at = row.try_get("updated_at")?;
+        record
+    }};
+}
+
+impl OwnerStore for SqlStore {
+    fn claim<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        owner: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Claimed, StoreError>> {
+        Box::pin(async move {
+            // The primary key makes the insert the atomic set-once step; a claim that finds the
+            // resource owned reads the owner (and, should it be released in between, tries
+            // again).
+            for _ in 0..3 {
+                let sql = "INSERT INTO auth_owners (kind, resource_id, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, resource_id) DO NOTHING";
+                let inserted = on_backend!(self, sql, |query, pool| {
+                    bounded(
+                        query
+                            .bind(kind)
+                            .bind(id)
+                            .bind(owner)
+                            .bind(at)
+                            .bind(at)
+                            .execute(pool),
+                    )
+                    .await
+                    .map(|done| done.rows_affected() == 1)
+                })?;
+                if inserted {
+                    return Ok(Claimed {
+                        owner: owner.to_owned(),
+                        created: true,
+                    });
+                }
+                if let Some(record) = OwnerStore::get(self, kind, id).await? {
+                    return Ok(Claimed {
+                        owner: record.owner,
+                        created: false,
+                    });
+                }
+            }
+            Err(unavailable(
+                "owner claim",
+                "the resource was claimed and released repeatedly; try again",
+            ))
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OwnerRecord>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {OWNER_COLUMNS} FROM auth_owners WHERE kind = ? AND resource_id = ?"
+            );
+            on_backend!(self, &sql, |query, pool| {
+                let row = bounded(query.bind(kind).bind(id).fetch_optional(pool)).await?;
+                match row {
+                    Some(row) => {
+                        let found: Result<OwnerRecord, sqlx::Error> =
+                            (|| Ok(owner_record!(&row)))();
+                        found.map(Some).map_err(from_sqlx)
+                    }
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
+    fn transfer<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        from: Option<&'a str>,
+        to: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let changed = match from {
+                Some(from) => {
+                    let sql = "UPDATE auth_owners SET owner = ?, updated_at = ? WHERE kind = ? AND resource_id = ? AND owner = ?";
+                    on_backend!(self, sql, |query, pool| {
+                        bounded(
+                            query
+                                .bind(to)
+                                .bind(at)
+                                .bind(kind)
+                                .bind(id)
+                                .bind(from)
+                                .execute(pool),
+                        )
+                        .await
+                        .map(|done| done.rows_affected() > 0)
+                    })
+                }
+                None => {
+                    let sql = "UPDATE auth_owners SET owner = ?, updated_at = ? WHERE kind = ? AND resource_id = ?";
+                    on_backend!(self, sql, |query, pool| {
+                        bounded(query.bind(to).bind(at).bind(kind).bind(id).execute(pool))
+                            .await
+                            .map(|done| done.rows_affected() > 0)
+                    })
+                }
+            }?;
+            Ok(changed)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let sql = "DELETE FROM auth_owners WHERE kind = ? AND resource_id = ?";
+            on_backend!(self, sql, |query, pool| {
+                bounded(query.bind(kind).bind(id).execute(pool))
+                    .await
+                    .map(|done| done.rows_affected() > 0)
+            })
+        })
+    }
+
+    fn list_owned<'a>(
+        &'a self,
+        kind: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OwnerRecord>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {OWNER_COLUMNS} FROM auth_owners WHERE kind = ? AND owner = ? ORDER BY created_at, resource_id"
+            );
+            on_backend!(self, &sql, |query, pool| {
+                let rows = bounded(query.bind(kind).bind(owner).fetch_all(pool)).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let one: Result<OwnerRecord, sqlx::Error> = (|| Ok(owner_record!(row)))();
+                    out.push(one.map_err(from_sqlx)?);
+                }
+                Ok(out)
+            })
         })
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use auth_core::ErrorCode;
 use auth_core::api_key::{ApiKeyStore, ApiKeys, NewApiKey};
+use auth_core::owner::{OwnerStore, Ownership};
 use auth_store::SqlStore;
 
 /// A fresh, empty SQLite file path in a temporary folder (the file does not exist yet).
@@ -240,9 +241,187 @@ async fn an_unreachable_database_is_503_not_401() {
     let err = SqlStore::open("sqlite:/dev/null/keys.db")
         .await
         .expect_err("cannot create");
-    assert_eq!(err.kind(), auth_core::api_key::StoreErrorKind::Unavailable);
+    assert_eq!(err.kind(), auth_core::store::StoreErrorKind::Unavailable);
     let err = SqlStore::open("mysql://localhost/x")
         .await
         .expect_err("unsupported");
     assert!(err.to_string().contains("sqlite:PATH"), "{err}");
+}
+
+#[tokio::test]
+async fn ownership_is_set_once_and_survives_a_restart() {
+    for url in databases().await {
+        let store = SqlStore::open(&url).await.expect("opens");
+        let first = store
+            .claim("notes", "n1", "alice", 100)
+            .await
+            .expect("claims");
+        assert!(first.created, "{url}");
+        let second = store
+            .claim("notes", "n1", "bob", 101)
+            .await
+            .expect("claims");
+        assert!(!second.created, "{url}: set once");
+        assert_eq!(second.owner, "alice");
+        // Kinds are separate namespaces.
+        assert!(
+            store
+                .claim("files", "n1", "bob", 102)
+                .await
+                .expect("claims")
+                .created
+        );
+        store.close().await;
+
+        let store = SqlStore::open(&url).await.expect("reopens");
+        let record = OwnerStore::get(&store, "notes", "n1")
+            .await
+            .expect("reads")
+            .expect("still owned after a restart");
+        assert_eq!((record.owner.as_str(), record.created_at), ("alice", 100));
+        assert!(
+            !store
+                .transfer("notes", "n1", Some("bob"), "carol", 200)
+                .await
+                .expect("runs")
+        );
+        assert!(
+            store
+                .transfer("notes", "n1", Some("alice"), "bob", 200)
+                .await
+                .expect("runs")
+        );
+        let record = OwnerStore::get(&store, "notes", "n1")
+            .await
+            .expect("reads")
+            .expect("owned");
+        assert_eq!((record.owner.as_str(), record.updated_at), ("bob", 200));
+        assert!(
+            store
+                .transfer("notes", "n1", None, "alice", 201)
+                .await
+                .expect("overwrite")
+        );
+        assert!(
+            !store
+                .transfer("notes", "free", None, "alice", 201)
+                .await
+                .expect("runs")
+        );
+        store
+            .claim("notes", "n2", "alice", 150)
+            .await
+            .expect("claims");
+        let owned: Vec<String> = store
+            .list_owned("notes", "alice")
+            .await
+            .expect("lists")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(owned, ["n1", "n2"], "{url}");
+        assert!(store.release("notes", "n1").await.expect("releases"));
+        assert!(!store.release("notes", "n1").await.expect("runs"));
+        assert!(
+            store
+                .claim("notes", "n1", "carol", 300)
+                .await
+                .expect("claims")
+                .created
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_of_one_resource_have_exactly_one_winner() {
+    for url in databases().await {
+        let store = Arc::new(SqlStore::open(&url).await.expect("opens"));
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .claim("notes", "contested", &format!("user{i}"), 1)
+                        .await
+                        .expect("claims")
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut owners = std::collections::HashSet::new();
+        for task in tasks {
+            let claimed = task.await.expect("joins");
+            owners.insert(claimed.owner.clone());
+            if claimed.created {
+                winners.push(claimed.owner);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{url}: {winners:?}");
+        assert_eq!(owners.len(), 1, "{url}: everyone sees the winner");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_ownership_rule_runs_on_the_sql_store() {
+    for url in databases().await {
+        let store = SqlStore::open(&url).await.expect("opens");
+        let notes = Ownership::builder(Arc::new(store) as Arc<dyn OwnerStore>, "notes")
+            .build()
+            .expect("builds");
+        assert!(notes.owner("n1").await.expect("reads").is_none());
+        assert!(
+            notes
+                .transfer("n1", "alice", "bob")
+                .await
+                .is_ok_and(|moved| !moved)
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_application_s_own_sqlx_migrations_share_the_database() {
+    for url in databases().await {
+        let app_dir = std::env::temp_dir().join(format!("auth-store-app-migrations-{}", unique()));
+        std::fs::create_dir_all(&app_dir).expect("dir");
+        std::fs::write(
+            app_dir.join("0001_app_orders.sql"),
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY NOT NULL);",
+        )
+        .expect("write");
+        let mut app = sqlx::migrate::Migrator::new(app_dir.as_path())
+            .await
+            .expect("reads");
+        app.set_ignore_missing(true);
+
+        // Ours first, then the app's, then ours again (a restart), then the app's again.
+        let store = SqlStore::open(&url).await.expect("opens");
+        store.close().await;
+        run_app_migrations(&app, &url).await;
+        let store = SqlStore::open(&url)
+            .await
+            .expect("ours still apply beside the app's");
+        assert!(store.list().await.expect("lists").is_empty());
+        store.close().await;
+        run_app_migrations(&app, &url).await;
+        let _ = std::fs::remove_dir_all(&app_dir);
+    }
+}
+
+async fn run_app_migrations(app: &sqlx::migrate::Migrator, url: &str) {
+    use sqlx::Connection as _;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .expect("connects");
+        app.run(&mut conn)
+            .await
+            .expect("the app's migrations apply beside ours");
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("connects");
+        app.run(&mut conn)
+            .await
+            .expect("the app's migrations apply beside ours");
+    }
 }

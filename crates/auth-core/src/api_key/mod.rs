@@ -35,11 +35,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use format::{DEFAULT_PREFIX, KeyFormat, KeyHash};
-pub use store::{ApiKeyRecord, ApiKeyStore, MemoryKeyStore, StoreError, StoreErrorKind};
+pub use store::{ApiKeyRecord, ApiKeyStore, MemoryKeyStore};
 
 use crate::config::{Clock, ConfigError, Secret};
 use crate::error::{AuthError, ErrorCode, TokenInvalidReason};
 use crate::flight::lock;
+use crate::store::{StoreError, StoreErrorKind};
 
 /// The longest a verified record may be served from the cache.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(10);

@@ -2,11 +2,11 @@
 //! store for tests.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Mutex;
 
 use super::format::KeyHash;
 use crate::http::BoxFuture;
+use crate::store::{StoreError, StoreErrorKind};
 
 /// A stored API key: everything but the key itself, of which only the hash is kept.
 /// Times are Unix seconds.
@@ -56,48 +56,6 @@ impl ApiKeyRecord {
         }
     }
 }
-
-/// Why a store operation failed.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreErrorKind {
-    /// A record with this id exists already.
-    Conflict,
-    /// The store cannot be reached or answered with an error: the request may succeed later.
-    Unavailable,
-}
-
-/// A store failure. Its message never contains a key or a secret.
-#[derive(Debug, Clone)]
-pub struct StoreError {
-    kind: StoreErrorKind,
-    message: String,
-}
-
-impl StoreError {
-    /// A failure of this kind.
-    #[must_use]
-    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        StoreError {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// The kind.
-    #[must_use]
-    pub fn kind(&self) -> StoreErrorKind {
-        self.kind
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// Where API keys live. The SDK's SQL stores (SQLite, PostgreSQL) implement it in `auth-store`;
 /// [`MemoryKeyStore`] is for tests. Every method is one indexed query in a SQL store.

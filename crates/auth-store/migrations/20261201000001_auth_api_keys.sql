@@ -1,5 +1,5 @@
 -- API keys: the id in clear, the SHA-256 of the key, never the key.
-CREATE TABLE api_keys (
+CREATE TABLE auth_api_keys (
     id TEXT PRIMARY KEY NOT NULL,
     hash TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -12,4 +12,4 @@ CREATE TABLE api_keys (
     last_used_at BIGINT,
     rate_limit_per_minute BIGINT
 );
-CREATE INDEX api_keys_owner ON api_keys (owner);
+CREATE INDEX auth_api_keys_owner ON auth_api_keys (owner);
