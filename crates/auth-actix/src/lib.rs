@@ -93,6 +93,7 @@
 mod extract;
 mod guard;
 mod middleware;
+mod owner;
 mod rejection;
 mod response;
 mod routes;
@@ -105,6 +106,7 @@ pub use auth_core;
 pub use extract::{Auth, AuthData, OptionalAuth, OptionalAuthData};
 pub use guard::{GuardMiddleware, GuardService, guard};
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
+pub use owner::{Owned, OwnerGuardMiddleware, OwnerGuardService, owner_guard};
 pub use rejection::AuthRejection;
 pub use response::into_response;
 pub use routes::helper_routes;

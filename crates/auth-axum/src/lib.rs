@@ -97,6 +97,7 @@
 mod extract;
 mod guard;
 mod layer;
+mod owner;
 mod rejection;
 mod response;
 mod routes;
@@ -109,6 +110,7 @@ pub use auth_core;
 pub use extract::{Auth, AuthData};
 pub use guard::{GuardLayer, GuardService, guard};
 pub use layer::{AuthLayer, AuthService};
+pub use owner::{Owned, OwnerGuardLayer, OwnerGuardService, owner_guard};
 pub use rejection::AuthRejection;
 pub use response::into_response;
 pub use routes::helper_routes;

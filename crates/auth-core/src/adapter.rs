@@ -29,6 +29,7 @@ use crate::authenticator::{AuthData, Authenticated, Authenticator, Outcome, toke
 use crate::claims::{self, Claims, NoExtraClaims};
 use crate::error::AuthError;
 use crate::guard::Guard;
+use crate::owner::{Access, AccessMode, Ownership};
 
 /// What the core needs to read from a request. Implement it over your framework's request type
 /// without copying: headers are visited, not collected.
@@ -530,6 +531,27 @@ impl RequestAuth {
         }
         match self.authenticated(req).await? {
             Some(auth) => guard.map_or(Ok(()), |g| g.check(&auth.claims)),
+            None => Err(token_missing()),
+        }
+    }
+
+    /// Admits the request to resource `id` under `ownership`: the caller must have a credential,
+    /// and the rule decides in `mode` (by default the one for the request's method,
+    /// [`AccessMode::for_method`]). This is what the adapters' owner guards run.
+    ///
+    /// # Errors
+    /// `token_missing` without a credential, the credential's error, or
+    /// [`Ownership::authorize`]'s.
+    pub async fn owned(
+        &self,
+        req: &impl RequestView,
+        ownership: &Ownership,
+        id: &str,
+        mode: Option<AccessMode>,
+    ) -> Result<Access, AuthError> {
+        let mode = mode.unwrap_or_else(|| AccessMode::for_method(req.method()));
+        match self.authenticated(req).await? {
+            Some(auth) => ownership.authorize(&auth.claims, id, mode).await,
             None => Err(token_missing()),
         }
     }

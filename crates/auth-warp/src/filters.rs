@@ -37,7 +37,7 @@ impl<C> Deref for Auth<C> {
 }
 
 /// The request's [`RequestAuth`], left by the [`AuthLayer`](crate::AuthLayer).
-fn request_auth() -> impl Filter<Extract = (RequestAuth,), Error = Rejection> + Clone {
+pub(crate) fn request_auth() -> impl Filter<Extract = (RequestAuth,), Error = Rejection> + Clone {
     warp::ext::optional::<RequestAuth>().and_then(async |auth: Option<RequestAuth>| {
         auth.ok_or_else(|| Rejection::from(missing_layer()))
     })

@@ -79,6 +79,7 @@
 
 mod filters;
 mod layer;
+mod owner;
 mod rejection;
 mod response;
 mod serve;
@@ -92,6 +93,7 @@ pub use filters::{
     Auth, AuthData, auth, auth_data, guard, helper_routes, optional_auth, optional_auth_data,
 };
 pub use layer::{AuthLayer, AuthService};
+pub use owner::{owned, owned_in};
 pub use rejection::{AuthRejection, recover};
 pub use response::into_response;
 pub use serve::serve;

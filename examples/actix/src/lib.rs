@@ -11,8 +11,10 @@ use std::net::SocketAddr;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::auth_core::{Authenticator, Guard};
-use auth_actix::{Auth, AuthData, AuthMiddleware, AuthRejection, OptionalAuth};
+use auth_actix::{Auth, AuthData, AuthMiddleware, AuthRejection, OptionalAuth, Owned};
 use auth_issuer::TestIssuer;
+use example_shared::notes::Answer;
+pub use example_shared::notes::Notes;
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
 use serde_json::json;
@@ -21,6 +23,7 @@ use serde_json::json;
 /// `App::configure`-style use in `HttpServer::new`.
 pub fn app(
     authenticator: Authenticator,
+    notes: Notes,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -39,6 +42,14 @@ pub fn app(
                 .route(web::get().to(admin)),
         )
         .route("/api/optional", web::get().to(optional))
+        .service(
+            web::resource("/api/notes/{id}")
+                .wrap(auth_actix::owner_guard(notes.ownership().clone(), "id"))
+                .app_data(web::Data::new(notes))
+                .route(web::get().to(get_note))
+                .route(web::put().to(put_note))
+                .route(web::delete().to(delete_note)),
+        )
         .configure(auth_actix::helper_routes(&authenticator))
         .wrap(AuthMiddleware::new(authenticator))
 }
@@ -51,6 +62,27 @@ async fn me(AuthData(caller): AuthData) -> HttpResponse {
         "kind": caller.kind.as_str(),
         "claims": caller.claims,
     }))
+}
+
+fn answer((status, body): Answer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    match body {
+        Some(body) => HttpResponse::build(status).json(body),
+        None => HttpResponse::build(status).finish(),
+    }
+}
+
+async fn put_note(notes: web::Data<Notes>, Owned(access): Owned, body: web::Bytes) -> HttpResponse {
+    answer(notes.put(&access, &body).await)
+}
+
+async fn get_note(notes: web::Data<Notes>, Owned(access): Owned) -> HttpResponse {
+    answer(notes.get(&access).await)
+}
+
+async fn delete_note(notes: web::Data<Notes>, Owned(access): Owned) -> HttpResponse {
+    answer(notes.delete(&access).await)
 }
 
 async fn admin(Auth(claims): Auth) -> HttpResponse {
@@ -127,10 +159,11 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
     let app_url = settings.app_url(addr);
     let provider = example_shared::provider(&settings, &app_url).await?;
     let authenticator = provider.authenticator;
+    let notes = provider.notes;
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let server = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = HttpServer::new(move || app(authenticator.clone()))
+            let server = HttpServer::new(move || app(authenticator.clone(), notes.clone()))
                 .workers(2)
                 .disable_signals()
                 .listen(listener)?

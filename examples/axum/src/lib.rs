@@ -11,18 +11,23 @@
 //! | `GET /api/me` | a JWT (signed in) or an API key: `{"sub":…,"roles":[…],"kind":"jwt"\|"api_token","claims":{…}}`; else 401 |
 //! | `GET /api/admin` | role `admin`: 200; signed in without it: 403; else 401 |
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
+//! | `PUT`, `GET`, `DELETE /api/notes/{id}` | a note owned by its first writer (see [`example_shared::notes`]) |
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use auth_axum::auth_core::{Authenticator, Guard};
-use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection};
+use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection, Owned};
 use auth_issuer::TestIssuer;
-use axum::extract::Query;
-use axum::response::Html;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use example_shared::notes::Answer;
+pub use example_shared::notes::Notes;
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
 use serde_json::{Value, json};
@@ -30,7 +35,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// The app: its routes, the helper routes under `/auth`, and the layer that authenticates.
-pub fn app(authenticator: Authenticator) -> Router {
+pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
+    let guard = auth_axum::owner_guard(notes.ownership().clone(), "id");
     Router::new()
         .route("/", get(home))
         .route("/api/me", get(me))
@@ -39,6 +45,14 @@ pub fn app(authenticator: Authenticator) -> Router {
             get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
         )
         .route("/api/optional", get(optional))
+        .route(
+            "/api/notes/{id}",
+            get(get_note)
+                .put(put_note)
+                .delete(delete_note)
+                .route_layer(guard)
+                .with_state(notes),
+        )
         .merge(auth_axum::helper_routes(&authenticator))
         .layer(AuthLayer::new(authenticator))
 }
@@ -51,6 +65,26 @@ async fn me(AuthData(caller): AuthData) -> Json<Value> {
         "kind": caller.kind.as_str(),
         "claims": caller.claims,
     }))
+}
+
+fn answer((status, body): Answer) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    }
+}
+
+async fn put_note(State(notes): State<Notes>, Owned(access): Owned, body: Bytes) -> Response {
+    answer(notes.put(&access, &body).await)
+}
+
+async fn get_note(State(notes): State<Notes>, Owned(access): Owned) -> Response {
+    answer(notes.get(&access).await)
+}
+
+async fn delete_note(State(notes): State<Notes>, Owned(access): Owned) -> Response {
+    answer(notes.delete(&access).await)
 }
 
 async fn admin(Auth(claims): Auth) -> Json<Value> {
@@ -113,7 +147,7 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
     let addr = listener.local_addr()?;
     let app_url = settings.app_url(addr);
     let provider = example_shared::provider(&settings, &app_url).await?;
-    let app = app(provider.authenticator);
+    let app = app(provider.authenticator, provider.notes);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running {
         addr,

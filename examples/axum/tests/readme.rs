@@ -1,7 +1,7 @@
 //! The app against a real issuer on 127.0.0.1.
 
 use auth_issuer::TestIssuer;
-use example_axum::app; // your `fn app(Authenticator) -> Router`
+use example_axum::{Notes, app}; // your `fn app(Authenticator, Notes) -> Router`
 
 #[tokio::test]
 async fn only_admins_reach_the_admin_api() {
@@ -10,7 +10,8 @@ async fn only_admins_reach_the_admin_api() {
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = app(issuer.authenticator(&url)); // trusts this issuer, signs in through it
+    let notes = Notes::temporary().await.expect("notes"); // an SQLite file in a temporary folder
+    let app = app(issuer.authenticator(&url), notes); // trusts this issuer, signs in through it
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let http = reqwest::Client::new();

@@ -11,6 +11,7 @@ use auth_core::api_key::{ApiKeys, NewApiKey};
 use auth_core::{Authenticator, AuthenticatorBuilder};
 use auth_issuer::{TestClient, TestIssuer, TestUser};
 
+pub mod notes;
 pub mod pages;
 
 /// The error type of setup.
@@ -32,6 +33,9 @@ pub struct Settings {
     pub app_url: Option<String>,
     /// Whether to start the embedded development issuer (when `AUTH_ISSUER` is not set).
     pub dev_issuer: bool,
+    /// Where API keys, owners and notes live (`DATABASE_URL`: `sqlite:PATH`, created if
+    /// missing, or `postgres://...`); unset, an SQLite file in a new temporary folder.
+    pub database_url: Option<String>,
 }
 
 impl Settings {
@@ -43,10 +47,11 @@ impl Settings {
             port: 0,
             app_url: None,
             dev_issuer: true,
+            database_url: None,
         }
     }
 
-    /// Reads `BIND`, `PORT` and `APP_URL`. Without `AUTH_ISSUER` the embedded development
+    /// Reads `BIND`, `PORT`, `APP_URL` and `DATABASE_URL`. Without `AUTH_ISSUER` the embedded development
     /// issuer is used; with it, a real provider configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
     /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` (absent: a public client) and
     /// `AUTH_COOKIE_SECRET`.
@@ -74,6 +79,7 @@ impl Settings {
             port,
             app_url: var("APP_URL"),
             dev_issuer: var("AUTH_ISSUER").is_none(),
+            database_url: var("DATABASE_URL"),
         })
     }
 
@@ -109,6 +115,8 @@ pub struct Provider {
     pub issuer: Option<TestIssuer>,
     /// With the embedded issuer: a demo API key owned by `alice`, created at start.
     pub demo_key: Option<String>,
+    /// The notes, in the same database as the keys.
+    pub notes: notes::Notes,
 }
 
 /// Starts the embedded development issuer when `settings` asks for it, and builds the
@@ -136,22 +144,14 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
         _ => std::env::var(name).ok(),
     };
-    // API keys, in `DATABASE_URL` (sqlite:PATH or postgres://...), else in an SQLite file in a
-    // temporary folder.
-    let database_url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static STARTED: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "auth-example-{}-{}",
-                std::process::id(),
-                STARTED.fetch_add(1, Ordering::Relaxed)
-            ));
-            format!("sqlite:{}", dir.join("keys.db").display())
-        });
+    // API keys, owners and notes, in `DATABASE_URL` (sqlite:PATH or postgres://...), else in an
+    // SQLite file in a temporary folder.
+    let database_url = settings
+        .database_url
+        .clone()
+        .unwrap_or_else(temporary_database_url);
     let store = auth_store::SqlStore::open(&database_url).await?;
+    let notes = notes::Notes::open(&database_url, Arc::new(store.clone())).await?;
     let mut keys = ApiKeys::builder(Arc::new(store) as Arc<dyn auth_core::api_key::ApiKeyStore>);
     if let Some(prefix) = std::env::var("AUTH_API_KEY_PREFIX")
         .ok()
@@ -177,7 +177,21 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         authenticator,
         issuer,
         demo_key,
+        notes,
     })
+}
+
+/// An SQLite file (not created yet) in a new temporary folder.
+#[must_use]
+pub fn temporary_database_url() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static STARTED: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "auth-example-{}-{}",
+        std::process::id(),
+        STARTED.fetch_add(1, Ordering::Relaxed)
+    ));
+    format!("sqlite:{}", dir.join("app.db").display())
 }
 
 /// The development issuer: `alice` (admin) and `bob`, and the app's client.

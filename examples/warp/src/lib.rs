@@ -9,8 +9,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use auth_issuer::TestIssuer;
+use auth_warp::auth_core::owner::Access;
 use auth_warp::auth_core::{Authenticator, Guard, NoExtraClaims};
 use auth_warp::{Auth, AuthData, AuthLayer, AuthRejection};
+use example_shared::notes::Answer;
+pub use example_shared::notes::Notes;
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
 use serde_json::json;
@@ -24,6 +27,7 @@ use warp::{Filter, Reply};
 /// behind [`AuthLayer`] (see [`run`]).
 pub fn routes(
     authenticator: Authenticator,
+    notes: Notes,
 ) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let home = warp::path::end()
         .and(warp::get())
@@ -56,11 +60,42 @@ pub fn routes(
         .and(warp::get())
         .and(auth_warp::optional_auth::<NoExtraClaims>())
         .map(|auth: Option<Auth>| warp::reply::json(&json!({ "authenticated": auth.is_some() })));
+    // The method filter first: a PUT claims the note as `owned` runs.
+    let note = |method: warp::filters::BoxedFilter<()>| {
+        let notes = notes.clone();
+        method
+            .and(warp::path!("api" / "notes" / ..))
+            .and(auth_warp::owned(notes.ownership().clone()))
+            .map(move |access: Access| (notes.clone(), access))
+            .untuple_one()
+    };
+    let get_note = note(warp::get().boxed())
+        .then(async |notes: Notes, access: Access| answer(notes.get(&access).await));
+    let put_note = note(warp::put().boxed())
+        .and(warp::body::content_length_limit(1024 * 1024))
+        .and(warp::body::bytes())
+        .then(async |notes: Notes, access: Access, body: bytes::Bytes| {
+            answer(notes.put(&access, &body).await)
+        });
+    let delete_note = note(warp::delete().boxed())
+        .then(async |notes: Notes, access: Access| answer(notes.delete(&access).await));
     home.or(me)
         .or(admin)
         .or(optional)
+        .or(get_note)
+        .or(put_note)
+        .or(delete_note)
         .or(auth_warp::helper_routes(&authenticator))
         .recover(auth_warp::recover)
+}
+
+fn answer((status, body): Answer) -> warp::reply::Response {
+    let status = warp::http::StatusCode::from_u16(status)
+        .unwrap_or(warp::http::StatusCode::INTERNAL_SERVER_ERROR);
+    match body {
+        Some(body) => warp::reply::with_status(warp::reply::json(&body), status).into_response(),
+        None => status.into_response(),
+    }
 }
 
 /// The page is public: a missing, expired or refused session shows the "Sign in" link. After a
@@ -129,7 +164,7 @@ pub async fn run(settings: Settings) -> Result<Running, BoxError> {
     let server = tokio::spawn(auth_warp::serve(
         listener,
         layer,
-        routes(authenticator),
+        routes(authenticator, provider.notes),
         async {
             let _ = stopped.await;
         },

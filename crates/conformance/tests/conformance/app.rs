@@ -32,6 +32,11 @@ pub struct App {
 
 /// Starts the app with its embedded issuer on 127.0.0.1 and a free port.
 pub async fn start(kind: Kind) -> App {
+    start_with(kind, Settings::dev()).await
+}
+
+/// Starts the app with these settings.
+pub async fn start_with(kind: Kind, settings: Settings) -> App {
     type Started = (
         String,
         Option<TestIssuer>,
@@ -40,7 +45,7 @@ pub async fn start(kind: Kind) -> App {
     );
     let (app_url, issuer, demo_key, running): Started = match kind {
         Kind::Axum => {
-            let r = example_axum::run(Settings::dev()).await.expect("axum app");
+            let r = example_axum::run(settings).await.expect("axum app");
             (
                 r.app_url.clone(),
                 r.issuer.clone(),
@@ -49,9 +54,7 @@ pub async fn start(kind: Kind) -> App {
             )
         }
         Kind::Actix => {
-            let r = example_actix::run(Settings::dev())
-                .await
-                .expect("actix app");
+            let r = example_actix::run(settings).await.expect("actix app");
             (
                 r.app_url.clone(),
                 r.issuer.clone(),
@@ -60,7 +63,7 @@ pub async fn start(kind: Kind) -> App {
             )
         }
         Kind::Warp => {
-            let r = example_warp::run(Settings::dev()).await.expect("warp app");
+            let r = example_warp::run(settings).await.expect("warp app");
             (
                 r.app_url.clone(),
                 r.issuer.clone(),

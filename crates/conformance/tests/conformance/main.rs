@@ -7,6 +7,7 @@
 mod app;
 mod http_flows;
 mod journey;
+mod notes;
 mod parity;
 mod support;
 
@@ -35,6 +36,7 @@ macro_rules! per_app {
 }
 use http_flows::*;
 use journey::*;
+use notes::*;
 
 per_app!(
     a_bearer_token_reaches_the_api_with_private_caching,
@@ -59,4 +61,22 @@ per_app!(
     cancelling_on_the_login_page_returns_home_with_an_error,
     alice_signs_in_uses_the_apis_and_signs_out,
     bob_is_not_an_admin,
+    a_note_belongs_to_its_first_writer,
+    a_refused_note_body_does_not_take_the_id,
+    cross_site_cookie_writes_to_notes_are_refused,
 );
+
+#[tokio::test]
+async fn everything_survives_a_restart_axum() {
+    notes::everything_survives_a_restart(app::Kind::Axum).await;
+}
+
+#[tokio::test]
+async fn everything_survives_a_restart_actix() {
+    notes::everything_survives_a_restart(app::Kind::Actix).await;
+}
+
+#[tokio::test]
+async fn everything_survives_a_restart_warp() {
+    notes::everything_survives_a_restart(app::Kind::Warp).await;
+}

@@ -480,3 +480,63 @@ async fn an_issuer_outage_is_503_everywhere_and_recovery_follows() {
         }
     }
 }
+
+#[tokio::test]
+async fn note_answers_are_the_same_everywhere() {
+    let apps = apps().await;
+    let url = |app: &App, id: &str| format!("{}/api/notes/{id}", app.app_url);
+    let token = |app: &App, sub: &str, roles: &[&str]| {
+        app.issuer
+            .as_ref()
+            .expect("embedded issuer")
+            .token()
+            .sub(sub)
+            .roles(roles)
+            .sign()
+    };
+    let body = serde_json::json!({"text": "same everywhere"});
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        u16,
+    );
+    let cases: [Case; 10] = [
+        ("create", "PUT", "alice", &["user"], 201),
+        ("rewrite", "PUT", "alice", &["user"], 200),
+        ("someone else's", "PUT", "bob", &["user"], 403),
+        ("an admin writing", "PUT", "root", &["admin"], 403),
+        ("owner reads", "GET", "alice", &["user"], 200),
+        ("admin reads", "GET", "root", &["admin"], 200),
+        ("another reads", "GET", "bob", &["user"], 403),
+        ("another deletes", "DELETE", "bob", &["user"], 403),
+        ("owner deletes", "DELETE", "alice", &["user"], 204),
+        ("gone", "GET", "alice", &["user"], 404),
+    ];
+    for (what, method, sub, roles, status) in cases {
+        let observed = same_answer(&apps, what, |app| {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let request = app
+                .http
+                .request(method.clone(), url(app, "parity"))
+                .bearer_auth(token(app, sub, roles));
+            if method == reqwest::Method::PUT {
+                request.json(&body)
+            } else {
+                request
+            }
+        })
+        .await;
+        assert_eq!(observed.status, status, "{what}: {}", observed.body);
+    }
+    let bad = same_answer(&apps, "a bad body", |app| {
+        app.http
+            .put(url(app, "parity-bad"))
+            .bearer_auth(token(app, "alice", &[]))
+            .header("content-type", "application/json")
+            .body("{not json")
+    })
+    .await;
+    assert_eq!((bad.status, code(&bad).as_str()), (400, "invalid_request"));
+}
