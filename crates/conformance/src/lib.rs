@@ -18,4 +18,6 @@ mod guides {
     struct Errors;
     #[doc = include_str!("../../../docs/api-keys.md")]
     struct ApiKeys;
+    #[doc = include_str!("../../../docs/ownership.md")]
+    struct Ownership;
 }
