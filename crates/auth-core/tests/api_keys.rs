@@ -281,6 +281,47 @@ async fn a_flood_of_unknown_keys_costs_a_bounded_number_of_lookups_and_never_a_2
 }
 
 #[tokio::test]
+async fn a_flood_of_unknown_keys_does_not_lock_out_keys_in_use_when_their_cache_expires() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let keys = ApiKeys::builder(Arc::clone(&store) as Arc<dyn ApiKeyStore>)
+        .cache_ttl(Duration::from_millis(50))
+        .miss_budget(1, 5)
+        .build()
+        .expect("keys");
+    let good = keys
+        .create(NewApiKey::new("a", "alice"))
+        .await
+        .expect("created");
+    assert!(keys.verify(good.key.expose()).await.is_ok());
+    async fn flood(keys: &ApiKeys, n: usize) -> usize {
+        let format = KeyFormat::default();
+        let mut limited = 0;
+        for _ in 0..n {
+            let (_, random) = format.generate();
+            let err = keys.verify(&random).await.expect_err("unknown");
+            limited += usize::from(err.code() == ErrorCode::RateLimited);
+        }
+        limited
+    }
+    assert!(flood(&keys, 50).await >= 44);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    // The good key's record left the cache; the budget is spent; it still verifies.
+    let before = store.lookups();
+    keys.verify(good.key.expose())
+        .await
+        .expect("a key in use is not locked out");
+    assert_eq!(store.lookups(), before + 1);
+    // Unknown keys are still refused without a lookup.
+    assert_eq!(flood(&keys, 10).await, 10);
+    assert_eq!(store.lookups(), before + 1);
+    // A revoked key is known too, and answers token_revoked.
+    keys.revoke(&good.record.id).await.expect("revoked");
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let err = keys.verify(good.key.expose()).await.expect_err("revoked");
+    assert_eq!(err.code(), ErrorCode::TokenRevoked);
+}
+
+#[tokio::test]
 async fn concurrent_creation_gives_distinct_keys() {
     let store = Arc::new(MemoryKeyStore::new());
     let keys = keys(&store);

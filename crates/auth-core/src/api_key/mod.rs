@@ -158,6 +158,10 @@ struct Inner {
     format: KeyFormat,
     cache: moka::sync::Cache<String, Arc<ApiKeyRecord>>,
     unknown: moka::sync::Cache<String, ()>,
+    /// Ids that existed when last looked up (kept an hour after their last use): their lookups
+    /// are expected to find a record, so they skip the miss budget, and a flood of unknown keys
+    /// cannot lock out the keys in use when their cache entries expire.
+    known: moka::sync::Cache<String, ()>,
     miss_budget: Mutex<Bucket>,
     limits: moka::sync::Cache<String, Arc<Mutex<Bucket>>>,
     uses: Mutex<Uses>,
@@ -218,7 +222,8 @@ impl ApiKeysBuilder {
 
     /// Store lookups of ids that turn out not to exist: at most `burst` at once, refilled at
     /// `per_sec` (default 20 per second, bursts of 100). Beyond it a key not in the cache
-    /// answers 429 `rate_limited` with `Retry-After` instead of a query.
+    /// answers 429 `rate_limited` with `Retry-After` instead of a query. Ids this process saw
+    /// exist in the last hour are exempt, so that a flood does not lock out the keys in use.
     pub fn miss_budget(mut self, per_sec: u32, burst: u32) -> Self {
         self.miss_budget = (per_sec.max(1), burst.max(1));
         self
@@ -260,6 +265,10 @@ impl ApiKeysBuilder {
                 unknown: moka::sync::Cache::builder()
                     .max_capacity(100_000)
                     .time_to_live(ttl)
+                    .build(),
+                known: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_idle(Duration::from_secs(3600))
                     .build(),
                 miss_budget: Mutex::new(Bucket::new(f64::from(burst), f64::from(per_sec))),
                 limits: moka::sync::Cache::builder()
@@ -343,6 +352,7 @@ impl ApiKeys {
             match self.inner.store.insert(record.clone()).await {
                 Ok(()) => {
                     self.inner.unknown.invalidate(&record.id);
+                    self.inner.known.insert(record.id.clone(), ());
                     return Ok(CreatedApiKey {
                         record,
                         key: Secret::new(key),
@@ -473,8 +483,10 @@ impl ApiKeys {
         if self.inner.unknown.contains_key(id) {
             return Err(unknown_key());
         }
-        // A lookup that may find nothing spends the shared budget.
-        if let Err(wait) = lock(&self.inner.miss_budget).take(Instant::now()) {
+        // A lookup that may find nothing spends the shared budget; an id that existed a moment
+        // ago does not (its lookups are bounded by the number of such ids per cache TTL).
+        let known = self.inner.known.contains_key(id);
+        if !known && let Err(wait) = lock(&self.inner.miss_budget).take(Instant::now()) {
             return Err(AuthError::new(
                 ErrorCode::RateLimited,
                 "too many unknown API keys; try again later",
@@ -483,15 +495,19 @@ impl ApiKeys {
         }
         match self.inner.store.get(id).await.map_err(store_error)? {
             Some(record) => {
-                // A key that exists gives its token back: only misses count against the budget.
-                let mut budget = lock(&self.inner.miss_budget);
-                budget.tokens = (budget.tokens + 1.0).min(budget.capacity);
-                drop(budget);
+                if !known {
+                    // A key that exists gives its token back: only misses count.
+                    let mut budget = lock(&self.inner.miss_budget);
+                    budget.tokens = (budget.tokens + 1.0).min(budget.capacity);
+                    drop(budget);
+                    self.inner.known.insert(id.to_owned(), ());
+                }
                 let record = Arc::new(record);
                 self.inner.cache.insert(id.to_owned(), Arc::clone(&record));
                 Ok(record)
             }
             None => {
+                self.inner.known.invalidate(id);
                 self.inner.unknown.insert(id.to_owned(), ());
                 Err(unknown_key())
             }
