@@ -1,8 +1,9 @@
 //! Repository tasks, run as `cargo xtask <task>` (matklad's cargo-xtask pattern).
 //!
 //! - `ci`: every check CI runs, in order (what `.ci/run` calls after installing tools).
-//! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, printed
-//!   as the ratio table that goes into `docs/benchmarks.md`.
+//! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, and the
+//!   `api_keys` benchmark of auth-store, printed as the ratio tables that go into
+//!   `docs/benchmarks.md`.
 //! - `interop`: the example app signing a user in, refreshing and signing out against a real
 //!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`).
 //! - `e2e`: headless Chromium (Debian's `chromium` + `chromium-driver`) signing in and out of the
@@ -178,6 +179,53 @@ fn criterion_median(group: &str, function: &str) -> Option<f64> {
     json["median"]["point_estimate"].as_f64()
 }
 
+/// The API-key criterion benchmark (auth-store), printed as ratios against the warm RS256 JWT
+/// verification measured in the same run. PostgreSQL is included when `AUTH_TEST_POSTGRES_URL` is set.
+fn api_key_bench(time: &str) -> Result<(), String> {
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "auth-store",
+            "--bench",
+            "api_keys",
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            time,
+        ],
+        &[],
+    )?;
+    let jwt = criterion_median("api_key", "jwt_rs256_warm").ok_or("missing criterion output")?;
+    println!("\n| API-key path | median | vs RS256 JWT (warm) |");
+    println!("|---|---:|---:|");
+    for case in [
+        "jwt_rs256_warm",
+        "sha256_only",
+        "hit",
+        "unknown_cached",
+        "miss_sqlite",
+        "miss_postgres",
+    ] {
+        // A result left by an earlier run must not pass for this one's.
+        let skipped =
+            case == "miss_postgres" && std::env::var_os("AUTH_TEST_POSTGRES_URL").is_none();
+        let Some(ns) = criterion_median("api_key", case).filter(|_| !skipped) else {
+            println!("| {case} | (not run) | |");
+            continue;
+        };
+        let shown = if ns >= 1e3 {
+            format!("{:.2} µs", ns / 1e3)
+        } else {
+            format!("{ns:.1} ns")
+        };
+        println!("| {case} | {shown} | {:.3}× |", ns / jwt);
+    }
+    Ok(())
+}
+
 /// Instructions for `n` iterations of the harness, counted inside the measured loop only.
 fn callgrind(alg: &str, mode: &str, n: usize) -> Option<u64> {
     let out_file = std::env::temp_dir().join(format!("xtask-cg-{alg}-{mode}-{n}.out"));
@@ -265,6 +313,7 @@ fn bench(quick: bool) -> Result<(), String> {
             );
         }
     }
+    api_key_bench(time)?;
     if !have("valgrind", "--version") {
         println!("\n(valgrind not installed: instruction counts skipped)");
         return Ok(());
