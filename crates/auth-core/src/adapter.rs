@@ -25,11 +25,14 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use crate::authenticator::{AuthData, Authenticated, Authenticator, Outcome, token_missing};
+use crate::authenticator::{
+    AuthData, Authenticated, Authenticator, Outcome, not_an_upgrade, token_missing,
+};
 use crate::claims::{self, Claims, NoExtraClaims};
 use crate::error::AuthError;
 use crate::guard::Guard;
 use crate::owner::{Access, AccessMode, Ownership};
+use crate::ws::{self, SocketAuth};
 
 /// What the core needs to read from a request. Implement it over your framework's request type
 /// without copying: headers are visited, not collected.
@@ -552,6 +555,34 @@ impl RequestAuth {
         let mode = mode.unwrap_or_else(|| AccessMode::for_method(req.method()));
         match self.authenticated(req).await? {
             Some(auth) => ownership.authorize(&auth.claims, id, mode).await,
+            None => Err(token_missing()),
+        }
+    }
+
+    /// The connection state of a WebSocket upgrade: the request's credential (from the
+    /// upgrade sources, see [`ws`](crate::ws)) must be valid, and the result carries the
+    /// caller, the subprotocol to select (the first non-token entry offered that is in
+    /// `supported`, any when `None`) and the deadline. Shares the request's one
+    /// authentication with its guards; [`finish`](Self::finish) puts refreshed session
+    /// cookies on the `101` answer.
+    ///
+    /// # Errors
+    /// `invalid_request` when the request is not a WebSocket upgrade; `token_missing` without
+    /// a credential; the credential's error.
+    pub async fn upgrade(
+        &self,
+        req: &impl RequestView,
+        supported: Option<&[&str]>,
+    ) -> Result<SocketAuth, AuthError> {
+        if !ws::is_websocket_upgrade(req) {
+            return Err(not_an_upgrade());
+        }
+        match self.authenticated(req).await? {
+            Some(auth) => Ok(SocketAuth::new(
+                &self.state.authenticator,
+                auth.clone(),
+                ws::select_protocol(&self.state.authenticator, req, supported),
+            )),
             None => Err(token_missing()),
         }
     }

@@ -44,6 +44,7 @@ use crate::session::SessionConfig;
 use crate::session::cookies;
 use crate::session::refresh::RefreshCache;
 use crate::verifier::Verifier;
+use crate::ws::{self, WebSocketConfig};
 
 /// Where a request's credential was found.
 #[non_exhaustive]
@@ -55,6 +56,9 @@ pub enum TokenSource {
     Cookie,
     /// `?access_token=…` (RFC 6750 §2.3): only when listed in the configured sources.
     Query,
+    /// On a WebSocket upgrade, a `Sec-WebSocket-Protocol` entry `bearer.<jwt>` offered beside
+    /// the real subprotocol (see [`ws`](crate::ws)). Ignored on other requests.
+    Subprotocol,
     /// An API key, in `Authorization: Bearer` or the API-key header (`X-Api-Key` by default):
     /// used when [`AuthenticatorBuilder::api_keys`] is set. Which credential is a key is decided
     /// by its format, never by trying both.
@@ -232,6 +236,10 @@ pub(crate) struct Inner {
     error_handler: Option<ErrorHandler>,
     api_keys: Option<ApiKeys>,
     api_key_header: Option<String>,
+    websocket: WebSocketConfig,
+    /// The upgrade sources in effect (from `websocket`, without the cookie when there are no
+    /// sessions).
+    upgrade_sources: Vec<TokenSource>,
 }
 
 /// The session engine's state: its configuration and the refreshes in flight.
@@ -264,6 +272,7 @@ pub struct AuthenticatorBuilder {
     error_handler: Option<ErrorHandler>,
     api_keys: Option<ApiKeys>,
     api_key_header: Option<String>,
+    websocket: WebSocketConfig,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -293,7 +302,8 @@ impl AuthenticatorBuilder {
     /// As [`from_env`](Self::from_env).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let config = crate::config::AuthConfigBuilder::from_vars(&lookup)?.build()?;
-        let mut b = Authenticator::builder(Verifier::new(config)?);
+        let mut b = Authenticator::builder(Verifier::new(config)?)
+            .websocket(WebSocketConfig::from_vars(&lookup)?);
         let has_app_url = lookup("APP_URL").is_some_and(|v| !v.trim().is_empty());
         if has_app_url {
             b = b.sessions(crate::session::SessionConfigBuilder::from_vars(&lookup)?.build()?);
@@ -330,6 +340,14 @@ impl AuthenticatorBuilder {
     /// `None` accepts keys in `Authorization` only.
     pub fn api_key_header(mut self, name: Option<&str>) -> Self {
         self.api_key_header = name.map(str::to_ascii_lowercase);
+        self
+    }
+
+    /// How WebSocket upgrades are authenticated: their token sources (the
+    /// `Sec-WebSocket-Protocol` token, the opt-in query parameter) and the origins allowed to
+    /// use the session cookie. Default: [`WebSocketConfig::new`]. See [`ws`](crate::ws).
+    pub fn websocket(mut self, config: WebSocketConfig) -> Self {
+        self.websocket = config;
         self
     }
 
@@ -425,6 +443,13 @@ impl AuthenticatorBuilder {
                 "the session cookie is a source only with sessions configured (AuthenticatorBuilder::sessions)",
             ));
         }
+        let upgrade_sources = self.websocket.effective_sources(self.sessions.is_some());
+        if upgrade_sources.is_empty() {
+            return Err(ConfigError::new(
+                "websocket.sources",
+                "at least one source is needed",
+            ));
+        }
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 verifier: self.verifier,
@@ -440,6 +465,8 @@ impl AuthenticatorBuilder {
                 error_handler: self.error_handler,
                 api_keys: self.api_keys,
                 api_key_header: self.api_key_header,
+                websocket: self.websocket,
+                upgrade_sources,
             }),
         })
     }
@@ -468,6 +495,7 @@ impl Authenticator {
             error_handler: None,
             api_keys: None,
             api_key_header: Some("x-api-key".to_owned()),
+            websocket: WebSocketConfig::new(),
         }
     }
 
@@ -496,6 +524,63 @@ impl Authenticator {
     #[must_use]
     pub fn token_sources(&self) -> &[TokenSource] {
         &self.inner.token_sources
+    }
+
+    /// How WebSocket upgrades are authenticated.
+    #[must_use]
+    pub fn websocket_config(&self) -> &WebSocketConfig {
+        &self.inner.websocket
+    }
+
+    /// The credential sources of a WebSocket upgrade, in the order they are tried.
+    #[must_use]
+    pub fn upgrade_sources(&self) -> &[TokenSource] {
+        &self.inner.upgrade_sources
+    }
+
+    /// Authenticates a WebSocket upgrade request before the `101` answer, from the upgrade
+    /// sources ([`WebSocketConfig::sources`]): the verified caller, with the hooks run, and
+    /// the connection state that ends with the token ([`SocketAuth`](ws::SocketAuth)), with
+    /// the subprotocol to select (the first non-token entry the client offered that is in
+    /// `supported`, or any when `None`).
+    ///
+    /// Adapters use [`RequestAuth::upgrade`](crate::adapter::RequestAuth::upgrade), which
+    /// shares the request's one authentication with its guards and puts refreshed session
+    /// cookies on the answer.
+    ///
+    /// # Errors
+    /// `invalid_request` for a request that is not a WebSocket upgrade, otherwise as
+    /// [`authenticate`](Self::authenticate); 403 for a cookie-authenticated upgrade from a
+    /// foreign `Origin`.
+    pub async fn verify_upgrade(
+        &self,
+        req: &impl RequestView,
+        supported: Option<&[&str]>,
+    ) -> Result<ws::SocketAuth, AuthError> {
+        if !ws::is_websocket_upgrade(req) {
+            return Err(not_an_upgrade());
+        }
+        let auth = self.authenticate::<NoExtraClaims>(req).await?;
+        Ok(ws::SocketAuth::new(
+            self,
+            auth,
+            ws::select_protocol(self, req, supported),
+        ))
+    }
+
+    /// Verifies a bare token (an in-band re-authentication) and runs the hooks.
+    pub(crate) async fn authenticate_token(
+        &self,
+        token: &str,
+    ) -> Result<Authenticated<NoExtraClaims>, AuthError> {
+        let claims = self.inner.verifier.verify::<NoExtraClaims>(token).await?;
+        let user = self.run_hooks(&claims).await?;
+        Ok(Authenticated {
+            claims,
+            source: TokenSource::Header,
+            user_data: user.data,
+            api_key: None,
+        })
     }
 
     /// The error response for `error`: the taxonomy's status, the JSON body, the RFC 6750
@@ -583,7 +668,12 @@ impl Authenticator {
     where
         C: DeserializeOwned + 'static,
     {
-        let sources = &self.inner.token_sources;
+        let upgrade = ws::is_websocket_upgrade(req);
+        let sources = if upgrade {
+            &self.inner.upgrade_sources
+        } else {
+            &self.inner.token_sources
+        };
         if adapter::header_count(req, "authorization") > 1 {
             return Err(AuthError::new(
                 ErrorCode::InvalidRequest,
@@ -628,6 +718,10 @@ impl Authenticator {
                 TokenSource::Query => query_token.clone(),
                 // Keys were looked for above, by their format.
                 TokenSource::ApiKey => None,
+                TokenSource::Subprotocol if upgrade => {
+                    ws::subprotocol_token(req, self.inner.websocket.subprotocol_prefix_str())?
+                }
+                TokenSource::Subprotocol => None,
                 TokenSource::Cookie => match &self.inner.sessions {
                     Some(sessions) => {
                         cookies::session_token(self, &sessions.config, req, set_cookies).await?
@@ -724,6 +818,11 @@ fn unreachable_pair() -> Result<Option<String>, AuthError> {
         ErrorCode::InvalidRequest,
         "one credential per request",
     ))
+}
+
+/// The error for [`Authenticator::verify_upgrade`] on a plain request.
+pub(crate) fn not_an_upgrade() -> AuthError {
+    AuthError::new(ErrorCode::InvalidRequest, "not a WebSocket upgrade request")
 }
 
 /// The error for a request without a credential.

@@ -75,6 +75,7 @@ pub mod owner;
 pub mod session;
 pub mod store;
 mod verifier;
+pub mod ws;
 #[cfg(test)]
 mod wycheproof_primitives;
 

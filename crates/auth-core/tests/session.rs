@@ -1151,3 +1151,100 @@ async fn a_cookie_source_without_sessions_is_a_setup_error() {
         .expect_err("cookies need sessions");
     assert_eq!(err.code(), ErrorCode::ConfigInvalid);
 }
+
+// ---------------------------------------------------------------- WebSocket upgrades
+
+fn ws_upgrade(browser: &Browser, origin: Option<&str>) -> SimpleRequest {
+    let mut r = browser
+        .request("GET", "/ws")
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(origin) = origin {
+        r = r.header("origin", origin);
+    }
+    r
+}
+
+async fn ws_open(
+    auth: &Authenticator,
+    req: &SimpleRequest,
+) -> Result<auth_core::ws::SocketAuth, auth_core::AuthError> {
+    RequestAuth::new(auth, Unauthenticated::Reject)
+        .upgrade(req, None)
+        .await
+}
+
+#[tokio::test]
+async fn the_session_cookie_authenticates_a_same_origin_upgrade() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let conn = ws_open(&auth, &ws_upgrade(&browser, Some(APP)))
+        .await
+        .expect("same origin");
+    assert_eq!(conn.claims().sub.as_deref(), Some("alice"));
+    assert_eq!(conn.authenticated().source, TokenSource::Cookie);
+    // Not a browser (no Origin): no cross-site page can be behind it.
+    assert!(ws_open(&auth, &ws_upgrade(&browser, None)).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_cookie_authenticated_upgrade_from_another_origin_is_refused() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1:3998",
+        "https://127.0.0.1:3999",
+    ] {
+        let refused = ws_open(&auth, &ws_upgrade(&browser, Some(origin))).await;
+        common::assert_code(refused, ErrorCode::PermissionDenied);
+    }
+}
+
+#[tokio::test]
+async fn allow_listed_origins_may_use_the_cookie_on_upgrades() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = built(
+        &issuer,
+        |s| s,
+        |b| {
+            b.websocket(
+                auth_core::ws::WebSocketConfig::new()
+                    .allowed_origin("https://admin.example.com")
+                    .expect("origin"),
+            )
+        },
+    );
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let conn = ws_open(
+        &auth,
+        &ws_upgrade(&browser, Some("https://admin.example.com")),
+    )
+    .await;
+    assert!(conn.is_ok(), "{conn:?}");
+    let refused = ws_open(
+        &auth,
+        &ws_upgrade(&browser, Some("https://other.example.com")),
+    )
+    .await;
+    common::assert_code(refused, ErrorCode::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_token_upgrade_needs_no_origin_check() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let t = issuer.token().sub("alice").sign();
+    let req = ws_upgrade(&Browser::default(), Some("https://elsewhere.example"))
+        .header("sec-websocket-protocol", &format!("bearer.{t}, chat"));
+    let conn = ws_open(&auth, &req).await.expect("a token is not ambient");
+    assert_eq!(conn.authenticated().source, TokenSource::Subprotocol);
+}

@@ -139,7 +139,9 @@ pub(crate) async fn session_token(
     if session.is_none() && refresh.is_none() {
         return Ok(None);
     }
-    if is_unsafe(req.method()) {
+    if crate::ws::is_websocket_upgrade(req) {
+        crate::ws::check_upgrade_origin(auth, req)?;
+    } else if is_unsafe(req.method()) {
         check_same_origin(s, req)?;
     }
     if let Some(sc) = &session
