@@ -385,6 +385,9 @@ struct State {
     outcome: OnceCell<Outcome>,
     /// Where an unauthenticated browser navigation is sent, when that applies.
     login_location: OnceLock<String>,
+    /// The guards this upgrade request passed, so that its connection re-checks them on
+    /// re-authentication (empty for other requests).
+    upgrade_guards: std::sync::Mutex<Vec<Guard>>,
 }
 
 impl fmt::Debug for RequestAuth {
@@ -412,6 +415,7 @@ impl RequestAuth {
                 unauthenticated,
                 outcome: OnceCell::new(),
                 login_location: OnceLock::new(),
+                upgrade_guards: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -532,10 +536,19 @@ impl RequestAuth {
         if self.state.authenticator.is_helper_route(req.path()) {
             return Ok(());
         }
-        match self.authenticated(req).await? {
-            Some(auth) => guard.map_or(Ok(()), |g| g.check(&auth.claims)),
-            None => Err(token_missing()),
+        let Some(auth) = self.authenticated(req).await? else {
+            return Err(token_missing());
+        };
+        let Some(guard) = guard else {
+            return Ok(());
+        };
+        guard.check(&auth.claims)?;
+        if ws::is_websocket_upgrade(req)
+            && let Ok(mut guards) = self.state.upgrade_guards.lock()
+        {
+            guards.push(guard.clone());
         }
+        Ok(())
     }
 
     /// Admits the request to resource `id` under `ownership`: the caller must have a credential,
@@ -561,30 +574,31 @@ impl RequestAuth {
 
     /// The connection state of a WebSocket upgrade: the request's credential (from the
     /// upgrade sources, see [`ws`](crate::ws)) must be valid, and the result carries the
-    /// caller, the subprotocol to select (the first non-token entry offered that is in
-    /// `supported`, any when `None`) and the deadline. Shares the request's one
-    /// authentication with its guards; [`finish`](Self::finish) puts refreshed session
-    /// cookies on the `101` answer.
+    /// caller, the subprotocol to select (see [`SocketAuth::new`]) and the deadline. Shares the request's one
+    /// authentication with its guards, and every guard the request passed through
+    /// [`require`](Self::require) (the adapters' route guards) is checked again on each
+    /// in-band re-authentication; [`finish`](Self::finish) puts refreshed session cookies on
+    /// the `101` answer.
     ///
     /// # Errors
     /// `invalid_request` when the request is not a WebSocket upgrade; `token_missing` without
     /// a credential; the credential's error.
-    pub async fn upgrade(
-        &self,
-        req: &impl RequestView,
-        supported: Option<&[&str]>,
-    ) -> Result<SocketAuth, AuthError> {
+    pub async fn upgrade(&self, req: &impl RequestView) -> Result<SocketAuth, AuthError> {
         if !ws::is_websocket_upgrade(req) {
             return Err(not_an_upgrade());
         }
-        match self.authenticated(req).await? {
-            Some(auth) => Ok(SocketAuth::new(
-                &self.state.authenticator,
-                auth.clone(),
-                ws::select_protocol(&self.state.authenticator, req, supported),
-            )),
-            None => Err(token_missing()),
+        let Some(auth) = self.authenticated(req).await? else {
+            return Err(token_missing());
+        };
+        let mut conn = SocketAuth::new(&self.state.authenticator, auth.clone(), req);
+        let guards = match self.state.upgrade_guards.lock() {
+            Ok(guards) => guards.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for guard in guards {
+            conn.require(guard)?;
         }
+        Ok(conn)
     }
 
     /// The response for a refusal of this request: for an unauthenticated browser navigation

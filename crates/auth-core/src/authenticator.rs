@@ -541,8 +541,7 @@ impl Authenticator {
     /// Authenticates a WebSocket upgrade request before the `101` answer, from the upgrade
     /// sources ([`WebSocketConfig::sources`]): the verified caller, with the hooks run, and
     /// the connection state that ends with the token ([`SocketAuth`](ws::SocketAuth)), with
-    /// the subprotocol to select (the first non-token entry the client offered that is in
-    /// `supported`, or any when `None`).
+    /// the subprotocol to select.
     ///
     /// Adapters use [`RequestAuth::upgrade`](crate::adapter::RequestAuth::upgrade), which
     /// shares the request's one authentication with its guards and puts refreshed session
@@ -555,17 +554,12 @@ impl Authenticator {
     pub async fn verify_upgrade(
         &self,
         req: &impl RequestView,
-        supported: Option<&[&str]>,
     ) -> Result<ws::SocketAuth, AuthError> {
         if !ws::is_websocket_upgrade(req) {
             return Err(not_an_upgrade());
         }
         let auth = self.authenticate::<NoExtraClaims>(req).await?;
-        Ok(ws::SocketAuth::new(
-            self,
-            auth,
-            ws::select_protocol(self, req, supported),
-        ))
+        Ok(ws::SocketAuth::new(self, auth, req))
     }
 
     /// Verifies a bare token (an in-band re-authentication) and runs the hooks.

@@ -308,20 +308,13 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// The subprotocol to select for the `101` answer: the first entry the client offered that is
-/// not a token and that the application supports (any, when `supported` is `None`). A
-/// token-only offer selects none. Never a token entry.
-#[must_use]
-pub fn select_protocol(
-    authenticator: &Authenticator,
-    req: &impl RequestView,
-    supported: Option<&[&str]>,
-) -> Option<String> {
+/// The subprotocols the client offered that are not tokens, in its order.
+fn real_protocols(authenticator: &Authenticator, req: &impl RequestView) -> Vec<String> {
     let prefix = authenticator.websocket_config().subprotocol_prefix_str();
     offered_protocols(req)
         .into_iter()
         .filter(|p| strip_prefix_ignore_case(p, prefix).is_none())
-        .find(|p| supported.is_none_or(|s| s.iter().any(|k| k.eq_ignore_ascii_case(p))))
+        .collect()
 }
 
 /// Refuses a cookie-authenticated upgrade from another site: a page elsewhere could otherwise
@@ -384,6 +377,7 @@ pub struct SocketAuth {
     authenticator: Authenticator,
     auth: Arc<Authenticated<NoExtraClaims>>,
     guard: Option<Guard>,
+    offered: Vec<String>,
     protocol: Option<String>,
     expires_at: SystemTime,
     timer: Pin<Box<tokio::time::Sleep>>,
@@ -401,27 +395,43 @@ impl fmt::Debug for SocketAuth {
 }
 
 impl SocketAuth {
-    /// The state of a connection opened by `auth` (an authenticated upgrade request), with the
-    /// subprotocol selected for it. Needs a Tokio runtime (for the timer).
+    /// The state of a connection opened by `auth`, the authenticated upgrade request `req`.
+    /// The subprotocol selected is the first one the client offered that is not a token (see
+    /// [`select_protocol`](Self::select_protocol) to choose among the application's). Needs a
+    /// Tokio runtime (for the timer).
     #[must_use]
     pub fn new(
         authenticator: &Authenticator,
         auth: Authenticated<NoExtraClaims>,
-        protocol: Option<String>,
+        req: &impl RequestView,
     ) -> Self {
         let expires_at = deadline_of(authenticator, &auth.claims);
         let timer = Box::pin(tokio::time::sleep_until(instant_of(
             authenticator,
             expires_at,
         )));
+        let offered = real_protocols(authenticator, req);
         SocketAuth {
             authenticator: authenticator.clone(),
             auth: Arc::new(auth),
             guard: None,
-            protocol,
+            protocol: offered.first().cloned(),
+            offered,
             expires_at,
             timer,
         }
+    }
+
+    /// Selects the subprotocol among those the application speaks: the first entry the client
+    /// offered (tokens aside) that is in `supported` (compared case-insensitively), or none.
+    /// Returns the selection.
+    pub fn select_protocol(&mut self, supported: &[&str]) -> Option<&str> {
+        self.protocol = self
+            .offered
+            .iter()
+            .find(|p| supported.iter().any(|k| k.eq_ignore_ascii_case(p)))
+            .cloned();
+        self.protocol.as_deref()
     }
 
     /// Checks `guard` now and again on every re-authentication (a fresh token that lost the
@@ -459,7 +469,8 @@ impl SocketAuth {
         Ok(AuthData::of(&self.auth, claims))
     }
 
-    /// The subprotocol selected for the `101` answer (never a token entry).
+    /// The subprotocol selected for the `101` answer (never a token entry); `None` when the
+    /// client offered none besides its token, or none the application speaks.
     #[must_use]
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()

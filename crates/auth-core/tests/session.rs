@@ -1172,7 +1172,7 @@ async fn ws_open(
     req: &SimpleRequest,
 ) -> Result<auth_core::ws::SocketAuth, auth_core::AuthError> {
     RequestAuth::new(auth, Unauthenticated::Reject)
-        .upgrade(req, None)
+        .upgrade(req)
         .await
 }
 

@@ -46,7 +46,7 @@ async fn open(
     req: &SimpleRequest,
 ) -> Result<SocketAuth, auth_core::AuthError> {
     RequestAuth::new(auth, Unauthenticated::Reject)
-        .upgrade(req, None)
+        .upgrade(req)
         .await
 }
 
@@ -86,9 +86,10 @@ async fn a_subprotocol_token_authenticates_and_the_real_subprotocol_is_selected(
         "sec-websocket-protocol",
         &format!("bearer.{t}, v1.chat, v2.chat"),
     );
-    let ra = RequestAuth::new(&auth, Unauthenticated::Reject);
-    let conn = ra.upgrade(&req, Some(&["v2.chat"])).await.expect("ok");
-    assert_eq!(conn.protocol(), Some("v2.chat"));
+    let mut conn = open(&auth, &req).await.expect("ok");
+    assert_eq!(conn.protocol(), Some("v1.chat"));
+    assert_eq!(conn.select_protocol(&["V2.chat", "v3"]), Some("v2.chat"));
+    assert_eq!(conn.select_protocol(&["v3"]), None);
 }
 
 #[tokio::test]
@@ -125,10 +126,7 @@ async fn a_plain_request_is_not_an_upgrade() {
     let t = token(&issuer, "alice", 60);
     let req = SimpleRequest::get("/ws").header("authorization", &format!("Bearer {t}"));
     assert_code(open(&auth, &req).await, ErrorCode::InvalidRequest);
-    assert_code(
-        auth.verify_upgrade(&req, None).await,
-        ErrorCode::InvalidRequest,
-    );
+    assert_code(auth.verify_upgrade(&req).await, ErrorCode::InvalidRequest);
     // And a subprotocol header on a plain request is no credential.
     let req = SimpleRequest::get("/api").header("sec-websocket-protocol", &format!("bearer.{t}"));
     assert_code(
@@ -333,5 +331,35 @@ async fn application_messages_pass_through() {
         "{not json \"auth\"",
     ] {
         assert_eq!(conn.on_text(text).await, TextMessage::Application, "{text}");
+    }
+}
+
+#[tokio::test]
+async fn route_guards_passed_at_the_upgrade_are_checked_again_on_reauthentication() {
+    let issuer = TestIssuer::start().await;
+    let auth = authenticator(&issuer, WebSocketConfig::new());
+    let req = upgrade("/ws/admin").header(
+        "authorization",
+        &format!("Bearer {}", token(&issuer, "alice", 60)),
+    );
+    let ra = RequestAuth::new(&auth, Unauthenticated::Reject);
+    ra.require(&req, Some(&Guard::any_role(["admin"])))
+        .await
+        .expect("alice is admin");
+    let mut conn = ra.upgrade(&req).await.expect("ok");
+    let demoted = issuer
+        .token()
+        .sub("alice")
+        .roles(&["user"])
+        .expires_in(3600)
+        .sign();
+    match conn
+        .on_text(&format!(r#"{{"type":"auth","token":"{demoted}"}}"#))
+        .await
+    {
+        TextMessage::Close { reason, .. } => {
+            assert!(reason.starts_with("permission_denied"), "{reason}")
+        }
+        other => panic!("{other:?}"),
     }
 }
