@@ -13,6 +13,7 @@
 //! | [`guard`] | a route layer admitting only claims that pass a [`Guard`](auth_core::Guard) (roles, scopes, permissions) |
 //! | [`helper_routes`] | `GET /auth/login`, `GET /auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `GET /auth/me` |
 //! | [`AuthRejection`] | the error: taxonomy status, JSON body, RFC 6750 `WWW-Authenticate` |
+//! | `AuthUpgrade` (feature `ws`) | extractor for WebSocket upgrades: authenticated before the `101`, the socket closed (1008) when the token expires |
 //! | [`into_response`] | the core's [`AuthResponse`](auth_core::adapter::AuthResponse) as an axum response |
 //!
 //! ```toml
@@ -86,8 +87,12 @@
 //! included) with [`AuthenticatorBuilder::error_handler`](auth_core::AuthenticatorBuilder::error_handler).
 //!
 //! # Features
-//! No optional features. The extractors work with any router state: the authenticator is
-//! found through the layer, not through `FromRef`.
+//! | feature | default | what |
+//! |---|---|---|
+//! | `ws` | no | `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades whose connections close (1008) when their token expires, with in-band re-authentication (enables axum's `ws`) |
+//!
+//! The extractors work with any router state: the authenticator is found through the layer,
+//! not through `FromRef`.
 //!
 //! # MSRV
 //! Rust 1.89 (the workspace's `rust-version`, which actix-web 4.18 needs), axum 0.8, Tokio.
@@ -102,6 +107,8 @@ mod rejection;
 mod response;
 mod routes;
 mod view;
+#[cfg(feature = "ws")]
+mod ws;
 
 /// The framework-neutral core: configuration, [`Authenticator`](auth_core::Authenticator),
 /// [`Guard`](auth_core::Guard), the error taxonomy.
@@ -114,3 +121,5 @@ pub use owner::{Owned, OwnerGuardLayer, OwnerGuardService, owner_guard};
 pub use rejection::AuthRejection;
 pub use response::into_response;
 pub use routes::helper_routes;
+#[cfg(feature = "ws")]
+pub use ws::{AuthSocket, AuthUpgrade};
