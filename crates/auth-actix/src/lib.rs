@@ -86,7 +86,11 @@
 //! [`AuthenticatorBuilder::error_handler`](auth_core::AuthenticatorBuilder::error_handler).
 //!
 //! # Features and MSRV
-//! No optional features. Rust 1.89 (actix-web 4.18's), actix-web 4.
+//! | feature | default | what |
+//! |---|---|---|
+//! | `ws` | no | `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades on actix-ws, closed (1008) when their token expires, with in-band re-authentication |
+//!
+//! Rust 1.89 (actix-web 4.18's), actix-web 4.
 //!
 //! [actix-web]: https://docs.rs/actix-web/4
 
@@ -98,11 +102,17 @@ mod rejection;
 mod response;
 mod routes;
 mod view;
+#[cfg(feature = "ws")]
+mod ws;
 
 /// The framework-neutral core: configuration, [`Authenticator`](auth_core::Authenticator),
 /// [`Guard`](auth_core::Guard), the error taxonomy.
 pub use auth_core;
 
+/// actix-ws, whose `Message`, `Session` and `MessageStream` the WebSocket types use (feature
+/// `ws`).
+#[cfg(feature = "ws")]
+pub use actix_ws;
 pub use extract::{Auth, AuthData, OptionalAuth, OptionalAuthData};
 pub use guard::{GuardMiddleware, GuardService, guard};
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
@@ -110,3 +120,5 @@ pub use owner::{Owned, OwnerGuardMiddleware, OwnerGuardService, owner_guard};
 pub use rejection::AuthRejection;
 pub use response::into_response;
 pub use routes::helper_routes;
+#[cfg(feature = "ws")]
+pub use ws::{AuthSocket, AuthUpgrade};

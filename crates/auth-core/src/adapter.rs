@@ -573,7 +573,7 @@ impl RequestAuth {
     }
 
     /// The connection state of a WebSocket upgrade: the request's credential (from the
-    /// upgrade sources, see [`ws`](crate::ws)) must be valid, and the result carries the
+    /// upgrade sources, see [`crate::ws`]) must be valid, and the result carries the
     /// caller, the subprotocol to select (see [`SocketAuth::new`]) and the deadline. Shares the request's one
     /// authentication with its guards, and every guard the request passed through
     /// [`require`](Self::require) (the adapters' route guards) is checked again on each

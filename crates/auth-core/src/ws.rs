@@ -52,6 +52,7 @@
 //!         TextMessage::Application => { /* the app's own message */ }
 //!         TextMessage::Reauthenticated { reply } => { /* send `reply` back */ let _ = reply; }
 //!         TextMessage::Close { code, reason } => { /* close with `code` and `reason` */ let _ = (code, reason); }
+//!         _ => { /* a later kind of message: treat as the application's */ }
 //!     }
 //! }
 //! # let _ = on_text;

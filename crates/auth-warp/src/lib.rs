@@ -73,7 +73,11 @@
 //! included) with [`AuthenticatorBuilder::error_handler`](auth_core::AuthenticatorBuilder::error_handler).
 //!
 //! # Features and MSRV
-//! No optional features. Rust 1.89 (the workspace's `rust-version`), warp 0.4, Tokio.
+//! | feature | default | what |
+//! |---|---|---|
+//! | `ws` | no | the `ws` filter, `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades closed (1008) when their token expires, with in-band re-authentication (enables warp's `websocket`) |
+//!
+//! Rust 1.89 (the workspace's `rust-version`), warp 0.4, Tokio.
 //!
 //! [warp]: https://docs.rs/warp/0.4
 
@@ -84,6 +88,8 @@ mod rejection;
 mod response;
 mod serve;
 mod view;
+#[cfg(feature = "ws")]
+mod ws;
 
 /// The framework-neutral core: configuration, [`Authenticator`](auth_core::Authenticator),
 /// [`Guard`](auth_core::Guard), the error taxonomy.
@@ -97,3 +103,5 @@ pub use owner::{owned, owned_in};
 pub use rejection::{AuthRejection, recover};
 pub use response::into_response;
 pub use serve::serve;
+#[cfg(feature = "ws")]
+pub use ws::{AuthSocket, AuthUpgrade, ws};

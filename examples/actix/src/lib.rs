@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_actix::actix_ws::Message;
 use auth_actix::auth_core::{Authenticator, Guard};
-use auth_actix::{Auth, AuthData, AuthMiddleware, AuthRejection, OptionalAuth, Owned};
+use auth_actix::{Auth, AuthData, AuthMiddleware, AuthRejection, AuthUpgrade, OptionalAuth, Owned};
 use auth_issuer::TestIssuer;
 use example_shared::notes::Answer;
 pub use example_shared::notes::Notes;
@@ -42,6 +43,12 @@ pub fn app(
                 .route(web::get().to(admin)),
         )
         .route("/api/optional", web::get().to(optional))
+        .route("/ws", web::get().to(ws_echo))
+        .service(
+            web::resource("/ws/admin")
+                .wrap(auth_actix::guard(Guard::any_role(["admin"])))
+                .route(web::get().to(ws_echo)),
+        )
         .service(
             web::resource("/api/notes/{id}")
                 .wrap(auth_actix::owner_guard(notes.ownership().clone(), "id"))
@@ -87,6 +94,28 @@ async fn delete_note(notes: web::Data<Notes>, Owned(access): Owned) -> HttpRespo
 
 async fn admin(Auth(claims): Auth) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "sub": claims.sub, "admin": true }))
+}
+
+/// An authenticated echo: a welcome naming the caller, then each message back.
+async fn ws_echo(ws: AuthUpgrade) -> actix_web::Result<HttpResponse> {
+    let welcome = example_shared::ws_welcome(ws.claims());
+    ws.on_upgrade(|mut socket| async move {
+        if socket.session().text(welcome).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            let sent = match message {
+                Message::Text(text) => socket.session().text(text).await,
+                Message::Binary(bytes) => socket.session().binary(bytes).await,
+                Message::Ping(bytes) => socket.session().pong(&bytes).await,
+                Message::Close(_) => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 async fn optional(OptionalAuth(claims): OptionalAuth) -> HttpResponse {

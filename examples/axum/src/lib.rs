@@ -11,6 +11,8 @@
 //! | `GET /api/me` | a JWT (signed in) or an API key: `{"sub":…,"roles":[…],"kind":"jwt"\|"api_token","claims":{…}}`; else 401 |
 //! | `GET /api/admin` | role `admin`: 200; signed in without it: 403; else 401 |
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
+//! | `GET /ws` | authenticated WebSocket echo: first `{"type":"welcome","sub":…,"roles":[…]}`, then each message back; closed with 1008 when the token expires |
+//! | `GET /ws/admin` | the same, role `admin` (403 before the upgrade without it) |
 //! | `PUT`, `GET`, `DELETE /api/notes/{id}` | a note owned by its first writer (see [`example_shared::notes`]) |
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
 
@@ -18,9 +20,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use auth_axum::auth_core::{Authenticator, Guard};
-use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection, Owned};
+use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection, AuthUpgrade, Owned};
 use auth_issuer::TestIssuer;
 use axum::body::Bytes;
+use axum::extract::ws::Message;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -45,6 +48,11 @@ pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
             get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
         )
         .route("/api/optional", get(optional))
+        .route("/ws", get(ws_echo))
+        .route(
+            "/ws/admin",
+            get(ws_echo).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
+        )
         .route(
             "/api/notes/{id}",
             get(get_note)
@@ -89,6 +97,22 @@ async fn delete_note(State(notes): State<Notes>, Owned(access): Owned) -> Respon
 
 async fn admin(Auth(claims): Auth) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "admin": true }))
+}
+
+/// An authenticated echo: a welcome naming the caller, then each message back.
+async fn ws_echo(ws: AuthUpgrade) -> Response {
+    let welcome = example_shared::ws_welcome(ws.claims());
+    ws.on_upgrade(|mut socket| async move {
+        if socket.send(Message::Text(welcome.into())).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            let echo = matches!(message, Message::Text(_) | Message::Binary(_));
+            if echo && socket.send(message).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 async fn optional(auth: Option<Auth>) -> Json<Value> {

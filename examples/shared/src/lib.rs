@@ -246,3 +246,15 @@ pub fn announce(app_url: &str, issuer: Option<&TestIssuer>, demo_key: Option<&st
     }
     println!("Open {app_url}/ in your browser (Ctrl-C to stop)");
 }
+
+/// The first message of the apps' `/ws` echo: `{"type":"welcome","sub":…,"roles":[…]}`, from
+/// the upgrade's verified claims.
+#[must_use]
+pub fn ws_welcome(claims: &auth_core::StandardClaims) -> String {
+    serde_json::json!({
+        "type": "welcome",
+        "sub": claims.sub,
+        "roles": claims.roles(),
+    })
+    .to_string()
+}

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use auth_issuer::TestIssuer;
 use auth_warp::auth_core::owner::Access;
 use auth_warp::auth_core::{Authenticator, Guard, NoExtraClaims};
-use auth_warp::{Auth, AuthData, AuthLayer, AuthRejection};
+use auth_warp::{Auth, AuthData, AuthLayer, AuthRejection, AuthSocket, AuthUpgrade};
 use example_shared::notes::Answer;
 pub use example_shared::notes::Notes;
 use example_shared::pages::{self, Visitor};
@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use warp::reject::Rejection;
+use warp::ws::Message;
 use warp::{Filter, Reply};
 
 /// The app's routes and the helper routes under `/auth`, with the SDK's `recover`; serve them
@@ -60,6 +61,13 @@ pub fn routes(
         .and(warp::get())
         .and(auth_warp::optional_auth::<NoExtraClaims>())
         .map(|auth: Option<Auth>| warp::reply::json(&json!({ "authenticated": auth.is_some() })));
+    let ws = warp::path!("ws")
+        .and(auth_warp::ws())
+        .map(|ws: AuthUpgrade| ws_echo(ws));
+    let ws_admin = warp::path!("ws" / "admin")
+        .and(auth_warp::guard(Guard::any_role(["admin"])))
+        .and(auth_warp::ws())
+        .map(|ws: AuthUpgrade| ws_echo(ws));
     // The method filter first: a PUT claims the note as `owned` runs.
     let note = |method: warp::filters::BoxedFilter<()>| {
         let notes = notes.clone();
@@ -82,11 +90,29 @@ pub fn routes(
     home.or(me)
         .or(admin)
         .or(optional)
+        .or(ws)
+        .or(ws_admin)
         .or(get_note)
         .or(put_note)
         .or(delete_note)
         .or(auth_warp::helper_routes(&authenticator))
         .recover(auth_warp::recover)
+}
+
+/// An authenticated echo: a welcome naming the caller, then each message back.
+fn ws_echo(ws: AuthUpgrade) -> warp::reply::Response {
+    let welcome = example_shared::ws_welcome(ws.claims());
+    ws.on_upgrade(|mut socket: AuthSocket| async move {
+        if socket.send(Message::text(welcome)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            let echo = message.is_text() || message.is_binary();
+            if echo && socket.send(message).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 fn answer((status, body): Answer) -> warp::reply::Response {

@@ -9,6 +9,7 @@ mod http_flows;
 mod journey;
 mod notes;
 mod parity;
+mod realtime;
 mod support;
 
 /// For each app, a module with one `#[tokio::test]` per scenario: `scenario(app)`.
@@ -37,6 +38,7 @@ macro_rules! per_app {
 use http_flows::*;
 use journey::*;
 use notes::*;
+use realtime::*;
 
 per_app!(
     a_bearer_token_reaches_the_api_with_private_caching,
@@ -64,6 +66,11 @@ per_app!(
     a_note_belongs_to_its_first_writer,
     a_refused_note_body_does_not_take_the_id,
     cross_site_cookie_writes_to_notes_are_refused,
+    a_subprotocol_token_opens_the_socket_and_only_the_real_subprotocol_is_echoed,
+    a_bearer_header_opens_the_socket,
+    upgrades_without_a_valid_token_are_refused_before_the_101,
+    the_admin_socket_needs_the_admin_role,
+    in_band_reauthentication_is_acknowledged_and_another_subject_is_closed,
 );
 
 #[tokio::test]
