@@ -20,4 +20,6 @@ mod guides {
     struct ApiKeys;
     #[doc = include_str!("../../../docs/ownership.md")]
     struct Ownership;
+    #[doc = include_str!("../../../docs/realtime.md")]
+    struct Realtime;
 }
