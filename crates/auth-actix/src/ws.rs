@@ -7,7 +7,7 @@ use std::future::Future;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
-use auth_core::ws::{CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED, SocketAuth, TextMessage};
+use auth_core::ws::{Next, SocketAuth};
 use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -167,30 +167,25 @@ impl AuthSocket {
             return None;
         }
         loop {
-            tokio::select! {
-                biased;
-                () = self.conn.expired() => {
-                    self.close(CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED).await;
-                    return None;
+            fn text_of(m: &Result<Message, ProtocolError>) -> Option<&str> {
+                match m {
+                    Ok(Message::Text(text)) => Some(&**text),
+                    _ => None,
                 }
-                message = self.stream.recv() => {
-                    let Some(Ok(Message::Text(text))) = message else {
-                        return message;
-                    };
-                    match self.conn.on_text(&text).await {
-                        TextMessage::Reauthenticated { reply } => {
-                            if self.session.text(reply).await.is_err() {
-                                self.closed = true;
-                                return None;
-                            }
-                        }
-                        TextMessage::Close { code, reason } => {
-                            self.close(code, &reason).await;
-                            return None;
-                        }
-                        _ => return Some(Ok(Message::Text(text))),
+            }
+            match self.conn.next(self.stream.recv(), text_of).await {
+                Next::Reply(reply) => {
+                    if self.session.text(reply).await.is_err() {
+                        self.closed = true;
+                        return None;
                     }
                 }
+                Next::Close { code, reason } => {
+                    self.close(code, &reason).await;
+                    return None;
+                }
+                Next::Message(message) => return Some(message),
+                _ => return None,
             }
         }
     }

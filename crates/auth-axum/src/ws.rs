@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 
 use auth_core::adapter::RequestAuth;
-use auth_core::ws::{CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED, SocketAuth, TextMessage};
+use auth_core::ws::{Next, SocketAuth};
 use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -78,23 +78,22 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let view = HttpView::new(&parts.method, &parts.uri, &parts.headers);
-        if !auth_core::ws::is_websocket_upgrade(&view) {
+        let is_upgrade = {
+            let view = HttpView::new(&parts.method, &parts.uri, &parts.headers);
+            auth_core::ws::is_websocket_upgrade(&view)
+        };
+        if !is_upgrade {
             // axum's own answer for a request that is not an upgrade (405, 400, 426).
-            return match WebSocketUpgrade::from_request_parts(parts, state).await {
-                Err(rejection) => Err(rejection.into_response()),
-                Ok(_) => Err(AuthRejection::from(auth_core::AuthError::new(
-                    auth_core::ErrorCode::InvalidRequest,
-                    "not a WebSocket upgrade request",
-                ))
-                .into_response()),
-            };
+            if let Err(rejection) = WebSocketUpgrade::from_request_parts(parts, state).await {
+                return Err(rejection.into_response());
+            }
         }
         let auth = parts
             .extensions
             .get::<RequestAuth>()
             .cloned()
             .ok_or_else(|| missing_layer().into_response())?;
+        let view = HttpView::new(&parts.method, &parts.uri, &parts.headers);
         let conn = auth
             .upgrade(&view)
             .await
@@ -204,29 +203,24 @@ impl AuthSocket {
             return None;
         }
         loop {
-            tokio::select! {
-                biased;
-                () = self.conn.expired() => {
-                    self.close(CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED).await;
-                    return None;
+            fn text_of(m: &Result<Message, axum::Error>) -> Option<&str> {
+                match m {
+                    Ok(Message::Text(text)) => Some(text.as_str()),
+                    _ => None,
                 }
-                message = self.socket.recv() => {
-                    let Some(Ok(Message::Text(text))) = message else {
-                        return message;
-                    };
-                    match self.conn.on_text(text.as_str()).await {
-                        TextMessage::Reauthenticated { reply } => {
-                            if let Err(e) = self.socket.send(Message::Text(reply.into())).await {
-                                return Some(Err(e));
-                            }
-                        }
-                        TextMessage::Close { code, reason } => {
-                            self.close(code, &reason).await;
-                            return None;
-                        }
-                        _ => return Some(Ok(Message::Text(text))),
+            }
+            match self.conn.next(self.socket.recv(), text_of).await {
+                Next::Reply(reply) => {
+                    if let Err(e) = self.socket.send(Message::Text(reply.into())).await {
+                        return Some(Err(e));
                     }
                 }
+                Next::Close { code, reason } => {
+                    self.close(code, &reason).await;
+                    return None;
+                }
+                Next::Message(message) => return Some(message),
+                _ => return None,
             }
         }
     }

@@ -718,7 +718,8 @@ impl Authenticator {
                 TokenSource::Subprotocol => None,
                 TokenSource::Cookie => match &self.inner.sessions {
                     Some(sessions) => {
-                        cookies::session_token(self, &sessions.config, req, set_cookies).await?
+                        cookies::session_token(self, &sessions.config, req, upgrade, set_cookies)
+                            .await?
                     }
                     None => None,
                 },

@@ -559,6 +559,61 @@ impl SocketAuth {
     }
 }
 
+/// What a connection loop does next; see [`SocketAuth::next`].
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Next<M> {
+    /// A message for the application (anything but an in-band `auth` message).
+    Message(M),
+    /// The client's side ended (the socket's stream returned `None`).
+    End,
+    /// A re-authentication succeeded: send this text (`{"type":"auth_ok",...}`) and go on.
+    Reply(String),
+    /// Close the connection with this code and reason ([`CLOSE_POLICY_VIOLATION`]: the token
+    /// expired, or an `auth` message was refused), then stop.
+    Close {
+        /// The close code.
+        code: u16,
+        /// The close reason (fits a close frame).
+        reason: String,
+    },
+}
+
+impl SocketAuth {
+    /// One step of a connection loop, the same for every socket implementation: waits for
+    /// `incoming` (the socket's next message) or the credential's end, whichever comes first
+    /// (the deadline wins a tie), and looks at text messages (`text_of` gives a message's
+    /// text, `None` for other kinds) with [`on_text`](Self::on_text).
+    pub async fn next<M>(
+        &mut self,
+        incoming: impl Future<Output = Option<M>>,
+        text_of: impl FnOnce(&M) -> Option<&str>,
+    ) -> Next<M> {
+        let message = tokio::select! {
+            biased;
+            () = self.expired() => {
+                return Next::Close {
+                    code: CLOSE_POLICY_VIOLATION,
+                    reason: REASON_TOKEN_EXPIRED.to_owned(),
+                };
+            }
+            message = incoming => message,
+        };
+        let Some(message) = message else {
+            return Next::End;
+        };
+        let verdict = match text_of(&message) {
+            Some(text) => self.on_text(text).await,
+            None => TextMessage::Application,
+        };
+        match verdict {
+            TextMessage::Application => Next::Message(message),
+            TextMessage::Reauthenticated { reply } => Next::Reply(reply),
+            TextMessage::Close { code, reason } => Next::Close { code, reason },
+        }
+    }
+}
+
 /// The future of [`SocketAuth::expired`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Expired<'a> {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 
 use auth_core::adapter::RequestAuth;
-use auth_core::ws::{CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED, SocketAuth, TextMessage};
+use auth_core::ws::{Next, SocketAuth};
 use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::de::DeserializeOwned;
@@ -175,32 +175,24 @@ impl AuthSocket {
             return None;
         }
         loop {
-            tokio::select! {
-                biased;
-                () = self.conn.expired() => {
-                    self.close(CLOSE_POLICY_VIOLATION, REASON_TOKEN_EXPIRED).await;
-                    return None;
+            fn text_of(m: &Result<Message, warp::Error>) -> Option<&str> {
+                match m {
+                    Ok(message) => message.to_str().ok(),
+                    Err(_) => None,
                 }
-                message = self.socket.next() => {
-                    let Some(Ok(message)) = message else {
-                        return message;
-                    };
-                    let Ok(text) = message.to_str() else {
-                        return Some(Ok(message));
-                    };
-                    match self.conn.on_text(text).await {
-                        TextMessage::Reauthenticated { reply } => {
-                            if let Err(e) = self.socket.send(Message::text(reply)).await {
-                                return Some(Err(e));
-                            }
-                        }
-                        TextMessage::Close { code, reason } => {
-                            self.close(code, &reason).await;
-                            return None;
-                        }
-                        _ => return Some(Ok(message)),
+            }
+            match self.conn.next(self.socket.next(), text_of).await {
+                Next::Reply(reply) => {
+                    if let Err(e) = self.socket.send(Message::text(reply)).await {
+                        return Some(Err(e));
                     }
                 }
+                Next::Close { code, reason } => {
+                    self.close(code, &reason).await;
+                    return None;
+                }
+                Next::Message(message) => return Some(message),
+                _ => return None,
             }
         }
     }

@@ -132,6 +132,7 @@ pub(crate) async fn session_token(
     auth: &Authenticator,
     s: &SessionConfig,
     req: &impl RequestView,
+    upgrade: bool,
     set_cookies: &mut Vec<String>,
 ) -> Result<Option<String>, AuthError> {
     let session: Option<SessionCookie> = read_cookie(s, req, "session");
@@ -139,7 +140,7 @@ pub(crate) async fn session_token(
     if session.is_none() && refresh.is_none() {
         return Ok(None);
     }
-    if crate::ws::is_websocket_upgrade(req) {
+    if upgrade {
         crate::ws::check_upgrade_origin(auth, req)?;
     } else if is_unsafe(req.method()) {
         check_same_origin(s, req)?;
