@@ -858,7 +858,7 @@ fn report_failure(b: &Browser, out: &Path, app_log: &Path) {
 }
 
 /// Waits until the app says where its issuer is and answers `GET /`; returns the issuer URL.
-fn wait_for_app(app: &mut Process, app_url: &str, log: &Path) -> Result<String, String> {
+pub(crate) fn wait_for_app(app: &mut Process, app_url: &str, log: &Path) -> Result<String, String> {
     let http = Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
@@ -893,7 +893,7 @@ fn wait_for_app(app: &mut Process, app_url: &str, log: &Path) -> Result<String, 
 
 /// A child process with its output in a log file, killed (with its process group) on drop,
 /// after `grace` to exit by itself.
-struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Child,
     log: PathBuf,
@@ -901,7 +901,7 @@ struct Process {
 }
 
 impl Process {
-    fn start(
+    pub(crate) fn start(
         name: &'static str,
         mut command: Command,
         log: &Path,
@@ -929,7 +929,7 @@ impl Process {
     }
 
     /// `Err` when the process has ended.
-    fn check_running(&mut self) -> Result<(), String> {
+    pub(crate) fn check_running(&mut self) -> Result<(), String> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
             Ok(Some(status)) => Err(format!(

@@ -12,6 +12,8 @@
 //! logs (in `<target>/interop/`), then the step, the status and an excerpt of the body (never a
 //! token or a cookie value). Both servers are killed when the task ends, whatever the outcome.
 //! Every wait is bounded. See `xtask/interop/README.md`.
+//!
+//! Then the official Socket.IO client runs against example-axum (see [`crate::socketio`]).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -52,11 +54,18 @@ const MAX_REDIRECTS: usize = 10;
 pub(crate) fn run() -> Result<(), String> {
     let dir = root().join("xtask/interop");
     npm_install(&dir)?;
-    for (name, app_binary) in build_apps()? {
+    let apps = build_apps()?;
+    for (name, app_binary) in &apps {
         println!("== interop: {name} against oidc-provider");
-        run_one(&dir, name, app_binary)?;
+        run_one(&dir, name, app_binary.clone())?;
     }
-    Ok(())
+    println!("== interop: example-axum's Socket.IO against socket.io-client");
+    let axum = apps
+        .iter()
+        .find(|(name, _)| *name == "example-axum")
+        .map(|(_, binary)| binary)
+        .ok_or("cargo built no example-axum executable")?;
+    crate::socketio::run(&dir, axum)
 }
 
 /// The whole journey for one example app, with its own provider.

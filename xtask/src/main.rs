@@ -5,7 +5,8 @@
 //!   `api_keys` benchmark of auth-store, printed as the ratio tables that go into
 //!   `docs/benchmarks.md`.
 //! - `interop`: the example app signing a user in, refreshing and signing out against a real
-//!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`).
+//!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`), then the
+//!   official Socket.IO client against example-axum's namespaces (`socketio.rs`).
 //! - `e2e`: headless Chromium (Debian's `chromium` + `chromium-driver`) signing in and out of the
 //!   example app through the dev issuer's login page, as a person would (see `e2e.rs`).
 //!
@@ -16,6 +17,7 @@ use std::process::{Command, ExitCode};
 
 mod e2e;
 mod interop;
+mod socketio;
 mod support;
 #[cfg(test)]
 mod tidy;

@@ -41,7 +41,7 @@ use crate::claims::{Claims, NoExtraClaims};
 use crate::config::ConfigError;
 use crate::error::{AuthError, ErrorCode};
 use crate::session::SessionConfig;
-use crate::session::cookies;
+use crate::session::cookies::{self, CookieUse};
 use crate::session::refresh::RefreshCache;
 use crate::verifier::Verifier;
 use crate::ws::{self, WebSocketConfig};
@@ -77,6 +77,17 @@ pub struct Authenticated<C = NoExtraClaims> {
     pub user_data: serde_json::Map<String, Value>,
     /// The API key's record, when the credential was one ([`TokenSource::ApiKey`]).
     pub api_key: Option<Arc<ApiKeyRecord>>,
+}
+
+impl Authenticated<NoExtraClaims> {
+    /// The caller, with its claims read as `C` (the application's claims type).
+    ///
+    /// # Errors
+    /// `token_invalid` when the claims do not fit `C`.
+    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthError> {
+        let claims = claims::retype::<C>(&self.claims)?;
+        Ok(AuthData::of(self, claims))
+    }
 }
 
 /// Which kind of credential authenticated a request.
@@ -562,6 +573,72 @@ impl Authenticator {
         Ok(ws::SocketAuth::new(self, auth, req))
     }
 
+    /// Authenticates the handshake of a connection protocol that carries its own credential
+    /// after the HTTP exchange (Socket.IO's `auth` payload): `payload_token` when present, else
+    /// `Authorization: Bearer`, else the session cookie. The first one present wins. An API key
+    /// is recognised by its format in the payload or the header, as on any request. A session
+    /// cookie needs a trusted `Origin` (as on upgrades) and is not refreshed here: no answer
+    /// could carry the rotated cookies, so an expired one is `token_expired` and the client
+    /// refreshes over HTTP first.
+    ///
+    /// # Errors
+    /// `token_missing` when no credential is present, otherwise as
+    /// [`authenticate`](Self::authenticate); 403 for a cookie from a foreign `Origin`.
+    pub async fn verify_handshake(
+        &self,
+        req: &impl RequestView,
+        payload_token: Option<&str>,
+    ) -> Result<ws::SocketAuth, AuthError> {
+        let auth = match payload_token {
+            Some(token) => self.authenticate_presented(token).await?,
+            None => {
+                let mut sources = vec![TokenSource::Header];
+                if self.inner.sessions.is_some() {
+                    sources.push(TokenSource::Cookie);
+                }
+                let mut unused = Vec::new();
+                self.authenticate_from(req, &sources, CookieUse::Handshake, &mut unused)
+                    .await?
+                    .ok_or_else(token_missing)?
+            }
+        };
+        Ok(ws::SocketAuth::new(self, auth, req))
+    }
+
+    /// Verifies a credential given outside the request (a handshake payload): an API key by
+    /// its format, otherwise a JWT; then the hooks.
+    async fn authenticate_presented(
+        &self,
+        token: &str,
+    ) -> Result<Authenticated<NoExtraClaims>, AuthError> {
+        if let Some(keys) = &self.inner.api_keys
+            && keys.format().is_key(token)
+        {
+            return self.authenticate_key(keys, token).await;
+        }
+        self.authenticate_token(token).await
+    }
+
+    /// Verifies an API key and runs the hooks over the claims it stands for.
+    async fn authenticate_key<C>(
+        &self,
+        keys: &ApiKeys,
+        key: &str,
+    ) -> Result<Authenticated<C>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        let verified = keys.verify(key).await?;
+        let claims = claims::for_api_key::<C>(&verified.record, keys.format().prefix())?;
+        let user = self.run_hooks(&claims).await?;
+        Ok(Authenticated {
+            claims,
+            source: TokenSource::ApiKey,
+            user_data: user.data,
+            api_key: Some(verified.record),
+        })
+    }
+
     /// Verifies a bare token (an in-band re-authentication) and runs the hooks.
     pub(crate) async fn authenticate_token(
         &self,
@@ -663,11 +740,27 @@ impl Authenticator {
         C: DeserializeOwned + 'static,
     {
         let upgrade = ws::is_websocket_upgrade(req);
-        let sources = if upgrade {
-            &self.inner.upgrade_sources
+        let (sources, usage) = if upgrade {
+            (&self.inner.upgrade_sources, CookieUse::Upgrade)
         } else {
-            &self.inner.token_sources
+            (&self.inner.token_sources, CookieUse::Request)
         };
+        self.authenticate_from(req, sources, usage, set_cookies)
+            .await
+    }
+
+    /// Authenticates `req` from `sources`, in order (API keys first, by their format).
+    async fn authenticate_from<C>(
+        &self,
+        req: &impl RequestView,
+        sources: &[TokenSource],
+        usage: CookieUse,
+        set_cookies: &mut Vec<String>,
+    ) -> Result<Option<Authenticated<C>>, AuthError>
+    where
+        C: DeserializeOwned + 'static,
+    {
+        let upgrade = usage == CookieUse::Upgrade;
         if adapter::header_count(req, "authorization") > 1 {
             return Err(AuthError::new(
                 ErrorCode::InvalidRequest,
@@ -696,15 +789,7 @@ impl Authenticator {
         if let Some(keys) = &self.inner.api_keys
             && let Some(key) = self.presented_api_key(keys, req, bearer.as_deref())?
         {
-            let verified = keys.verify(&key).await?;
-            let claims = claims::for_api_key::<C>(&verified.record, keys.format().prefix())?;
-            let user = self.run_hooks(&claims).await?;
-            return Ok(Some(Authenticated {
-                claims,
-                source: TokenSource::ApiKey,
-                user_data: user.data,
-                api_key: Some(verified.record),
-            }));
+            return self.authenticate_key(keys, &key).await.map(Some);
         }
         for source in sources {
             let token = match source {
@@ -718,7 +803,7 @@ impl Authenticator {
                 TokenSource::Subprotocol => None,
                 TokenSource::Cookie => match &self.inner.sessions {
                     Some(sessions) => {
-                        cookies::session_token(self, &sessions.config, req, upgrade, set_cookies)
+                        cookies::session_token(self, &sessions.config, req, usage, set_cookies)
                             .await?
                     }
                     None => None,

@@ -70,7 +70,7 @@ use serde::de::DeserializeOwned;
 
 use crate::adapter::{self, RequestView};
 use crate::authenticator::{AuthData, Authenticated, Authenticator, TokenSource};
-use crate::claims::{self, Claims, NoExtraClaims};
+use crate::claims::{Claims, NoExtraClaims};
 use crate::config::ConfigError;
 use crate::error::{AuthError, ErrorCode};
 use crate::guard::Guard;
@@ -337,7 +337,7 @@ pub(crate) fn check_upgrade_origin(
     } else {
         Err(AuthError::new(
             ErrorCode::PermissionDenied,
-            "cross-site WebSocket upgrade refused: this Origin may not use the session cookie",
+            "cross-site connection refused: this Origin may not use the session cookie",
         ))
     }
 }
@@ -381,7 +381,9 @@ pub struct SocketAuth {
     offered: Vec<String>,
     protocol: Option<String>,
     expires_at: SystemTime,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    /// Created when first awaited, so that a connection whose owner keeps its own deadline
+    /// (one shared timer for many sockets) holds no timer entry.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl fmt::Debug for SocketAuth {
@@ -398,8 +400,7 @@ impl fmt::Debug for SocketAuth {
 impl SocketAuth {
     /// The state of a connection opened by `auth`, the authenticated upgrade request `req`.
     /// The subprotocol selected is the first one the client offered that is not a token (see
-    /// [`select_protocol`](Self::select_protocol) to choose among the application's). Needs a
-    /// Tokio runtime (for the timer).
+    /// [`select_protocol`](Self::select_protocol) to choose among the application's).
     #[must_use]
     pub fn new(
         authenticator: &Authenticator,
@@ -407,10 +408,6 @@ impl SocketAuth {
         req: &impl RequestView,
     ) -> Self {
         let expires_at = deadline_of(authenticator, &auth.claims);
-        let timer = Box::pin(tokio::time::sleep_until(instant_of(
-            authenticator,
-            expires_at,
-        )));
         let offered = real_protocols(authenticator, req);
         SocketAuth {
             authenticator: authenticator.clone(),
@@ -419,7 +416,7 @@ impl SocketAuth {
             protocol: offered.first().cloned(),
             offered,
             expires_at,
-            timer,
+            timer: None,
         }
     }
 
@@ -466,8 +463,7 @@ impl SocketAuth {
     /// # Errors
     /// `token_invalid` when the payload does not fit `C`.
     pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthError> {
-        let claims = claims::retype::<C>(&self.auth.claims)?;
-        Ok(AuthData::of(&self.auth, claims))
+        self.auth.auth_data()
     }
 
     /// The subprotocol selected for the `101` answer (never a token entry); `None` when the
@@ -483,9 +479,17 @@ impl SocketAuth {
         self.expires_at
     }
 
+    /// How long until the credential ends, on the verifier's clock (zero once it has).
+    #[must_use]
+    pub fn expires_in(&self) -> Duration {
+        let now = self.authenticator.verifier().config().now();
+        self.expires_at.duration_since(now).unwrap_or(Duration::ZERO)
+    }
+
     /// Resolves when the credential ends (see [`expires_at`](Self::expires_at)); after a
     /// re-authentication, at the new deadline. Cancel-safe: use it in `tokio::select!` beside
-    /// the socket's next message; it costs one timer entry, not a wake-up per second.
+    /// the socket's next message; it costs one timer entry, not a wake-up per second. Needs a
+    /// Tokio runtime.
     pub fn expired(&mut self) -> Expired<'_> {
         Expired { conn: self }
     }
@@ -552,8 +556,10 @@ impl SocketAuth {
         }
         let source = self.auth.source;
         self.expires_at = deadline_of(&self.authenticator, &fresh.claims);
-        let at = instant_of(&self.authenticator, self.expires_at);
-        self.timer.as_mut().reset(at);
+        let remaining = self.expires_in();
+        if let Some(timer) = &mut self.timer {
+            timer.as_mut().reset(instant_of(remaining));
+        }
         self.auth = Arc::new(Authenticated { source, ..fresh });
         Ok(())
     }
@@ -632,7 +638,12 @@ impl Future for Expired<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.conn.timer.as_mut().poll(cx)
+        let conn = &mut *self.conn;
+        let remaining = conn.expires_in();
+        conn.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(instant_of(remaining))))
+            .as_mut()
+            .poll(cx)
     }
 }
 
@@ -666,10 +677,8 @@ fn deadline_of<C>(authenticator: &Authenticator, claims: &Claims<C>) -> SystemTi
         .unwrap_or(UNIX_EPOCH + Duration::from_secs(253_402_300_799))
 }
 
-/// The Tokio instant of a wall-clock deadline, on the verifier's clock.
-fn instant_of(authenticator: &Authenticator, at: SystemTime) -> tokio::time::Instant {
-    let now = authenticator.verifier().config().now();
-    let remaining = at.duration_since(now).unwrap_or(Duration::ZERO);
+/// The Tokio instant `remaining` from now.
+fn instant_of(remaining: Duration) -> tokio::time::Instant {
     // A year is "never" for a connection, and keeps the addition from overflowing.
     let remaining = remaining.min(Duration::from_secs(365 * 24 * 3600));
     tokio::time::Instant::now() + remaining

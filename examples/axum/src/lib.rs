@@ -13,6 +13,7 @@
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
 //! | `GET /ws` | authenticated WebSocket echo: first `{"type":"welcome","sub":…,"roles":[…]}`, then each message back; closed with 1008 when the token expires |
 //! | `GET /ws/admin` | the same, role `admin` (403 before the upgrade without it) |
+//! | `/socket.io/` | Socket.IO: namespace `/` needs a valid token (handshake `auth: {token}`, a bearer header or the session cookie), `/admin` the role `admin`; emitting `whoami` with an ack answers `{"sub":…,"roles":[…]}`; disconnected when the token expires |
 //! | `PUT`, `GET`, `DELETE /api/notes/{id}` | a note owned by its first writer (see [`example_shared::notes`]) |
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
 
@@ -22,6 +23,7 @@ use std::net::SocketAddr;
 use auth_axum::auth_core::{Authenticator, Guard};
 use auth_axum::{Auth, AuthData, AuthLayer, AuthRejection, AuthUpgrade, Owned};
 use auth_issuer::TestIssuer;
+use auth_socketio::{SocketIoAuth, SocketUser};
 use axum::body::Bytes;
 use axum::extract::ws::Message;
 use axum::extract::{Query, State};
@@ -34,11 +36,22 @@ pub use example_shared::notes::Notes;
 use example_shared::pages::{self, Visitor};
 pub use example_shared::{BoxError, Settings};
 use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::handler::ConnectHandler as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The app: its routes, the helper routes under `/auth`, and the layer that authenticates.
+/// The app: its routes, the helper routes under `/auth`, the layer that authenticates, and
+/// Socket.IO at `/socket.io/`.
 pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
+    let sockets = SocketIoAuth::new(&authenticator);
+    let (socketio, io) = SocketIo::new_layer();
+    io.ns("/", on_socket.with(sockets.clone()));
+    io.ns(
+        "/admin",
+        on_socket.with(sockets.require(Guard::any_role(["admin"]))),
+    );
     let guard = auth_axum::owner_guard(notes.ownership().clone(), "id");
     Router::new()
         .route("/", get(home))
@@ -63,6 +76,14 @@ pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
         )
         .merge(auth_axum::helper_routes(&authenticator))
         .layer(AuthLayer::new(authenticator))
+        .layer(socketio)
+}
+
+/// A Socket.IO connection that passed the namespace's guard: `whoami` answers who it is.
+async fn on_socket(socket: SocketRef) {
+    socket.on("whoami", async |user: SocketUser, ack: AckSender| {
+        let _ = ack.send(&json!({ "sub": user.subject, "roles": user.roles }));
+    });
 }
 
 /// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.

@@ -36,6 +36,13 @@ pub struct Settings {
     /// Where API keys, owners and notes live (`DATABASE_URL`: `sqlite:PATH`, created if
     /// missing, or `postgres://...`); unset, an SQLite file in a new temporary folder.
     pub database_url: Option<String>,
+    /// The verifier's clock leeway in seconds, overriding `AUTH_LEEWAY_SECS` (tests use a short
+    /// one to see connections end at their token's expiry).
+    pub leeway_secs: Option<u64>,
+    /// Whether the embedded issuer serves `POST {issuer}/dev/mint` (`AUTH_DEV_MINT=1`): any
+    /// local client can then mint tokens for it, which test harnesses (`cargo xtask interop`'s
+    /// Socket.IO client) need. Development only; ignored with a real provider.
+    pub dev_mint: bool,
 }
 
 impl Settings {
@@ -48,6 +55,8 @@ impl Settings {
             app_url: None,
             dev_issuer: true,
             database_url: None,
+            leeway_secs: None,
+            dev_mint: false,
         }
     }
 
@@ -80,6 +89,8 @@ impl Settings {
             app_url: var("APP_URL"),
             dev_issuer: var("AUTH_ISSUER").is_none(),
             database_url: var("DATABASE_URL"),
+            leeway_secs: None,
+            dev_mint: var("AUTH_DEV_MINT").is_some_and(|v| matches!(v.trim(), "1" | "true")),
         })
     }
 
@@ -129,7 +140,7 @@ pub struct Provider {
 /// When the issuer cannot start or the configuration is invalid.
 pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, BoxError> {
     let issuer = if settings.dev_issuer {
-        Some(dev_issuer(app_url).await?)
+        Some(dev_issuer(app_url, settings.dev_mint).await?)
     } else {
         None
     };
@@ -142,6 +153,9 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         ("AUTH_AUDIENCE", Some((_, audience))) => Some(audience.clone()),
         ("AUTH_CLIENT_ID", Some(_)) => Some(DEV_CLIENT_ID.to_owned()),
         ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
+        ("AUTH_LEEWAY_SECS", _) if settings.leeway_secs.is_some() => {
+            settings.leeway_secs.map(|s| s.to_string())
+        }
         _ => std::env::var(name).ok(),
     };
     // API keys, owners and notes, in `DATABASE_URL` (sqlite:PATH or postgres://...), else in an
@@ -195,8 +209,9 @@ pub fn temporary_database_url() -> String {
 }
 
 /// The development issuer: `alice` (admin) and `bob`, and the app's client.
-async fn dev_issuer(app_url: &str) -> Result<TestIssuer, BoxError> {
+async fn dev_issuer(app_url: &str, mint: bool) -> Result<TestIssuer, BoxError> {
     Ok(TestIssuer::builder()
+        .dev_endpoints(mint)
         .client(
             TestClient::confidential(DEV_CLIENT_ID, DEV_CLIENT_SECRET)
                 .redirect_uri(format!("{app_url}/auth/callback"))

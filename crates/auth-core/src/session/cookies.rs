@@ -128,11 +128,23 @@ pub(crate) fn check_same_origin(
 /// # Errors
 /// 403 for a cross-site unsafe request; `session_expired` / `invalid_grant` when the session
 /// is over (with the clearing cookies in `set_cookies`); 503 while the provider is unreachable.
+/// What a session cookie authenticates, which decides the `Origin` check and whether an
+/// expired access token may be refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CookieUse {
+    /// An HTTP request: unsafe methods need a same-origin `Origin`; refresh allowed.
+    Request,
+    /// A WebSocket upgrade: `Origin` checked; refresh allowed (the `101` carries the cookies).
+    Upgrade,
+    /// A Socket.IO-style handshake, read after its HTTP answer: `Origin` checked; no refresh.
+    Handshake,
+}
+
 pub(crate) async fn session_token(
     auth: &Authenticator,
     s: &SessionConfig,
     req: &impl RequestView,
-    upgrade: bool,
+    usage: CookieUse,
     set_cookies: &mut Vec<String>,
 ) -> Result<Option<String>, AuthError> {
     let session: Option<SessionCookie> = read_cookie(s, req, "session");
@@ -140,15 +152,23 @@ pub(crate) async fn session_token(
     if session.is_none() && refresh.is_none() {
         return Ok(None);
     }
-    if upgrade {
-        crate::ws::check_upgrade_origin(auth, req)?;
-    } else if is_unsafe(req.method()) {
-        check_same_origin(s, req)?;
+    match usage {
+        CookieUse::Upgrade | CookieUse::Handshake => crate::ws::check_upgrade_origin(auth, req)?,
+        CookieUse::Request if is_unsafe(req.method()) => check_same_origin(s, req)?,
+        CookieUse::Request => {}
     }
     if let Some(sc) = &session
         && sc.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
     {
         return Ok(Some(sc.at.clone()));
+    }
+    if usage == CookieUse::Handshake {
+        // No answer can carry rotated cookies: refreshing here would leave the browser with a
+        // refresh token the provider has already replaced. The client refreshes over HTTP.
+        return Err(AuthError::new(
+            ErrorCode::TokenExpired,
+            "the session's access token has expired: refresh the session over HTTP, then reconnect",
+        ));
     }
     let Some(refresh) = refresh else {
         // Expired access token and nothing to refresh with: the session is over.
