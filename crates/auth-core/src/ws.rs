@@ -483,7 +483,9 @@ impl SocketAuth {
     #[must_use]
     pub fn expires_in(&self) -> Duration {
         let now = self.authenticator.verifier().config().now();
-        self.expires_at.duration_since(now).unwrap_or(Duration::ZERO)
+        self.expires_at
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// Resolves when the credential ends (see [`expires_at`](Self::expires_at)); after a

@@ -1248,3 +1248,85 @@ async fn a_token_upgrade_needs_no_origin_check() {
     let conn = ws_open(&auth, &req).await.expect("a token is not ambient");
     assert_eq!(conn.authenticated().source, TokenSource::Subprotocol);
 }
+
+// ---------------------------------------------------------------- Socket.IO-style handshakes
+
+/// A handshake request as Socket.IO's first HTTP request (long-polling): a plain `GET`.
+fn handshake(browser: &Browser, origin: Option<&str>) -> SimpleRequest {
+    let mut r = browser.request("GET", "/socket.io/?EIO=4&transport=polling");
+    if let Some(origin) = origin {
+        r = r.header("origin", origin);
+    }
+    r
+}
+
+#[tokio::test]
+async fn a_handshake_takes_the_payload_token_first_then_the_header_then_the_cookie() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let bob = issuer.token().sub("bob").sign();
+    let carol = issuer.token().sub("carol").sign();
+    let req = handshake(&browser, Some(APP)).header("authorization", &format!("Bearer {carol}"));
+    let by_payload = auth
+        .verify_handshake(&req, Some(&bob))
+        .await
+        .expect("payload");
+    assert_eq!(by_payload.claims().sub.as_deref(), Some("bob"));
+    let by_header = auth.verify_handshake(&req, None).await.expect("header");
+    assert_eq!(by_header.claims().sub.as_deref(), Some("carol"));
+    assert_eq!(by_header.authenticated().source, TokenSource::Header);
+    let by_cookie = auth
+        .verify_handshake(&handshake(&browser, Some(APP)), None)
+        .await
+        .expect("cookie");
+    assert_eq!(by_cookie.claims().sub.as_deref(), Some("alice"));
+    assert_eq!(by_cookie.authenticated().source, TokenSource::Cookie);
+    let none = auth
+        .verify_handshake(&handshake(&Browser::default(), None), None)
+        .await;
+    common::assert_code(none, ErrorCode::TokenMissing);
+    // A bad payload token is refused, not skipped for the cookie.
+    let bad = auth
+        .verify_handshake(&handshake(&browser, Some(APP)), Some("not.a.jwt"))
+        .await;
+    common::assert_code(bad, ErrorCode::TokenInvalid);
+}
+
+#[tokio::test]
+async fn a_cookie_handshake_needs_a_trusted_origin_even_on_a_get() {
+    let issuer = issuer_with(|b| b).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let refused = auth
+        .verify_handshake(&handshake(&browser, Some("https://evil.example")), None)
+        .await;
+    common::assert_code(refused, ErrorCode::PermissionDenied);
+    // A token is not ambient: no Origin check for it.
+    let t = issuer.token().sub("bob").sign();
+    let ok = auth
+        .verify_handshake(&handshake(&browser, Some("https://evil.example")), Some(&t))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[tokio::test]
+async fn an_expired_session_is_not_refreshed_by_a_handshake() {
+    // Access tokens live 2 s: inside the engine's 5 s margin, so the cookie counts as expired.
+    let issuer = issuer_with(|b| b.access_token_ttl(Duration::from_secs(2))).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let before = issuer.requests_to("/token");
+    let refused = auth
+        .verify_handshake(&handshake(&browser, Some(APP)), None)
+        .await;
+    common::assert_code(refused, ErrorCode::TokenExpired);
+    assert_eq!(
+        issuer.requests_to("/token"),
+        before,
+        "no refresh: its rotated cookies could not reach the browser"
+    );
+}

@@ -20,7 +20,7 @@
 //! let auth = SocketIoAuth::new(&authenticator);
 //! let (layer, io) = SocketIo::new_layer();
 //! io.ns("/", on_connect.with(auth.clone()));
-//! io.ns("/admin", on_connect.with(auth.require(Guard::role("admin"))));
+//! io.ns("/admin", on_connect.with(auth.require(Guard::any_role(["admin"]))));
 //! // Mount `layer` on the axum router (or any tower/hyper server).
 //! # let _ = layer;
 //! # Ok(())
@@ -82,7 +82,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -158,11 +157,17 @@ impl SocketIoAuth {
         copy
     }
 
-    /// The event that re-authenticates a socket ([`REAUTH_EVENT`] by default), or `None` to
-    /// turn in-band re-authentication off (sockets then end with their first token).
+    /// The event that re-authenticates a socket (default [`REAUTH_EVENT`]).
     #[must_use]
-    pub fn reauth_event(mut self, event: Option<impl Into<Cow<'static, str>>>) -> Self {
-        self.reauth_event = event.map(Into::into);
+    pub fn reauth_event(mut self, event: impl Into<Cow<'static, str>>) -> Self {
+        self.reauth_event = Some(event.into());
+        self
+    }
+
+    /// Turns in-band re-authentication off: sockets then end with their first token.
+    #[must_use]
+    pub fn without_reauth(mut self) -> Self {
+        self.reauth_event = None;
         self
     }
 
@@ -209,21 +214,19 @@ impl SocketIoAuth {
 pub struct AuthMiddleware(());
 
 impl<A: Adapter> ConnectMiddleware<A, AuthMiddleware> for SocketIoAuth {
-    fn call<'a>(
+    async fn call<'a>(
         &'a self,
         s: Arc<Socket<A>>,
         auth: &'a Option<Value>,
-    ) -> impl Future<Output = Result<(), Box<dyn fmt::Display + Send>>> + Send {
-        async move {
-            self.connect(&s, auth).await.map_err(|error| {
-                tracing::debug!(
-                    ns = s.ns(),
-                    code = error.code().as_str(),
-                    "Socket.IO connection refused"
-                );
-                Box::new(ConnectRefusal::from(&error)) as Box<dyn fmt::Display + Send>
-            })
-        }
+    ) -> Result<(), Box<dyn fmt::Display + Send>> {
+        self.connect(&s, auth).await.map_err(|error| {
+            tracing::debug!(
+                ns = s.ns(),
+                code = error.code().as_str(),
+                "Socket.IO connection refused"
+            );
+            Box::new(ConnectRefusal::from(&error)) as Box<dyn fmt::Display + Send>
+        })
     }
 }
 
@@ -539,7 +542,11 @@ impl ExpiryQueue {
         let mut state = Self::lock(&self.state);
         let id = state.next_id;
         state.next_id += 1;
-        let earliest = state.deadlines.keys().next().is_none_or(|&(first, _)| at < first);
+        let earliest = state
+            .deadlines
+            .keys()
+            .next()
+            .is_none_or(|&(first, _)| at < first);
         state.deadlines.insert((at, id), socket);
         if !state.running {
             state.running = true;
@@ -575,7 +582,11 @@ impl Scheduled {
         let Some(socket) = state.deadlines.remove(&key) else {
             return;
         };
-        let earliest = state.deadlines.keys().next().is_none_or(|&(first, _)| at < first);
+        let earliest = state
+            .deadlines
+            .keys()
+            .next()
+            .is_none_or(|&(first, _)| at < first);
         key.0 = at;
         state.deadlines.insert(*key, socket);
         drop(state);
@@ -624,7 +635,11 @@ async fn run_expiry(state: Weak<Mutex<QueueState>>, wake: Arc<Notify>) {
                         .insert((now + RETRY_DISCONNECT, id), socket);
                 }
             }
-            ExpiryQueue::lock(&state).deadlines.keys().next().map(|k| k.0)
+            ExpiryQueue::lock(&state)
+                .deadlines
+                .keys()
+                .next()
+                .map(|k| k.0)
         };
         match next {
             Some(at) => {
