@@ -74,6 +74,21 @@ per_app!(
 );
 
 #[tokio::test]
+async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_axum() {
+    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Axum).await;
+}
+
+#[tokio::test]
+async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_actix() {
+    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Actix).await;
+}
+
+#[tokio::test]
+async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_warp() {
+    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Warp).await;
+}
+
+#[tokio::test]
 async fn everything_survives_a_restart_axum() {
     notes::everything_survives_a_restart(app::Kind::Axum).await;
 }

@@ -184,3 +184,32 @@ pub async fn in_band_reauthentication_is_acknowledged_and_another_subject_is_clo
         other => panic!("expected a 1008 close, got {other:?}"),
     }
 }
+
+/// With no leeway, an idle socket whose token lives 2 s is closed with 1008 `token expired`
+/// about 2 s after it opened, without sending anything.
+pub async fn an_idle_socket_is_closed_with_1008_when_its_token_expires(kind: crate::app::Kind) {
+    let settings = example_shared::Settings {
+        leeway_secs: Some(0),
+        ..example_shared::Settings::dev()
+    };
+    let app = crate::app::start_with(kind, settings).await;
+    let token = app.ws_token("alice", &[], 2);
+    let started = std::time::Instant::now();
+    let (mut client, _) = app
+        .ws("/ws", &[("authorization", format!("Bearer {token}"))])
+        .await
+        .expect("upgraded");
+    next_json(&mut client).await;
+    match tokio::time::timeout(Duration::from_secs(6), client.next()).await {
+        Ok(Some(Ok(Message::Close(Some(frame))))) => {
+            assert_eq!(u16::from(frame.code), 1008);
+            assert_eq!(frame.reason.as_str(), "token expired");
+        }
+        other => panic!("expected a 1008 close at expiry, got {other:?}"),
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
+        "closed after {elapsed:?}"
+    );
+}
