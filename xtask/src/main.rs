@@ -1,9 +1,9 @@
 //! Repository tasks, run as `cargo xtask <task>` (matklad's cargo-xtask pattern).
 //!
 //! - `ci`: every check CI runs, in order (what `.ci/run` calls after installing tools).
-//! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, and the
-//!   `api_keys` benchmark of auth-store, printed as the ratio tables that go into
-//!   `docs/benchmarks.md`.
+//! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, the
+//!   `api_keys` benchmark of auth-store and the `idle_connections` benchmark of auth-socketio,
+//!   printed as the ratio tables that go into `docs/benchmarks.md`.
 //! - `interop`: the example app signing a user in, refreshing and signing out against a real
 //!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`), then the
 //!   official Socket.IO client against example-axum's namespaces (`socketio.rs`).
@@ -316,6 +316,19 @@ fn bench(quick: bool) -> Result<(), String> {
         }
     }
     api_key_bench(time)?;
+    // Memory and idle CPU of idle authenticated connections, against unauthenticated ones.
+    let connections = if quick { "2000" } else { "10000" };
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "auth-socketio",
+            "--bench",
+            "idle_connections",
+        ],
+        &[("IDLE_CONNECTIONS", connections)],
+    )?;
     if !have("valgrind", "--version") {
         println!("\n(valgrind not installed: instruction counts skipped)");
         return Ok(());

@@ -452,6 +452,13 @@ impl SocketAuth {
         &self.auth
     }
 
+    /// The connection's verified caller, shared rather than copied (for state kept beside the
+    /// connection, such as a Socket.IO socket's extensions).
+    #[must_use]
+    pub fn shared(&self) -> Arc<Authenticated<NoExtraClaims>> {
+        Arc::clone(&self.auth)
+    }
+
     /// The verified claims.
     #[must_use]
     pub fn claims(&self) -> &Claims<NoExtraClaims> {

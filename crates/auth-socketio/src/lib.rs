@@ -299,7 +299,7 @@ impl SocketUser {
     fn of(conn: &SocketAuth) -> Result<Self, AuthError> {
         Ok(SocketUser {
             data: Arc::new(conn.auth_data()?),
-            auth: Arc::new(conn.authenticated().clone()),
+            auth: conn.shared(),
             expires_at: conn.expires_at(),
         })
     }
