@@ -60,7 +60,7 @@ impl Settings {
         }
     }
 
-    /// Reads `BIND`, `PORT`, `APP_URL` and `DATABASE_URL`. Without `AUTH_ISSUER` the embedded development
+    /// Reads `BIND`, `PORT`, `APP_URL`, `DATABASE_URL` and `AUTH_DEV_MINT`. Without `AUTH_ISSUER` the embedded development
     /// issuer is used; with it, a real provider configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
     /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` (absent: a public client) and
     /// `AUTH_COOKIE_SECRET`.
