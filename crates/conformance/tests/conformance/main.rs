@@ -71,6 +71,7 @@ per_app!(
     upgrades_without_a_valid_token_are_refused_before_the_101,
     the_admin_socket_needs_the_admin_role,
     in_band_reauthentication_is_acknowledged_and_another_subject_is_closed,
+    the_session_cookie_opens_the_socket_only_from_the_apps_origin,
 );
 
 #[tokio::test]

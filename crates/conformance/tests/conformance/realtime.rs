@@ -213,3 +213,30 @@ pub async fn an_idle_socket_is_closed_with_1008_when_its_token_expires(kind: cra
         "closed after {elapsed:?}"
     );
 }
+
+/// A signed-in browser's session cookie opens the socket from the app's own origin; from
+/// another site it is 403 before the `101` (cross-site WebSocket hijacking).
+pub async fn the_session_cookie_opens_the_socket_only_from_the_apps_origin(app: App) {
+    app.sign_in("alice").await;
+    let cookie = app.cookie_header();
+    let (mut client, _) = app
+        .ws(
+            "/ws",
+            &[("cookie", cookie.clone()), ("origin", app.app_url.clone())],
+        )
+        .await
+        .expect("same-origin upgrade");
+    let welcome = next_json(&mut client).await;
+    assert_eq!(welcome["sub"], "alice");
+    for origin in ["https://evil.example", "null"] {
+        let (status, body, _) = refused(
+            app.ws(
+                "/ws",
+                &[("cookie", cookie.clone()), ("origin", origin.to_owned())],
+            )
+            .await,
+        );
+        assert_eq!(status, 403, "{origin}");
+        assert_eq!(body["error"]["code"], "permission_denied", "{origin}");
+    }
+}
