@@ -5,7 +5,12 @@
 //! 127.0.0.1. The task builds `example-axum`, starts it as a black box on a free port (it embeds
 //! the dev issuer), and then does what a person would: open `/`, click "Sign in", pick a user on
 //! the issuer's login page, come back signed in, look at the APIs, and sign out through the
-//! issuer's logout, for alice (admin), bob (not an admin) and typed usernames.
+//! issuer's logout, for alice (admin), bob (not an admin) and typed usernames. Then the realtime
+//! paths a page uses: `new WebSocket(…)` to `/ws` and `/ws/admin` with the session cookie and
+//! with a `bearer.<token>` subprotocol entry beside `chat` (a token the dev issuer mints with
+//! `AUTH_DEV_MINT=1`), and on example-axum the official Socket.IO client loaded into the page,
+//! joining `/` (long-polling then WebSocket, and WebSocket only) and `/admin` with the cookie,
+//! refused with `token_missing` once signed out.
 //!
 //! Each step prints `ok: …`. The first failure stops the run: `<target>/e2e/failure.png`, the
 //! current URL and an excerpt of the page source, the last lines of the app's log, then the
@@ -72,6 +77,8 @@ pub(crate) fn run() -> Result<(), String> {
             ));
         }
     }
+    // The official Socket.IO client, loaded into the page for example-axum's namespaces.
+    crate::interop::npm_install(&crate::root().join("xtask/interop"))?;
     for (name, app_binary) in build_apps()? {
         println!("== e2e: {name} in headless Chromium");
         run_one(name, &app_binary)?;
@@ -107,6 +114,8 @@ fn run_one(name: &str, app_binary: &Path) -> Result<(), String> {
     app_command
         .env("BIND", "127.0.0.1")
         .env("PORT", app_port.to_string())
+        // The dev issuer's `POST /dev/mint`, for the subprotocol-token WebSocket check.
+        .env("AUTH_DEV_MINT", "1")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1");
     let mut app = Process::start("example app", app_command, &app_log, Duration::ZERO)?;
@@ -128,7 +137,8 @@ fn run_one(name: &str, app_binary: &Path) -> Result<(), String> {
     let browser = Browser::start(&mut driver, driver_port, &profile.0)?;
     ok(&format!("headless {} via chromedriver", browser.version));
 
-    let result = scenario(&browser, &app_url, &issuer, &out);
+    let result = scenario(&browser, &app_url, &issuer, &out)
+        .and_then(|()| realtime(&browser, name, &app_url, &issuer));
     if result.is_err() {
         report_failure(&browser, &out, &app_log);
     }
@@ -306,6 +316,156 @@ fn scenario(b: &Browser, app: &str, issuer: &str, out: &Path) -> Result<(), Stri
     })?;
     step("dave signs out", || sign_out(b, &home, issuer))?;
     Ok(())
+}
+
+/// What a page can open with its session cookie: a WebSocket to `/ws` and `/ws/admin` and,
+/// on example-axum, Socket.IO namespaces with the official client loaded into the page.
+fn realtime(b: &Browser, name: &str, app: &str, issuer: &str) -> Result<(), String> {
+    let home = format!("{app}/");
+    step("alice signs in again for the realtime checks", || {
+        open_login_page(b, &home, issuer)?;
+        b.click("[data-user=\"alice\"]")?;
+        expect_signed_in(b, &home, "alice", issuer)
+    })?;
+    // Resolves with the first message and the selected subprotocol, or the close code.
+    const OPEN_WS: &str = r#"
+        const [path, protocols, done] = arguments;
+        const ws = new WebSocket(location.origin.replace(/^http/, "ws") + path, protocols);
+        const timer = setTimeout(() => done({ error: "no message within 5 s" }), 5000);
+        ws.onmessage = (e) => { clearTimeout(timer); done({ first: e.data, protocol: ws.protocol }); ws.close(); };
+        ws.onclose = (e) => { clearTimeout(timer); done({ error: "closed", code: e.code }); };
+    "#;
+    for path in ["/ws", "/ws/admin"] {
+        step(
+            &format!(
+                "a WebSocket from the page: the session cookie opens {path}, the real subprotocol is selected"
+            ),
+            || {
+                let got = b.script_async(OPEN_WS, &[json!(path), json!(["chat"])])?;
+                let first: Value = got["first"]
+                    .as_str()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .ok_or_else(|| format!("{path}: {got}"))?;
+                if first["type"] != "welcome"
+                    || first["sub"] != "alice"
+                    || got["protocol"] != "chat"
+                {
+                    return Err(format!("{path}: {got}"));
+                }
+                Ok(())
+            },
+        )?;
+    }
+    if name != "example-axum" {
+        step("alice signs out", || sign_out(b, &home, issuer))?;
+        return subprotocol_token(b, &home, issuer, OPEN_WS);
+    }
+    let client =
+        crate::root().join("xtask/interop/node_modules/socket.io-client/dist/socket.io.min.js");
+    let library = fs::read_to_string(&client).map_err(|e| {
+        format!(
+            "{}: {e} (run `cargo xtask interop` or `npm ci` in xtask/interop first)",
+            client.display()
+        )
+    })?;
+    step("socket.io-client loaded into the page", || {
+        b.script(
+            &format!("{library}\nwindow.__io = io; return typeof io;"),
+            &[],
+        )
+        .and_then(|t| {
+            if t == "function" {
+                Ok(())
+            } else {
+                Err(format!("typeof io: {t}"))
+            }
+        })
+    })?;
+    const SOCKET_IO: &str = r#"
+        const [namespace, transports, done] = arguments;
+        const socket = window.__io(location.origin + namespace, { transports, reconnection: false, forceNew: true });
+        const timer = setTimeout(() => done({ error: "no answer within 5 s" }), 5000);
+        socket.on("connect_error", (err) => { clearTimeout(timer); done({ refused: err.message }); });
+        socket.on("connect", async () => {
+            const me = await socket.timeout(5000).emitWithAck("whoami");
+            clearTimeout(timer);
+            socket.disconnect();
+            done({ me, transport: socket.io.engine.transport.name });
+        });
+    "#;
+    for (namespace, transports) in [
+        ("/", json!(["polling", "websocket"])),
+        ("/", json!(["websocket"])),
+        ("/admin", json!(["websocket"])),
+    ] {
+        step(
+            &format!(
+                "Socket.IO from the page: the session cookie joins {namespace} over {transports}; whoami is alice"
+            ),
+            || {
+                let got = b.script_async(SOCKET_IO, &[json!(namespace), transports.clone()])?;
+                if got["me"]["sub"] != "alice" {
+                    return Err(format!("{namespace}: {got}"));
+                }
+                Ok(())
+            },
+        )?;
+    }
+    step("alice signs out", || sign_out(b, &home, issuer))?;
+    subprotocol_token(b, &home, issuer, OPEN_WS)?;
+    step(
+        "signed out: Socket.IO from the page is refused with token_missing",
+        || {
+            b.goto(&home)?;
+            b.script(
+                &format!("{library}\nwindow.__io = io; return typeof io;"),
+                &[],
+            )?;
+            let got = b.script_async(SOCKET_IO, &[json!("/"), json!(["websocket"])])?;
+            let refused: Value = got["refused"]
+                .as_str()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .ok_or_else(|| format!("expected a refusal: {got}"))?;
+            if refused["code"] != "token_missing" {
+                return Err(format!("refusal {refused}"));
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Signed out, a token minted by the dev issuer opens `/ws` as a `Sec-WebSocket-Protocol` entry
+/// beside the real subprotocol, which alone is echoed.
+fn subprotocol_token(b: &Browser, home: &str, issuer: &str, open_ws: &str) -> Result<(), String> {
+    step(
+        "signed out: new WebSocket(url, [\"bearer.\" + token, \"chat\"]) opens /ws and selects chat",
+        || {
+            let minted: Value = Client::builder()
+                .timeout(Duration::from_secs(5))
+                .no_proxy()
+                .build()
+                .and_then(|c| {
+                    c.post(format!("{issuer}/dev/mint"))
+                        .json(&json!({"sub": "erin"}))
+                        .send()
+                })
+                .and_then(|r| r.error_for_status())
+                .and_then(|r| r.json())
+                .map_err(|e| format!("POST {issuer}/dev/mint: {e}"))?;
+            let token = minted["access_token"].as_str().ok_or("no access_token")?;
+            b.goto(home)?;
+            let protocols = json!([format!("bearer.{token}"), "chat"]);
+            let got = b.script_async(open_ws, &[json!("/ws"), protocols])?;
+            let first: Value = got["first"]
+                .as_str()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .ok_or_else(|| format!("/ws: {}", excerpt(&got.to_string(), 200)))?;
+            if first["sub"] != "erin" || got["protocol"] != "chat" {
+                return Err(format!("/ws: {}", excerpt(&got.to_string(), 200)));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The app's page without a session: a "Sign in" link, no user.
@@ -715,6 +875,11 @@ impl Browser {
 
     fn script(&self, script: &str, args: &[Value]) -> Result<Value, String> {
         self.post("/execute/sync", json!({ "script": script, "args": args }))
+    }
+
+    /// Runs `script` with a callback as its last argument; the value it is called with.
+    fn script_async(&self, script: &str, args: &[Value]) -> Result<Value, String> {
+        self.post("/execute/async", json!({ "script": script, "args": args }))
     }
 
     /// Every cookie the browser would send to the current page, `HttpOnly` ones included.

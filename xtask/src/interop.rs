@@ -960,7 +960,7 @@ fn wait_for_app(browser: &Browser, app: Option<&mut Server>, home: &Url) -> Resu
 
 /// Installs the provider's npm packages (exactly the locked versions) when `node_modules` is
 /// missing or older than `package-lock.json`.
-fn npm_install(dir: &Path) -> Result<(), String> {
+pub(crate) fn npm_install(dir: &Path) -> Result<(), String> {
     let modified = |path: PathBuf| fs::metadata(path).and_then(|m| m.modified()).ok();
     let lock = modified(dir.join("package-lock.json"));
     // npm writes node_modules/.package-lock.json at the end of every install.
