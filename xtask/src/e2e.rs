@@ -99,25 +99,7 @@ fn run_one(name: &str, app_binary: &Path) -> Result<(), String> {
     let app_log = out.join("app.log");
     let app_port = free_port()?;
     let app_url = format!("http://127.0.0.1:{app_port}");
-    let mut app_command = Command::new(app_binary);
-    for var in [
-        "AUTH_ISSUER",
-        "AUTH_AUDIENCE",
-        "AUTH_CLIENT_ID",
-        "AUTH_CLIENT_SECRET",
-        "AUTH_COOKIE_SECRET",
-        "AUTH_COOKIE_SECRET_OLD",
-        "APP_URL",
-    ] {
-        app_command.env_remove(var);
-    }
-    app_command
-        .env("BIND", "127.0.0.1")
-        .env("PORT", app_port.to_string())
-        // The dev issuer's `POST /dev/mint`, for the subprotocol-token WebSocket check.
-        .env("AUTH_DEV_MINT", "1")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
+    let app_command = dev_app(app_binary, app_port);
     let mut app = Process::start("example app", app_command, &app_log, Duration::ZERO)?;
     let issuer = wait_for_app(&mut app, &app_url, &app_log)?;
     ok(&format!(
@@ -1054,6 +1036,33 @@ pub(crate) fn wait_for_app(app: &mut Process, app_url: &str, log: &Path) -> Resu
         }
         sleep(Duration::from_millis(200));
     }
+}
+
+/// The example app with its embedded dev issuer on 127.0.0.1:`port`, whatever the caller's
+/// environment says about a provider; the dev issuer's `POST /dev/mint` is on, for the checks
+/// that need a token of their own.
+pub(crate) fn dev_app(app_binary: &Path, port: u16) -> Command {
+    let mut command = Command::new(app_binary);
+    for var in [
+        "AUTH_ISSUER",
+        "AUTH_AUDIENCE",
+        "AUTH_CLIENT_ID",
+        "AUTH_CLIENT_SECRET",
+        "AUTH_COOKIE_SECRET",
+        "AUTH_COOKIE_SECRET_OLD",
+        "AUTH_LEEWAY_SECS",
+        "APP_URL",
+        "DATABASE_URL",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("BIND", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("AUTH_DEV_MINT", "1")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    command
 }
 
 /// A child process with its output in a log file, killed (with its process group) on drop,

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::e2e::{Process, wait_for_app};
+use crate::e2e::{Process, dev_app, wait_for_app};
 use crate::support::{free_port, tail, target_subdir};
 
 pub(crate) fn run(dir: &Path, app_binary: &Path) -> Result<(), String> {
@@ -20,26 +20,8 @@ pub(crate) fn run(dir: &Path, app_binary: &Path) -> Result<(), String> {
     let app_log = logs.join("app.log");
     let port = free_port()?;
     let app_url = format!("http://127.0.0.1:{port}");
-    let mut command = Command::new(app_binary);
-    for var in [
-        "AUTH_ISSUER",
-        "AUTH_AUDIENCE",
-        "AUTH_CLIENT_ID",
-        "AUTH_CLIENT_SECRET",
-        "AUTH_COOKIE_SECRET",
-        "AUTH_COOKIE_SECRET_OLD",
-        "APP_URL",
-        "DATABASE_URL",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .env("BIND", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("AUTH_DEV_MINT", "1")
-        .env("AUTH_LEEWAY_SECS", "1")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
+    let mut command = dev_app(app_binary, port);
+    command.env("AUTH_LEEWAY_SECS", "1");
     let started = Instant::now();
     let mut app = Process::start("example app", command, &app_log, Duration::ZERO)?;
     let issuer = wait_for_app(&mut app, &app_url, &app_log)?;
