@@ -298,7 +298,7 @@ impl fmt::Debug for AuthenticatorBuilder {
 
 impl AuthenticatorBuilder {
     /// A builder from the environment: the verifier from `AUTH_*`
-    /// ([`AuthConfigBuilder::from_env`](crate::AuthConfigBuilder::from_env)) and, when `APP_URL`
+    /// ([`Verifier::from_env`]: one issuer, or several with `AUTH_ISSUERS`) and, when `APP_URL`
     /// is set, browser sessions ([`SessionConfigBuilder::from_env`](crate::session::SessionConfigBuilder::from_env)).
     ///
     /// # Errors
@@ -312,8 +312,7 @@ impl AuthenticatorBuilder {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let config = crate::config::AuthConfigBuilder::from_vars(&lookup)?.build()?;
-        let mut b = Authenticator::builder(Verifier::new(config)?)
+        let mut b = Authenticator::builder(Verifier::from_vars(&lookup)?)
             .websocket(WebSocketConfig::from_vars(&lookup)?);
         let has_app_url = lookup("APP_URL").is_some_and(|v| !v.trim().is_empty());
         if has_app_url {

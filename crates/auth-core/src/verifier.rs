@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::alg::Algorithm;
 use crate::claims::{self, Claims, NumericDate};
-use crate::config::{AuthConfig, ConfigError};
+use crate::config::{AuthConfig, AuthConfigBuilder, ConfigError};
 use crate::discovery::{Discovery, ProviderMetadata};
 use crate::error::{AuthError, ErrorCode, TokenInvalidReason as R};
 use crate::http::HttpClient;
@@ -39,6 +39,13 @@ pub struct Verifier {
 }
 
 struct Inner {
+    /// The trusted issuers; the first is the primary one (discovery for the login flows, the
+    /// clock and leeway). A token's `iss` picks among them before any key is looked up.
+    issuers: Vec<Issuer>,
+}
+
+/// One trusted issuer: its configuration, key cache and discovery.
+struct Issuer {
     config: AuthConfig,
     /// The issuer, shared with every `Claims` (no per-token allocation).
     issuer: Arc<str>,
@@ -56,7 +63,8 @@ enum Keys {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("config", &self.inner.config)
+            .field("config", &self.primary().config)
+            .field("issuers", &self.inner.issuers.len())
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +77,236 @@ impl Verifier {
     /// `config_invalid` when the default HTTP client cannot be created, or when no HTTP client is
     /// available (the `reqwest` feature is off and none was configured).
     pub fn new(config: AuthConfig) -> Result<Verifier, ConfigError> {
+        Verifier::with_issuers([config])
+    }
+
+    /// A verifier that trusts several issuers (a staging and a production realm, one issuer per
+    /// tenant), each with its own configuration: key cache, audiences, algorithm allow-list,
+    /// claim mapping. The first is the primary issuer: the login flows, discovery-based
+    /// helpers and the clock and leeway use it. A token's `iss` chooses its issuer before any
+    /// key lookup; a token from any other issuer is refused without a network call.
+    ///
+    /// # Errors
+    /// `config_invalid` for an empty list, an issuer listed twice, or as [`new`](Self::new).
+    pub fn with_issuers(
+        configs: impl IntoIterator<Item = AuthConfig>,
+    ) -> Result<Verifier, ConfigError> {
+        let mut issuers: Vec<Issuer> = Vec::new();
+        for config in configs {
+            if issuers.iter().any(|i| i.config.issuer == config.issuer) {
+                return Err(ConfigError::new(
+                    "AUTH_ISSUERS",
+                    format!("{} is listed twice", config.issuer),
+                ));
+            }
+            issuers.push(Issuer::new(config)?);
+        }
+        if issuers.is_empty() {
+            return Err(ConfigError::new("AUTH_ISSUERS", "no issuer is configured"));
+        }
+        Ok(Verifier {
+            inner: Arc::new(Inner { issuers }),
+        })
+    }
+
+    /// Builds a verifier from the environment (see [`AuthConfig::from_env`]). With
+    /// `AUTH_ISSUERS` (comma-separated issuer URLs) it trusts each of them, discovered like
+    /// `AUTH_ISSUER` and sharing the other `AUTH_*` settings (`AUTH_AUDIENCE`, the leeway...);
+    /// `AUTH_ISSUER`, when also set, is the primary issuer, otherwise the first of the list is.
+    ///
+    /// # Errors
+    /// `config_invalid`, naming the variable.
+    pub fn from_env() -> Result<Verifier, ConfigError> {
+        Verifier::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Verifier, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let Some(list) = get("AUTH_ISSUERS") else {
+            return Verifier::new(AuthConfigBuilder::from_vars(&lookup)?.build()?);
+        };
+        if get("AUTH_JWKS_URI").is_some() {
+            return Err(ConfigError::new(
+                "AUTH_JWKS_URI",
+                "cannot be shared by several issuers (AUTH_ISSUERS): each one's keys are discovered",
+            ));
+        }
+        let mut issuers: Vec<String> = get("AUTH_ISSUER")
+            .into_iter()
+            .map(|i| i.trim().to_owned())
+            .collect();
+        for issuer in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if !issuers.iter().any(|known| known == issuer) {
+                issuers.push(issuer.to_owned());
+            }
+        }
+        let configs = issuers
+            .iter()
+            .map(|issuer| {
+                let one = |name: &str| match name {
+                    "AUTH_ISSUER" => Some(issuer.clone()),
+                    _ => lookup(name),
+                };
+                AuthConfigBuilder::from_vars(one)?.build().map_err(|e| {
+                    if e.variable() == "AUTH_ISSUER" {
+                        ConfigError::new("AUTH_ISSUERS", format!("{issuer}: {}", e.message()))
+                    } else {
+                        e
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Verifier::with_issuers(configs)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &AuthConfig {
+        &self.primary().config
+    }
+
+    /// Fetches discovery metadata and the key set now, instead of on the first request.
+    ///
+    /// # Errors
+    /// `discovery_failed`, `jwks_fetch_failed` or `jwks_unavailable`. The verifier stays usable and
+    /// retries on later requests.
+    pub async fn warm_up(&self) -> Result<(), AuthError> {
+        for issuer in &self.inner.issuers {
+            if let Keys::Remote(cache) = &issuer.keys {
+                cache.warm_up().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuer's discovery metadata (fetched on first use).
+    ///
+    /// # Errors
+    /// `discovery_failed` (503, retryable).
+    pub async fn provider_metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
+        match &self.primary().discovery {
+            Some(d) => d.metadata().await,
+            None => Err(AuthError::new(
+                ErrorCode::DiscoveryFailed,
+                "discovery is not configured",
+            )),
+        }
+    }
+
+    /// The HTTP client (shared with the session engine's token-endpoint calls).
+    pub(crate) fn http(&self) -> Arc<dyn HttpClient> {
+        Arc::clone(&self.primary().http)
+    }
+
+    /// The key set currently cached, if any (diagnostics).
+    #[must_use]
+    pub fn current_keys(&self) -> Option<Arc<KeySet>> {
+        match &self.primary().keys {
+            Keys::Static(set) => Some(Arc::clone(set)),
+            Keys::Remote(cache) => cache.current(),
+        }
+    }
+
+    /// How many key-set fetches this verifier has started (diagnostics, metrics).
+    #[must_use]
+    pub fn key_set_fetches(&self) -> u64 {
+        self.inner
+            .issuers
+            .iter()
+            .map(|i| match &i.keys {
+                Keys::Static(_) => 0,
+                Keys::Remote(cache) => cache.fetch_count(),
+            })
+            .sum()
+    }
+
+    /// Verifies an access token and returns its claims, with the application's own claims
+    /// deserialised into `E`.
+    ///
+    /// Checks, in order: size, compact form, header (`alg` allow-list, `crit`, `b64`), key
+    /// (by `kid`, pinned to the key's algorithm), signature, then the claims (`exp`, `nbf`, `iat`,
+    /// `iss`, `aud`, `typ` and the RFC 9068 profile when configured). A bad signature therefore
+    /// wins over any claim error.
+    ///
+    /// # Errors
+    /// `token_invalid`, `token_expired`, `token_not_yet_valid` (401) for a bad token;
+    /// `jwks_unavailable`, `jwks_fetch_failed`, `discovery_failed` (503) when the keys cannot be
+    /// had right now.
+    pub async fn verify<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let result = match self.issuer_of(token) {
+            Ok(issuer) => issuer.verify_inner(token).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
+        }
+        result
+    }
+
+    /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
+    /// for signed payloads that are not JWT access tokens (ID tokens), with the primary
+    /// issuer's keys. No claim is checked.
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify), without the claim errors.
+    pub async fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        let primary = self.primary();
+        let parts = jws::split(token, primary.config.max_token_bytes)?;
+        let mut header_buf = jws::HeaderBuf::default();
+        let header = jws::decode_header(parts.header, &mut header_buf)?;
+        primary.check_signature(&parts, &header).await?;
+        jws::decode_payload(parts.payload)
+    }
+
+    fn primary(&self) -> &Issuer {
+        &self.inner.issuers[0]
+    }
+
+    /// The trusted issuers' identifiers, the primary first.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner.issuers.iter().map(|i| i.config.issuer.as_str())
+    }
+
+    /// The issuer `token` claims to come from, among the trusted ones: read from the payload
+    /// before any key lookup, so that a foreign `iss` costs no network call.
+    fn issuer_of(&self, token: &str) -> Result<&Issuer, AuthError> {
+        let issuers = &self.inner.issuers;
+        if issuers.len() == 1 {
+            return Ok(&issuers[0]);
+        }
+        let max = issuers
+            .iter()
+            .map(|i| i.config.max_token_bytes)
+            .max()
+            .unwrap_or_default();
+        let parts = jws::split(token, max)?;
+        let payload = jws::decode_payload(parts.payload)?;
+        let registered = claims::parse_registered(&payload)
+            .map_err(|_| AuthError::invalid_token(R::Malformed, "token claims are malformed"))?;
+        let Some(iss) = registered.iss.as_deref() else {
+            return Err(AuthError::invalid_token(
+                R::MissingClaim("iss"),
+                "token has no iss claim",
+            ));
+        };
+        issuers
+            .iter()
+            .find(|i| i.config.issuer == iss)
+            .ok_or_else(|| {
+                AuthError::invalid_token(R::IssuerMismatch, "token issuer is not trusted")
+            })
+    }
+}
+
+impl Issuer {
+    fn new(config: AuthConfig) -> Result<Issuer, ConfigError> {
         let http = match &config.http {
             Some(client) => Arc::clone(client),
             None => default_client()?,
@@ -111,115 +349,14 @@ impl Verifier {
             None => Vec::new(),
         };
         let issuer = Arc::from(config.issuer.as_str());
-        Ok(Verifier {
-            inner: Arc::new(Inner {
-                config,
-                issuer,
-                keys,
-                http: http_for_flows,
-                discovery: Some(discovery),
-                hmac,
-            }),
+        Ok(Issuer {
+            config,
+            issuer,
+            keys,
+            http: http_for_flows,
+            discovery: Some(discovery),
+            hmac,
         })
-    }
-
-    /// Builds a verifier from the environment (see [`AuthConfig::from_env`]).
-    ///
-    /// # Errors
-    /// `config_invalid`, naming the variable.
-    pub fn from_env() -> Result<Verifier, ConfigError> {
-        Verifier::new(AuthConfig::from_env()?)
-    }
-
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &AuthConfig {
-        &self.inner.config
-    }
-
-    /// Fetches discovery metadata and the key set now, instead of on the first request.
-    ///
-    /// # Errors
-    /// `discovery_failed`, `jwks_fetch_failed` or `jwks_unavailable`. The verifier stays usable and
-    /// retries on later requests.
-    pub async fn warm_up(&self) -> Result<(), AuthError> {
-        match &self.inner.keys {
-            Keys::Static(_) => Ok(()),
-            Keys::Remote(cache) => cache.warm_up().await,
-        }
-    }
-
-    /// The issuer's discovery metadata (fetched on first use).
-    ///
-    /// # Errors
-    /// `discovery_failed` (503, retryable).
-    pub async fn provider_metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
-        match &self.inner.discovery {
-            Some(d) => d.metadata().await,
-            None => Err(AuthError::new(
-                ErrorCode::DiscoveryFailed,
-                "discovery is not configured",
-            )),
-        }
-    }
-
-    /// The HTTP client (shared with the session engine's token-endpoint calls).
-    pub(crate) fn http(&self) -> Arc<dyn HttpClient> {
-        Arc::clone(&self.inner.http)
-    }
-
-    /// The key set currently cached, if any (diagnostics).
-    #[must_use]
-    pub fn current_keys(&self) -> Option<Arc<KeySet>> {
-        match &self.inner.keys {
-            Keys::Static(set) => Some(Arc::clone(set)),
-            Keys::Remote(cache) => cache.current(),
-        }
-    }
-
-    /// How many key-set fetches this verifier has started (diagnostics, metrics).
-    #[must_use]
-    pub fn key_set_fetches(&self) -> u64 {
-        match &self.inner.keys {
-            Keys::Static(_) => 0,
-            Keys::Remote(cache) => cache.fetch_count(),
-        }
-    }
-
-    /// Verifies an access token and returns its claims, with the application's own claims
-    /// deserialised into `E`.
-    ///
-    /// Checks, in order: size, compact form, header (`alg` allow-list, `crit`, `b64`), key
-    /// (by `kid`, pinned to the key's algorithm), signature, then the claims (`exp`, `nbf`, `iat`,
-    /// `iss`, `aud`, `typ` and the RFC 9068 profile when configured). A bad signature therefore
-    /// wins over any claim error.
-    ///
-    /// # Errors
-    /// `token_invalid`, `token_expired`, `token_not_yet_valid` (401) for a bad token;
-    /// `jwks_unavailable`, `jwks_fetch_failed`, `discovery_failed` (503) when the keys cannot be
-    /// had right now.
-    pub async fn verify<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
-    where
-        E: DeserializeOwned + 'static,
-    {
-        let result = self.verify_inner(token).await;
-        if let Err(e) = &result {
-            tracing::debug!(code = e.code().as_str(), issuer = %self.inner.config.issuer, reason = e.message(), "token rejected");
-        }
-        result
-    }
-
-    /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
-    /// for signed payloads that are not JWT access tokens. No claim is checked.
-    ///
-    /// # Errors
-    /// As [`verify`](Self::verify), without the claim errors.
-    pub async fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        let parts = jws::split(token, self.inner.config.max_token_bytes)?;
-        let mut header_buf = jws::HeaderBuf::default();
-        let header = jws::decode_header(parts.header, &mut header_buf)?;
-        self.check_signature(&parts, &header).await?;
-        jws::decode_payload(parts.payload)
     }
 
     /// The JOSE layer: algorithm allow-list, key selection, signature.
@@ -228,11 +365,10 @@ impl Verifier {
         parts: &jws::Parts<'_>,
         header: &jws::Header<'_>,
     ) -> Result<(), AuthError> {
-        let alg = jws::check_alg(header, &self.inner.config.algorithms)?;
+        let alg = jws::check_alg(header, &self.config.algorithms)?;
         let sig = jws::decode_signature(parts.signature, alg)?;
         if alg.is_symmetric() {
             let key = self
-                .inner
                 .hmac
                 .iter()
                 .find(|(a, _)| *a == alg)
@@ -251,7 +387,7 @@ impl Verifier {
         let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
             jws::verify_signature(key, parts.signing_input, sig.as_slice())
         };
-        match &self.inner.keys {
+        match &self.keys {
             Keys::Static(set) => check(set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?),
             Keys::Remote(cache) => cache.with_key(kid, alg, check).await?,
         }
@@ -261,7 +397,7 @@ impl Verifier {
     where
         E: DeserializeOwned + 'static,
     {
-        let config = &self.inner.config;
+        let config = &self.config;
         let parts = jws::split(token, config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;
@@ -358,7 +494,7 @@ impl Verifier {
         let checked = registered.into_checked();
         // The decoded payload buffer becomes the claims' raw JSON without a copy. It is valid UTF-8:
         // the strict parse above validated every string, and JSON outside strings is ASCII.
-        let iss = Arc::clone(&self.inner.issuer);
+        let iss = Arc::clone(&self.issuer);
         Ok(claims::assemble(
             checked,
             iss,

@@ -43,6 +43,9 @@ pub struct Settings {
     /// local client can then mint tokens for it, which test harnesses (`cargo xtask interop`'s
     /// Socket.IO client) need. Development only; ignored with a real provider.
     pub dev_mint: bool,
+    /// More issuers to trust besides the primary one (`AUTH_ISSUERS`, comma-separated): a token
+    /// from any of them is accepted, with the shared `AUTH_AUDIENCE`.
+    pub issuers: Vec<String>,
 }
 
 impl Settings {
@@ -57,11 +60,13 @@ impl Settings {
             database_url: None,
             leeway_secs: None,
             dev_mint: false,
+            issuers: Vec::new(),
         }
     }
 
-    /// Reads `BIND`, `PORT`, `APP_URL`, `DATABASE_URL` and `AUTH_DEV_MINT`. Without `AUTH_ISSUER` the embedded development
-    /// issuer is used; with it, a real provider configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
+    /// Reads `BIND`, `PORT`, `APP_URL`, `DATABASE_URL` and `AUTH_DEV_MINT`. Without `AUTH_ISSUER`
+    /// (or `AUTH_ISSUERS`) the embedded development issuer is used; with it, a real provider
+    /// (or several: `AUTH_ISSUERS`) configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
     /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` (absent: a public client) and
     /// `AUTH_COOKIE_SECRET`.
     ///
@@ -87,10 +92,12 @@ impl Settings {
             bind,
             port,
             app_url: var("APP_URL"),
-            dev_issuer: var("AUTH_ISSUER").is_none(),
+            dev_issuer: var("AUTH_ISSUER").is_none() && var("AUTH_ISSUERS").is_none(),
             database_url: var("DATABASE_URL"),
             leeway_secs: None,
             dev_mint: var("AUTH_DEV_MINT").is_some_and(|v| matches!(v.trim(), "1" | "true")),
+            // Read by the verifier itself (`Verifier::from_env`).
+            issuers: Vec::new(),
         })
     }
 
@@ -153,6 +160,7 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         ("AUTH_AUDIENCE", Some((_, audience))) => Some(audience.clone()),
         ("AUTH_CLIENT_ID", Some(_)) => Some(DEV_CLIENT_ID.to_owned()),
         ("AUTH_CLIENT_SECRET", Some(_)) => Some(DEV_CLIENT_SECRET.to_owned()),
+        ("AUTH_ISSUERS", _) if !settings.issuers.is_empty() => Some(settings.issuers.join(",")),
         ("AUTH_LEEWAY_SECS", _) if settings.leeway_secs.is_some() => {
             settings.leeway_secs.map(|s| s.to_string())
         }

@@ -6,6 +6,7 @@
 
 mod app;
 mod http_flows;
+mod issuers;
 mod journey;
 mod notes;
 mod parity;
@@ -87,6 +88,21 @@ async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_actix() {
 #[tokio::test]
 async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_warp() {
     realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Warp).await;
+}
+
+#[tokio::test]
+async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_axum() {
+    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Axum).await;
+}
+
+#[tokio::test]
+async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_actix() {
+    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Actix).await;
+}
+
+#[tokio::test]
+async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_warp() {
+    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Warp).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,176 @@
+//! One verifier, several trusted issuers, each a real auth-issuer over HTTP: the token's `iss`
+//! picks the issuer (and its key cache, audiences and algorithms) before any key lookup; an
+//! untrusted `iss` costs no network call; `AUTH_ISSUERS` configures it from the environment.
+
+mod common;
+
+use auth_core::{AuthConfig, ErrorCode, NoExtraClaims, TokenInvalidReason, Verifier};
+use auth_issuer::{KeySpec, TestIssuer};
+
+fn config(issuer: &TestIssuer) -> AuthConfig {
+    AuthConfig::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.audience())
+        .build()
+        .expect("config")
+}
+
+#[tokio::test]
+async fn each_trusted_issuer_verifies_its_own_tokens() {
+    let staging = TestIssuer::start().await;
+    let production = TestIssuer::start().await;
+    let verifier =
+        Verifier::with_issuers([config(&staging), config(&production)]).expect("verifier");
+    assert_eq!(
+        verifier.issuers().collect::<Vec<_>>(),
+        [staging.issuer(), production.issuer()]
+    );
+    for (issuer, sub) in [(&staging, "alice"), (&production, "bob")] {
+        let token = issuer.token().sub(sub).sign();
+        let claims = verifier
+            .verify::<NoExtraClaims>(&token)
+            .await
+            .expect("trusted");
+        assert_eq!(claims.sub.as_deref(), Some(sub));
+        assert_eq!(&*claims.iss, issuer.issuer());
+    }
+    // The primary issuer is the first one: its configuration is the verifier's.
+    assert_eq!(verifier.config().issuer(), staging.issuer());
+}
+
+#[tokio::test]
+async fn an_untrusted_issuer_is_refused_without_a_network_call() {
+    let trusted = TestIssuer::start().await;
+    let other = TestIssuer::start().await;
+    let elsewhere = TestIssuer::start().await;
+    let verifier = Verifier::with_issuers([config(&trusted), config(&other)]).expect("verifier");
+    let token = elsewhere.token().sub("mallory").sign();
+    let refused = verifier.verify::<NoExtraClaims>(&token).await;
+    let error = refused.expect_err("untrusted");
+    assert_eq!(error.code(), ErrorCode::TokenInvalid);
+    assert_eq!(error.reason(), Some(TokenInvalidReason::IssuerMismatch));
+    assert_eq!(
+        elsewhere.discovery_requests() + elsewhere.jwks_requests(),
+        0
+    );
+    assert_eq!(
+        verifier.key_set_fetches(),
+        0,
+        "no key set was fetched for it"
+    );
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_trusted_issuer_is_refused() {
+    // iss says A, the signature is B's: A's keys decide, and refuse it.
+    // (Issuers share a process-wide key pool: give each its own kind of key.)
+    let a = TestIssuer::builder()
+        .keys(vec![KeySpec::Rsa2048])
+        .start()
+        .await
+        .expect("issuer");
+    let b = TestIssuer::builder()
+        .keys(vec![KeySpec::Ed25519])
+        .start()
+        .await
+        .expect("issuer");
+    let verifier = Verifier::with_issuers([config(&a), config(&b)]).expect("verifier");
+    let forged = b.token().claim("iss", a.issuer()).sign();
+    let refused = verifier.verify::<NoExtraClaims>(&forged).await;
+    common::assert_code(refused, ErrorCode::TokenInvalid);
+    assert_eq!(b.jwks_requests(), 0, "B's keys were never consulted");
+}
+
+#[tokio::test]
+async fn each_issuer_keeps_its_own_audiences() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::builder()
+        .audience("b-api")
+        .start()
+        .await
+        .expect("issuer");
+    let verifier = Verifier::with_issuers([config(&a), config(&b)]).expect("verifier");
+    let for_a = b.token().aud(a.audience()).sign();
+    let refused = verifier.verify::<NoExtraClaims>(&for_a).await;
+    let error = refused.expect_err("b's token for a's audience");
+    assert_eq!(error.reason(), Some(TokenInvalidReason::AudienceMismatch));
+    assert!(
+        verifier
+            .verify::<NoExtraClaims>(&b.token().sign())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn tokens_without_iss_or_with_a_malformed_payload_are_refused() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::start().await;
+    let verifier = Verifier::with_issuers([config(&a), config(&b)]).expect("verifier");
+    let no_iss = a.token().remove_claim("iss").sign();
+    let error = verifier
+        .verify::<NoExtraClaims>(&no_iss)
+        .await
+        .expect_err("no iss");
+    assert_eq!(
+        error.reason(),
+        Some(TokenInvalidReason::MissingClaim("iss"))
+    );
+    let garbage = verifier
+        .verify::<NoExtraClaims>("e30.bm90LWpzb24.c2ln")
+        .await;
+    common::assert_code(garbage, ErrorCode::TokenInvalid);
+}
+
+#[test]
+fn an_issuer_listed_twice_or_no_issuer_is_a_configuration_error() {
+    let config = AuthConfig::builder()
+        .issuer("https://idp.example.com")
+        .audience("api")
+        .build()
+        .expect("config");
+    let twice = Verifier::with_issuers([config.clone(), config]).expect_err("twice");
+    assert_eq!(twice.variable(), "AUTH_ISSUERS");
+    let none = Verifier::with_issuers([]).expect_err("none");
+    assert_eq!(none.variable(), "AUTH_ISSUERS");
+}
+
+#[tokio::test]
+async fn auth_issuers_configures_several_issuers_from_the_environment() {
+    let a = TestIssuer::start().await;
+    let b = TestIssuer::builder()
+        .audience(a.audience())
+        .start()
+        .await
+        .expect("issuer");
+    let list = format!("{}, {}", a.issuer(), b.issuer());
+    let vars = [
+        ("AUTH_ISSUERS", list.as_str()),
+        ("AUTH_AUDIENCE", a.audience()),
+    ];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let verifier = Verifier::from_vars(lookup).expect("from AUTH_ISSUERS");
+    assert_eq!(verifier.issuers().count(), 2);
+    for issuer in [&a, &b] {
+        let token = issuer.token().sub("carol").sign();
+        assert!(verifier.verify::<NoExtraClaims>(&token).await.is_ok());
+    }
+    // AUTH_JWKS_URI cannot be shared by several issuers.
+    let with_jwks = |name: &str| match name {
+        "AUTH_JWKS_URI" => Some(a.jwks_uri()),
+        other => lookup(other),
+    };
+    let error = Verifier::from_vars(with_jwks).expect_err("shared JWKS URI");
+    assert_eq!(error.variable(), "AUTH_JWKS_URI");
+    // A bad URL in the list names AUTH_ISSUERS.
+    let bad = |name: &str| match name {
+        "AUTH_ISSUERS" => Some("not a url".to_owned()),
+        other => lookup(other),
+    };
+    let error = Verifier::from_vars(bad).expect_err("bad URL");
+    assert_eq!(error.variable(), "AUTH_ISSUERS");
+}
