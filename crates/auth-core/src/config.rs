@@ -631,7 +631,11 @@ impl AuthConfigBuilder {
     }
 }
 
-fn check_url(variable: &'static str, value: &str, insecure_http: bool) -> Result<(), ConfigError> {
+pub(crate) fn check_url(
+    variable: &'static str,
+    value: &str,
+    insecure_http: bool,
+) -> Result<(), ConfigError> {
     let url = url::Url::parse(value)
         .map_err(|e| ConfigError::new(variable, format!("is not an absolute URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {

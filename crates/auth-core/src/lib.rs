@@ -72,6 +72,7 @@ mod jwk;
 mod jwks;
 mod jws;
 pub mod owner;
+pub mod service;
 pub mod session;
 pub mod store;
 mod verifier;

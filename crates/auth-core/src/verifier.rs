@@ -518,14 +518,14 @@ fn is_at_jwt(typ: &str) -> bool {
 }
 
 #[cfg(feature = "reqwest")]
-fn default_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
     crate::http::ReqwestClient::new()
         .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
         .map_err(|e| ConfigError::new("http_client", e.to_string()))
 }
 
 #[cfg(not(feature = "reqwest"))]
-fn default_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
+pub(crate) fn default_client() -> Result<Arc<dyn HttpClient>, ConfigError> {
     Err(ConfigError::new(
         "http_client",
         "no HTTP client: enable the `reqwest` feature or call AuthConfigBuilder::http_client",

@@ -42,6 +42,27 @@ pub(crate) struct TokenResponse {
     pub(crate) id_token: Option<String>,
 }
 
+/// Who the app is at the provider's endpoints: its client id, secret and authentication
+/// method, and the timeout of each call.
+#[derive(Clone, Copy)]
+pub(crate) struct OAuthClient<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) secret: Option<&'a str>,
+    pub(crate) method: Option<ClientAuth>,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl SessionConfig {
+    pub(crate) fn oauth_client(&self) -> OAuthClient<'_> {
+        OAuthClient {
+            id: &self.client_id,
+            secret: self.client_secret.as_ref().map(|s| s.expose()),
+            method: self.client_auth,
+            timeout: self.provider_timeout,
+        }
+    }
+}
+
 /// A form POST to one of the provider's endpoints, authenticated as this client.
 fn authenticated_form(
     s: &SessionConfig,
@@ -49,10 +70,21 @@ fn authenticated_form(
     form: &[(&str, &str)],
     max_body: usize,
 ) -> HttpRequest {
+    client_form(&s.oauth_client(), endpoint, form, max_body)
+}
+
+/// A form POST authenticated as `client` (`client_secret_basic`, `client_secret_post`, or a
+/// public client's `client_id`).
+pub(crate) fn client_form(
+    client: &OAuthClient<'_>,
+    endpoint: &str,
+    form: &[(&str, &str)],
+    max_body: usize,
+) -> HttpRequest {
     let mut form: Vec<(&str, &str)> = form.to_vec();
-    let client_id = s.client_id.as_str();
-    let secret = s.client_secret.as_ref().map(|s| s.expose());
-    let method = s.client_auth.unwrap_or(if secret.is_some() {
+    let client_id = client.id;
+    let secret = client.secret;
+    let method = client.method.unwrap_or(if secret.is_some() {
         ClientAuth::Basic
     } else {
         ClientAuth::None
@@ -74,7 +106,7 @@ fn authenticated_form(
         }
         _ => form.push(("client_id", client_id)),
     }
-    let mut req = HttpRequest::post_form(endpoint, &form, s.provider_timeout, max_body)
+    let mut req = HttpRequest::post_form(endpoint, &form, client.timeout, max_body)
         .header("accept", "application/json");
     if let Some(b) = basic {
         req = req.header("authorization", b);
@@ -94,14 +126,24 @@ pub(crate) async fn token_request(
     metadata: &ProviderMetadata,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, AuthError> {
-    let transient = |msg| AuthError::new(ErrorCode::Network, msg);
     let endpoint = metadata.token_endpoint.as_deref().ok_or_else(|| {
         AuthError::new(
             ErrorCode::DiscoveryFailed,
             "the provider has no token endpoint",
         )
     })?;
-    let req = authenticated_form(s, endpoint, form, MAX_TOKEN_RESPONSE);
+    token_request_to(http, &s.oauth_client(), endpoint, form).await
+}
+
+/// A token request to `endpoint`, authenticated as `client`; errors as [`token_request`].
+pub(crate) async fn token_request_to(
+    http: &dyn HttpClient,
+    client: &OAuthClient<'_>,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> Result<TokenResponse, AuthError> {
+    let transient = |msg| AuthError::new(ErrorCode::Network, msg);
+    let req = client_form(client, endpoint, form, MAX_TOKEN_RESPONSE);
     let response = send(http, req).await.map_err(|e| {
         tracing::warn!(error = %e, "token endpoint unreachable");
         transient("the identity provider is unreachable").with_source(e)

@@ -1,0 +1,197 @@
+//! `ServiceClient` against auth-issuer's token endpoint over real HTTP: the client-credentials
+//! grant with each client authentication, caching, one request for concurrent callers, the
+//! refresh ahead of expiry, retries of transient failures and none of refused credentials.
+
+use std::time::Duration;
+
+use auth_core::service::ServiceClient;
+use auth_core::session::ClientAuth;
+use auth_core::{AuthConfig, ErrorCode, NoExtraClaims, Verifier};
+use auth_issuer::{Fault, TestClient, TestIssuer};
+
+const ID: &str = "orders-worker";
+const SECRET: &str = "worker-secret-0123456789";
+
+async fn issuer_with(client: TestClient) -> TestIssuer {
+    TestIssuer::builder()
+        .client(client)
+        .start()
+        .await
+        .expect("issuer")
+}
+
+fn client(issuer: &TestIssuer) -> ServiceClient {
+    ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret(SECRET)
+        .retries(3, Duration::from_millis(100))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn a_token_is_obtained_verifies_and_is_cached() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    let service = client(&issuer);
+    let token = service.access_token().await.expect("token");
+    let verifier = Verifier::new(
+        AuthConfig::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.audience())
+            .build()
+            .expect("config"),
+    )
+    .expect("verifier");
+    let claims = verifier
+        .verify::<NoExtraClaims>(token.secret())
+        .await
+        .expect("the service token verifies");
+    assert_eq!(claims.client_id.as_deref(), Some(ID));
+    let again = service.access_token().await.expect("token");
+    assert!(again.secret() == token.secret(), "served from the cache");
+    assert_eq!(issuer.requests_to("/token"), 1);
+    assert!(!format!("{token:?}{service:?}").contains(token.secret()));
+    assert!(!format!("{service:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_token_request() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    issuer.set_token_fault(Some(Fault::Delay(Duration::from_millis(200))));
+    let service = client(&issuer);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move { service.access_token().await }));
+    }
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(
+            task.await
+                .expect("join")
+                .expect("token")
+                .secret()
+                .to_owned(),
+        );
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(issuer.requests_to("/token"), 1);
+}
+
+#[tokio::test]
+async fn client_secret_post_works_when_the_provider_wants_it() {
+    let issuer = issuer_with(
+        TestClient::confidential(ID, SECRET).auth_method(auth_issuer::ClientAuth::Post),
+    )
+    .await;
+    let basic = client(&issuer);
+    let refused = basic.access_token().await.expect_err("basic is refused");
+    assert_eq!(refused.code(), ErrorCode::ConfigInvalid);
+    let post = ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret(SECRET)
+        .client_auth(ClientAuth::Post)
+        .build()
+        .expect("client");
+    assert!(post.access_token().await.is_ok());
+}
+
+#[tokio::test]
+async fn refused_credentials_are_config_invalid_and_not_retried() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    let wrong = ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret("not-the-secret")
+        .build()
+        .expect("client");
+    let error = wrong.access_token().await.expect_err("refused");
+    assert_eq!(error.code(), ErrorCode::ConfigInvalid);
+    assert_eq!(issuer.requests_to("/token"), 1, "no retry of a refusal");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_within_the_bound() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    let service = client(&issuer);
+    // Down for good: three attempts, then a retryable 503-class error.
+    issuer.set_token_fault(Some(Fault::Status(500)));
+    let error = service.access_token().await.expect_err("down");
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), 503);
+    assert_eq!(issuer.requests_to("/token"), 3);
+    // Back within the backoff: the caller gets a token.
+    let clear = {
+        let issuer = issuer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            issuer.set_token_fault(None);
+        })
+    };
+    service.access_token().await.expect("recovered by a retry");
+    clear.await.expect("join");
+    assert!(issuer.requests_to("/token") >= 5);
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_is_refreshed_in_the_background() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    issuer.set_access_token_ttl(Duration::from_secs(12));
+    let service = ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret(SECRET)
+        .refresh_ahead(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let first = service.access_token().await.expect("token");
+    // refresh_ahead is capped at half the lifetime: a refresh from 6 s before expiry on.
+    tokio::time::sleep(Duration::from_millis(6_300)).await;
+    let still = service.access_token().await.expect("token");
+    assert!(
+        still.secret() == first.secret(),
+        "the current token is served at once"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(issuer.requests_to("/token"), 2, "one background refresh");
+    let fresh = service.access_token().await.expect("token");
+    assert!(
+        fresh.secret() != first.secret(),
+        "the refreshed token is served"
+    );
+    assert!(fresh.expires_at() > first.expires_at());
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    let no_secret = ServiceClient::builder("https://idp.example.com", ID).build();
+    assert_eq!(
+        no_secret.expect_err("secret").variable(),
+        "AUTH_CLIENT_SECRET"
+    );
+    let public = ServiceClient::builder("https://idp.example.com", ID)
+        .client_secret("x")
+        .client_auth(ClientAuth::None)
+        .build();
+    assert_eq!(public.expect_err("public").variable(), "AUTH_CLIENT_AUTH");
+    let vars = [("AUTH_CLIENT_ID", ID), ("AUTH_CLIENT_SECRET", SECRET)];
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let no_issuer = ServiceClient::from_vars(lookup);
+    assert_eq!(no_issuer.expect_err("issuer").variable(), "AUTH_ISSUER");
+    let with_endpoint = |name: &str| match name {
+        "AUTH_TOKEN_ENDPOINT" => Some("https://idp.example.com/token".to_owned()),
+        "AUTH_CLIENT_AUTH" => Some("client_secret_post".to_owned()),
+        other => lookup(other),
+    };
+    assert!(ServiceClient::from_vars(with_endpoint).is_ok());
+    let bad_method = |name: &str| match name {
+        "AUTH_CLIENT_AUTH" => Some("private_key_jwt".to_owned()),
+        "AUTH_ISSUER" => Some("https://idp.example.com".to_owned()),
+        other => lookup(other),
+    };
+    assert_eq!(
+        ServiceClient::from_vars(bad_method)
+            .expect_err("method")
+            .variable(),
+        "AUTH_CLIENT_AUTH"
+    );
+}
