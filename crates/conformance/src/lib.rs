@@ -22,4 +22,6 @@ mod guides {
     struct Ownership;
     #[doc = include_str!("../../../docs/realtime.md")]
     struct Realtime;
+    #[doc = include_str!("../../../docs/service-to-service.md")]
+    struct ServiceToService;
 }

@@ -257,6 +257,10 @@ pub fn announce(app_url: &str, issuer: Option<&TestIssuer>, demo_key: Option<&st
         Some(issuer) => {
             println!("Development issuer: {}", issuer.issuer());
             println!("  sign in as alice (admin) or bob, or type any username");
+            println!(
+                "  as a service: AUTH_ISSUER={} AUTH_CLIENT_ID={DEV_CLIENT_ID} AUTH_CLIENT_SECRET={DEV_CLIENT_SECRET} APP_URL={app_url} cargo run -p example-shared --bin call-api",
+                issuer.issuer()
+            );
             if let Some(key) = demo_key {
                 println!("Demo API key (owner alice, shown once): {key}");
                 println!("  curl -H 'X-Api-Key: {key}' {app_url}/api/me");

@@ -42,3 +42,27 @@ pub async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(kind: 
     assert_eq!(body["error"]["code"], "token_invalid");
     assert_eq!(third.discovery_requests() + third.jwks_requests(), 0);
 }
+
+/// A service calls the app with a client-credentials token from the app's own provider
+/// (`auth_core::service::ServiceClient`, as the `call-api` example binary does).
+pub async fn a_service_token_reaches_the_api(app: crate::app::App) {
+    let service = auth_core::service::ServiceClient::builder(app.issuer().issuer(), "example-app")
+        .client_secret("example-secret")
+        .build()
+        .expect("service client");
+    let token = service
+        .access_token()
+        .await
+        .expect("client-credentials token");
+    let response = app
+        .http
+        .get(app.url("/api/me"))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["sub"], "example-app");
+    assert_eq!(body["claims"]["client_id"], "example-app");
+}

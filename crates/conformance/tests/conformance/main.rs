@@ -37,6 +37,7 @@ macro_rules! per_app {
     };
 }
 use http_flows::*;
+use issuers::a_service_token_reaches_the_api;
 use journey::*;
 use notes::*;
 use realtime::*;
@@ -73,6 +74,7 @@ per_app!(
     the_admin_socket_needs_the_admin_role,
     in_band_reauthentication_is_acknowledged_and_another_subject_is_closed,
     the_session_cookie_opens_the_socket_only_from_the_apps_origin,
+    a_service_token_reaches_the_api,
 );
 
 #[tokio::test]
