@@ -22,6 +22,7 @@ use crate::alg::Algorithm;
 use crate::claims::ClaimMapping;
 use crate::error::{AuthError, ErrorCode};
 use crate::http::HttpClient;
+use crate::introspection::{Introspection, TokenFormat};
 use crate::jwk::KeySet;
 
 /// The default clock leeway: 30 seconds.
@@ -243,6 +244,17 @@ pub struct AuthConfig {
     pub(crate) claim_mapping: Arc<ClaimMapping>,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     pub(crate) clock: Option<Clock>,
+    pub(crate) introspection: Option<Introspection>,
+    pub(crate) token_format: TokenFormat,
+}
+
+impl AuthConfig {
+    /// How long an introspection answer may stand in for a missing `exp`.
+    pub(crate) fn introspection_max_ttl(&self) -> Duration {
+        self.introspection
+            .as_ref()
+            .map_or(Duration::ZERO, |i| i.max_ttl)
+    }
 }
 
 impl fmt::Debug for AuthConfig {
@@ -344,6 +356,8 @@ pub struct AuthConfigBuilder {
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Clock>,
     insecure_http: bool,
+    introspection: Option<Introspection>,
+    token_format: Option<TokenFormat>,
 }
 
 impl fmt::Debug for AuthConfigBuilder {
@@ -368,6 +382,10 @@ impl AuthConfigBuilder {
     /// | `AUTH_AUDIENCE` | accepted audiences, comma-separated (required) |
     /// | `AUTH_JWKS_URI` | key-set URL, skipping discovery (optional) |
     /// | `AUTH_LEEWAY_SECS` | clock leeway in whole seconds, 0–300 (optional, default 30) |
+    /// | `AUTH_TOKEN_FORMAT` | `jwt` (default), `opaque` or `auto` (JWTs locally, others introspected) |
+    /// | `AUTH_INTROSPECTION_CLIENT_ID`, `_SECRET` | the resource server's credentials for RFC 7662 introspection (default `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`) |
+    /// | `AUTH_INTROSPECTION_ENDPOINT` | the endpoint, instead of the discovery document's |
+    /// | `AUTH_INTROSPECTION_MAX_TTL_SECS` | the longest an answer is reused (default 60) |
     ///
     /// The login client's settings (`AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`, `APP_URL`, ...) are
     /// read by [`SessionConfigBuilder::from_env`](crate::session::SessionConfigBuilder::from_env):
@@ -414,6 +432,55 @@ impl AuthConfigBuilder {
                 ConfigError::new("AUTH_LEEWAY_SECS", "must be a whole number of seconds")
             })?;
             b = b.leeway(Duration::from_secs(secs));
+        }
+        let format = match get("AUTH_TOKEN_FORMAT").as_deref() {
+            None => None,
+            Some("jwt") => Some(TokenFormat::Jwt),
+            Some("opaque") => Some(TokenFormat::Opaque),
+            Some("auto") => Some(TokenFormat::Auto),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "AUTH_TOKEN_FORMAT",
+                    format!("{other:?} is not one of jwt, opaque, auto"),
+                ));
+            }
+        };
+        if let Some(format) = format {
+            b = b.token_format(format);
+        }
+        let id = get("AUTH_INTROSPECTION_CLIENT_ID");
+        let secret = get("AUTH_INTROSPECTION_CLIENT_SECRET");
+        let wants = id.is_some() || matches!(format, Some(TokenFormat::Opaque | TokenFormat::Auto));
+        if wants {
+            // The resource server's own client, else the app's login client.
+            let id = id.or_else(|| get("AUTH_CLIENT_ID")).ok_or_else(|| {
+                ConfigError::new(
+                    "AUTH_INTROSPECTION_CLIENT_ID",
+                    "is required for introspection",
+                )
+            })?;
+            let secret = secret
+                .or_else(|| get("AUTH_CLIENT_SECRET"))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "AUTH_INTROSPECTION_CLIENT_SECRET",
+                        "is required for introspection",
+                    )
+                })?;
+            let mut introspection = Introspection::new(id, secret);
+            if let Some(endpoint) = get("AUTH_INTROSPECTION_ENDPOINT") {
+                introspection = introspection.endpoint(endpoint);
+            }
+            if let Some(secs) = get("AUTH_INTROSPECTION_MAX_TTL_SECS") {
+                let secs: u64 = secs.parse().map_err(|_| {
+                    ConfigError::new(
+                        "AUTH_INTROSPECTION_MAX_TTL_SECS",
+                        "must be a whole number of seconds",
+                    )
+                })?;
+                introspection = introspection.max_ttl(Duration::from_secs(secs));
+            }
+            b = b.introspection(introspection);
         }
         Ok(b)
     }
@@ -527,6 +594,21 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Introspects opaque access tokens at the issuer (RFC 7662); see
+    /// [`introspection`](crate::introspection). The token format then defaults to
+    /// [`TokenFormat::Auto`].
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Which tokens are introspected rather than verified as JWTs (default
+    /// [`TokenFormat::Jwt`], or [`TokenFormat::Auto`] with [`introspection`](Self::introspection)).
+    pub fn token_format(mut self, format: TokenFormat) -> Self {
+        self.token_format = Some(format);
+        self
+    }
+
     /// Allows `http://` issuer and key-set URLs on non-loopback hosts. Loopback hosts
     /// (`localhost`, `127.0.0.0/8`, `[::1]`) are always allowed for development.
     pub fn insecure_allow_http(mut self, on: bool) -> Self {
@@ -612,6 +694,25 @@ impl AuthConfigBuilder {
                 "timeout, body cap or TTL bounds invalid",
             ));
         }
+        let token_format = match (self.token_format, &self.introspection) {
+            (None, None) => TokenFormat::Jwt,
+            (None, Some(_)) => TokenFormat::Auto,
+            (Some(TokenFormat::Jwt), _) => TokenFormat::Jwt,
+            (Some(format), Some(_)) => format,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "AUTH_TOKEN_FORMAT",
+                    "opaque tokens need introspection (AUTH_INTROSPECTION_CLIENT_ID and _SECRET)",
+                ));
+            }
+        };
+        if let Some(endpoint) = self
+            .introspection
+            .as_ref()
+            .and_then(|i| i.endpoint.as_deref())
+        {
+            check_url("AUTH_INTROSPECTION_ENDPOINT", endpoint, self.insecure_http)?;
+        }
         Ok(AuthConfig {
             issuer,
             audiences: self.audiences,
@@ -627,6 +728,8 @@ impl AuthConfigBuilder {
             claim_mapping: Arc::new(self.claim_mapping.unwrap_or_default()),
             http: self.http,
             clock: self.clock,
+            token_format,
+            introspection: self.introspection,
         })
     }
 }

@@ -277,6 +277,9 @@ pub enum TokenInvalidReason {
     ClaimsShape,
     /// An API key of the right shape that no stored key matches.
     UnknownApiKey,
+    /// The issuer's introspection endpoint says the token is not active (RFC 7662: expired,
+    /// revoked, or never issued).
+    Inactive,
 }
 
 impl TokenInvalidReason {
@@ -298,6 +301,7 @@ impl TokenInvalidReason {
             TokenInvalidReason::IssuerMismatch => "issuer_mismatch",
             TokenInvalidReason::AudienceMismatch => "audience_mismatch",
             TokenInvalidReason::TypMismatch => "typ_mismatch",
+            TokenInvalidReason::Inactive => "inactive",
             TokenInvalidReason::ClaimsShape => "claims_shape",
             TokenInvalidReason::UnknownApiKey => "unknown_api_key",
         }

@@ -67,6 +67,7 @@ mod flight;
 mod guard;
 pub mod http;
 mod id_token;
+pub mod introspection;
 mod json;
 mod jwk;
 mod jwks;
@@ -93,6 +94,7 @@ pub use config::{
 pub use discovery::ProviderMetadata;
 pub use error::{AuthError, ErrorCode, TokenInvalidReason, UnknownErrorCode};
 pub use guard::Guard;
+pub use introspection::{Introspection, TokenFormat};
 pub use jwk::{KeySet, SkippedKey};
 pub use verifier::Verifier;
 

@@ -12,6 +12,7 @@ use crate::config::{AuthConfig, AuthConfigBuilder, ConfigError};
 use crate::discovery::{Discovery, ProviderMetadata};
 use crate::error::{AuthError, ErrorCode, TokenInvalidReason as R};
 use crate::http::HttpClient;
+use crate::introspection::Introspector;
 use crate::jwk::KeySet;
 use crate::jwks::{KeyCache, Source};
 use crate::jws;
@@ -45,14 +46,16 @@ struct Inner {
 }
 
 /// One trusted issuer: its configuration, key cache and discovery.
-struct Issuer {
-    config: AuthConfig,
+pub(crate) struct Issuer {
+    pub(crate) config: AuthConfig,
     /// The issuer, shared with every `Claims` (no per-token allocation).
     issuer: Arc<str>,
     keys: Keys,
-    http: Arc<dyn HttpClient>,
+    pub(crate) http: Arc<dyn HttpClient>,
     discovery: Option<Arc<Discovery>>,
     hmac: Vec<(Algorithm, hmac::Key)>,
+    /// Opaque tokens (RFC 7662), when configured.
+    introspection: Option<Introspector>,
 }
 
 enum Keys {
@@ -281,6 +284,14 @@ impl Verifier {
         if issuers.len() == 1 {
             return Ok(&issuers[0]);
         }
+        // An opaque token names no issuer: the (first) one that introspects it.
+        if let Some(introspecting) = issuers.iter().find(|i| {
+            i.introspection.as_ref().is_some_and(|x| {
+                x.applies_to(token) && !crate::introspection::looks_like_jwt(token)
+            })
+        }) {
+            return Ok(introspecting);
+        }
         let max = issuers
             .iter()
             .map(|i| i.config.max_token_bytes)
@@ -349,6 +360,10 @@ impl Issuer {
             None => Vec::new(),
         };
         let issuer = Arc::from(config.issuer.as_str());
+        let introspection = config
+            .introspection
+            .clone()
+            .map(|settings| Introspector::new(settings, config.token_format));
         Ok(Issuer {
             config,
             issuer,
@@ -356,7 +371,19 @@ impl Issuer {
             http: http_for_flows,
             discovery: Some(discovery),
             hmac,
+            introspection,
         })
+    }
+
+    /// The issuer's discovery metadata.
+    pub(crate) async fn metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
+        match &self.discovery {
+            Some(d) => d.metadata().await,
+            None => Err(AuthError::new(
+                ErrorCode::DiscoveryFailed,
+                "discovery is not configured",
+            )),
+        }
     }
 
     /// The JOSE layer: algorithm allow-list, key selection, signature.
@@ -397,14 +424,34 @@ impl Issuer {
     where
         E: DeserializeOwned + 'static,
     {
-        let config = &self.config;
-        let parts = jws::split(token, config.max_token_bytes)?;
+        if let Some(introspection) = &self.introspection
+            && introspection.applies_to(token)
+        {
+            let payload = introspection.introspect(self, token).await?;
+            return self.claims_of(payload, None, ClaimSource::Introspection);
+        }
+        let parts = jws::split(token, self.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;
         self.check_signature(&parts, &header).await?;
 
         // Signature verified: now the claims.
         let payload = jws::decode_payload(parts.payload)?;
+        self.claims_of(payload, header.typ.as_deref(), ClaimSource::Jwt)
+    }
+
+    /// The claim checks, the same for a signed token's payload and an introspection answer
+    /// (which may lack `exp`, has no `typ`, and is not held to the RFC 9068 profile).
+    pub(crate) fn claims_of<E>(
+        &self,
+        payload: Vec<u8>,
+        typ: Option<&str>,
+        source: ClaimSource,
+    ) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let config = &self.config;
         let registered = claims::parse_registered(&payload).map_err(|e| {
             tracing::debug!(error = %e, "malformed claims");
             AuthError::invalid_token(R::Malformed, "token claims are malformed")
@@ -415,9 +462,19 @@ impl Issuer {
             .map_or(0.0, |d| d.as_secs_f64());
         let leeway = config.leeway.as_secs_f64();
 
-        let exp = registered.exp.ok_or_else(|| {
-            AuthError::invalid_token(R::MissingClaim("exp"), "token has no exp claim")
-        })?;
+        let exp = match (registered.exp, source) {
+            (Some(exp), _) => exp,
+            // RFC 7662 makes `exp` optional: the answer is trusted for the cache's lifetime.
+            (None, ClaimSource::Introspection) => {
+                NumericDate::from_secs((now + config.introspection_max_ttl().as_secs_f64()) as i64)
+            }
+            (None, ClaimSource::Jwt) => {
+                return Err(AuthError::invalid_token(
+                    R::MissingClaim("exp"),
+                    "token has no exp claim",
+                ));
+            }
+        };
         if exp.as_f64() <= now - leeway {
             return Err(AuthError::new(ErrorCode::TokenExpired, "token has expired"));
         }
@@ -447,6 +504,8 @@ impl Issuer {
                     "token issuer is not trusted",
                 ));
             }
+            // The issuer's own introspection endpoint answered: it speaks for its tokens.
+            None if source == ClaimSource::Introspection => {}
             None => {
                 return Err(AuthError::invalid_token(
                     R::MissingClaim("iss"),
@@ -465,13 +524,13 @@ impl Issuer {
                 "token is not meant for this audience",
             ));
         }
-        if config.require_typ && !header.typ.as_deref().is_some_and(is_at_jwt) {
+        if source == ClaimSource::Jwt && config.require_typ && !typ.is_some_and(is_at_jwt) {
             return Err(AuthError::invalid_token(
                 R::TypMismatch,
                 "token is not an access token (typ)",
             ));
         }
-        if config.rfc9068 {
+        if source == ClaimSource::Jwt && config.rfc9068 {
             let missing = if registered.sub.is_none() {
                 Some("sub")
             } else if registered.client_id.is_none() {
@@ -504,6 +563,15 @@ impl Issuer {
             Arc::clone(&config.claim_mapping),
         ))
     }
+}
+
+/// Where a token's claims come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimSource {
+    /// A signed JWT's payload.
+    Jwt,
+    /// The issuer's introspection endpoint (RFC 7662).
+    Introspection,
 }
 
 /// `at+jwt`, case-insensitive, with or without the `application/` prefix (RFC 9068 §2.1).

@@ -139,6 +139,7 @@
 //! | `GET /.well-known/oauth-authorization-server{path}` | RFC 8414 metadata (same document) |
 //! | `GET {path}/jwks` | the JWKS |
 //! | `GET`, `POST` `{path}/authorize` | authorization endpoint: login page, then a redirect with `code`, `state`, `iss` (RFC 6749 §4.1, RFC 7636, RFC 9207, OIDC Core §3.1.2) |
+//! | `POST {path}/introspect` | token introspection (RFC 7662) for authenticated clients: its opaque access tokens and the JWT access tokens it signed, `active: false` once expired or revoked |
 //! | `POST {path}/token` | token endpoint: `authorization_code`, `refresh_token` (rotating), `client_credentials` (RFC 6749 §3.2, §5, §6; RFC 9068 access tokens; OIDC ID tokens) |
 //! | `POST {path}/revoke` | token revocation (RFC 7009) |
 //! | `GET`, `POST` `{path}/userinfo` | the signed-in user's claims (OIDC Core §5.3, RFC 6750) |
@@ -678,6 +679,12 @@ impl TestIssuer {
     /// and [`Fault::SlowBody`] process it and pad or stall the real answer.
     pub fn set_token_fault(&self, fault: Option<Fault>) {
         self.shared().settings().token_fault = fault;
+    }
+
+    /// Makes the token endpoint issue opaque access tokens (`opq_…`, answered by
+    /// `POST {path}/introspect`) instead of JWTs, from now on.
+    pub fn set_opaque_access_tokens(&self, on: bool) {
+        self.shared().settings().opaque_access_tokens = on;
     }
 
     /// Changes the lifetime of the access tokens the token endpoint issues from now on (whole

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use crate::endpoints::{authorize, logout, revoke, token, userinfo};
+use crate::endpoints::{authorize, introspect, logout, revoke, token, userinfo};
 use crate::fault::Fault;
 use crate::grants::Grants;
 use crate::keys::KeyStore;
@@ -72,6 +72,10 @@ pub(crate) struct Settings {
     pub(crate) jwks_extra_keys: Vec<Value>,
     pub(crate) jwks_cache_control: Option<String>,
     pub(crate) token_fault: Option<Fault>,
+    /// The token endpoint issues opaque access tokens (introspect them) instead of JWTs.
+    pub(crate) opaque_access_tokens: bool,
+    /// Opaque access tokens and their claims (for introspection).
+    pub(crate) opaque: HashMap<String, Map<String, Value>>,
 }
 
 impl Default for Settings {
@@ -84,6 +88,8 @@ impl Default for Settings {
             jwks_extra_keys: Vec::new(),
             jwks_cache_control: None,
             token_fault: None,
+            opaque_access_tokens: false,
+            opaque: HashMap::new(),
         }
     }
 }
@@ -169,6 +175,7 @@ impl Shared {
             "token_endpoint": format!("{base}/token"),
             "userinfo_endpoint": format!("{base}/userinfo"),
             "revocation_endpoint": format!("{base}/revoke"),
+            "introspection_endpoint": format!("{base}/introspect"),
             "end_session_endpoint": format!("{base}/logout"),
             "jwks_uri": self.jwks_uri(),
             "response_types_supported": ["code"],
@@ -181,6 +188,8 @@ impl Shared {
                 ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"],
             "authorization_response_iss_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
@@ -221,6 +230,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(&format!("{path}/token"), post(token::token))
         .route(&format!("{path}/revoke"), post(revoke::revoke))
+        .route(&format!("{path}/introspect"), post(introspect::introspect))
         .route(
             &format!("{path}/userinfo"),
             get(userinfo::userinfo).post(userinfo::userinfo),

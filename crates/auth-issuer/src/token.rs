@@ -357,6 +357,14 @@ impl TokenBuilder {
 
     // ----- finishers -----
 
+    /// Registers these claims under a fresh opaque access token (`opq_…`) instead of signing
+    /// them: the issuer's introspection endpoint (`POST {path}/introspect`) then answers for it
+    /// until its `exp`.
+    #[must_use]
+    pub fn sign_opaque(self) -> String {
+        crate::endpoints::introspect::register_opaque(&self.shared, self.claims.clone())
+    }
+
     /// Signs with the key and algorithm chosen, returning the compact JWS
     /// (`header.payload.signature`). ECDSA signatures are in the JWS form `r || s`.
     ///

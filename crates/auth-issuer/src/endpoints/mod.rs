@@ -4,6 +4,7 @@
 
 pub(crate) mod authorize;
 mod html;
+pub(crate) mod introspect;
 pub(crate) mod logout;
 pub(crate) mod revoke;
 pub(crate) mod token;

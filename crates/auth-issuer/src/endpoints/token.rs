@@ -168,6 +168,9 @@ fn mint_access(shared: &Arc<Shared>, access: Access<'_>) -> (String, i64) {
         builder = builder.claim("auth_time", auth_time);
     }
     let exp = builder.claims_json()["exp"].as_i64().unwrap_or_default();
+    if shared.settings().opaque_access_tokens {
+        return (builder.sign_opaque(), exp);
+    }
     (builder.sign(), exp)
 }
 
