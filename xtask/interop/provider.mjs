@@ -14,6 +14,10 @@
 //                  (default urn:interop:api)
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 300)
 //
+// Besides the app's client, a service client (`interop-service` / `interop-service-secret`)
+// may use the client-credentials grant, for API_AUDIENCE (JWT access tokens) or for
+// API_AUDIENCE + ":opaque" (opaque access tokens, which the app introspects).
+//
 // Prints `READY <issuer>` on stdout once it listens; logs errors to stderr (never tokens).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -33,6 +37,7 @@ const clientId = process.env.CLIENT_ID ?? 'interop-app';
 const clientSecret = process.env.CLIENT_SECRET ?? 'interop-secret';
 const audience = process.env.API_AUDIENCE ?? 'urn:interop:api';
 const accessTokenTtl = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '', 10) || 300;
+const opaqueAudience = `${audience}:opaque`;
 
 // The scopes the SDK asks for by default; the API accepts tokens carrying them.
 const API_SCOPE = 'openid profile email offline_access';
@@ -61,6 +66,14 @@ const configuration = {
       post_logout_redirect_uris: [`${appUrl}/`],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
+      client_id: 'interop-service',
+      client_secret: 'interop-service-secret',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
@@ -96,6 +109,8 @@ const configuration = {
   rotateRefreshToken: () => true,
   features: {
     devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     resourceIndicators: {
@@ -105,6 +120,9 @@ const configuration = {
       // ...also at the token endpoint, where the SDK sends no `resource` either.
       useGrantedResource: async () => true,
       async getResourceServerInfo(_ctx, resourceIndicator) {
+        if (resourceIndicator === opaqueAudience) {
+          return { scope: API_SCOPE, audience: opaqueAudience, accessTokenFormat: 'opaque' };
+        }
         if (resourceIndicator !== audience) {
           throw new Provider.errors.InvalidTarget();
         }

@@ -29,7 +29,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 use super::root;
-use crate::support::{build_apps, free_port, tail, target_subdir};
+use crate::support::{build_apps, build_bin, free_port, tail, target_subdir};
 
 /// The client `provider.mjs` registers (passed to both sides, so they agree).
 const CLIENT_ID: &str = "interop-app";
@@ -55,9 +55,10 @@ pub(crate) fn run() -> Result<(), String> {
     let dir = root().join("xtask/interop");
     npm_install(&dir)?;
     let apps = build_apps()?;
+    let call_api = build_bin("example-shared", "call-api")?;
     for (name, app_binary) in &apps {
         println!("== interop: {name} against oidc-provider");
-        run_one(&dir, name, app_binary.clone())?;
+        run_one(&dir, name, app_binary.clone(), &call_api)?;
     }
     println!("== interop: example-axum's Socket.IO against socket.io-client");
     let axum = apps
@@ -69,7 +70,12 @@ pub(crate) fn run() -> Result<(), String> {
 }
 
 /// The whole journey for one example app, with its own provider.
-fn run_one(dir: &std::path::Path, name: &str, app_binary: PathBuf) -> Result<(), String> {
+fn run_one(
+    dir: &std::path::Path,
+    name: &str,
+    app_binary: PathBuf,
+    call_api: &Path,
+) -> Result<(), String> {
     let dir = dir.to_path_buf();
     let logs = target_subdir(&format!("interop/{name}"))?;
 
@@ -78,6 +84,7 @@ fn run_one(dir: &std::path::Path, name: &str, app_binary: PathBuf) -> Result<(),
     let setup = Setup {
         dir,
         app_binary,
+        call_api: call_api.to_path_buf(),
         provider_log: logs.join("provider.log"),
         app_log: logs.join("app.log"),
         issuer: format!("http://127.0.0.1:{provider_port}"),
@@ -110,6 +117,8 @@ fn run_one(dir: &std::path::Path, name: &str, app_binary: PathBuf) -> Result<(),
 struct Setup {
     dir: PathBuf,
     app_binary: PathBuf,
+    /// The `call-api` example binary (a service calling the app with `ServiceClient`).
+    call_api: PathBuf,
     provider_log: PathBuf,
     app_log: PathBuf,
     issuer: String,
@@ -135,7 +144,10 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
         .env_remove("AUTH_COOKIE_SECRET_OLD")
         .env_remove("AUTH_LEEWAY_SECS")
         .env("AUTH_ISSUER", &setup.issuer)
-        .env("AUTH_AUDIENCE", AUDIENCE)
+        // Opaque tokens (the provider's `urn:interop:api:opaque` resource) are introspected
+        // with the app's own client; JWTs are still verified locally.
+        .env("AUTH_AUDIENCE", format!("{AUDIENCE},{AUDIENCE}:opaque"))
+        .env("AUTH_TOKEN_FORMAT", "auto")
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
         .env("AUTH_COOKIE_SECRET", COOKIE_SECRET)
@@ -576,6 +588,47 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
         ));
     }
     ok("signing in again shows the provider's login form (provider session ended)");
+
+    // A service calls the API with the provider's client-credentials tokens, obtained by the
+    // SDK's ServiceClient (the `call-api` example binary): a JWT, then an opaque token the
+    // app introspects at the provider.
+    for (resource, kind) in [
+        (AUDIENCE.to_owned(), "a JWT"),
+        (
+            format!("{AUDIENCE}:opaque"),
+            "an opaque token, introspected",
+        ),
+    ] {
+        let step = format!("call-api with {kind}");
+        let output = Command::new(&setup.call_api)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AUTH_ISSUER", &setup.issuer)
+            .env("AUTH_CLIENT_ID", "interop-service")
+            .env("AUTH_CLIENT_SECRET", "interop-service-secret")
+            .env("AUTH_CLIENT_RESOURCE", &resource)
+            .env("APP_URL", &setup.app_url)
+            .output()
+            .map_err(|e| format!("{step}: cannot run {}: {e}", setup.call_api.display()))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let body: Value = stdout
+            .split_once('\n')
+            .and_then(|(_, json)| serde_json::from_str(json.trim()).ok())
+            .unwrap_or(Value::Null);
+        // RFC 7662 makes `sub` optional: oidc-provider leaves it out of a client-credentials
+        // token's introspection answer. `client_id` is in both.
+        if !output.status.success() || body["claims"]["client_id"] != "interop-service" {
+            return Err(format!(
+                "{step}: {} {}{}",
+                output.status,
+                excerpt(&stdout),
+                excerpt(&String::from_utf8_lossy(&output.stderr))
+            ));
+        }
+        ok(&format!(
+            "a service token from the provider ({kind}) reaches GET /api/me (client_id interop-service)"
+        ));
+    }
     Ok(())
 }
 

@@ -67,6 +67,35 @@ pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
         .collect()
 }
 
+/// Builds one binary of a package (as `cargo build` does) and returns its path.
+pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
+    let args = [
+        "build",
+        "--locked",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--message-format=json-render-diagnostics",
+    ];
+    eprintln!("$ cargo build -p {package} --bin {bin}");
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("building {bin} failed ({})", output.status));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("cargo built no {bin} executable"))
+}
+
 /// `<target>/<name>` (honouring `CARGO_TARGET_DIR`), created: logs and screenshots.
 pub(crate) fn target_subdir(name: &str) -> Result<PathBuf, String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
