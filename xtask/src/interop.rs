@@ -56,9 +56,10 @@ pub(crate) fn run() -> Result<(), String> {
     npm_install(&dir)?;
     let apps = build_apps()?;
     let call_api = build_bin("example-shared", "call-api")?;
+    let auth_cli = build_bin("auth-cli", "auth")?;
     for (name, app_binary) in &apps {
         println!("== interop: {name} against oidc-provider");
-        run_one(&dir, name, app_binary.clone(), &call_api)?;
+        run_one(&dir, name, app_binary.clone(), &call_api, &auth_cli)?;
     }
     println!("== interop: example-axum's Socket.IO against socket.io-client");
     let axum = apps
@@ -75,6 +76,7 @@ fn run_one(
     name: &str,
     app_binary: PathBuf,
     call_api: &Path,
+    auth_cli: &Path,
 ) -> Result<(), String> {
     let dir = dir.to_path_buf();
     let logs = target_subdir(&format!("interop/{name}"))?;
@@ -85,6 +87,7 @@ fn run_one(
         dir,
         app_binary,
         call_api: call_api.to_path_buf(),
+        auth_cli: auth_cli.to_path_buf(),
         provider_log: logs.join("provider.log"),
         app_log: logs.join("app.log"),
         issuer: format!("http://127.0.0.1:{provider_port}"),
@@ -119,6 +122,8 @@ struct Setup {
     app_binary: PathBuf,
     /// The `call-api` example binary (a service calling the app with `ServiceClient`).
     call_api: PathBuf,
+    /// The `auth` binary (for `auth doctor`).
+    auth_cli: PathBuf,
     provider_log: PathBuf,
     app_log: PathBuf,
     issuer: String,
@@ -195,6 +200,35 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
         ));
     }
     ok(&format!("oidc-provider listening, issuer {}", setup.issuer));
+
+    // The operators' check of this very configuration passes against a real provider.
+    let step = "auth doctor";
+    let doctor = Command::new(&setup.auth_cli)
+        .args(["doctor", "--json"])
+        .env_clear()
+        .env("AUTH_ISSUER", &setup.issuer)
+        .env("AUTH_AUDIENCE", AUDIENCE)
+        .env("AUTH_CLIENT_ID", CLIENT_ID)
+        .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
+        .env("AUTH_COOKIE_SECRET", COOKIE_SECRET)
+        .env("APP_URL", &setup.app_url)
+        .output()
+        .map_err(|e| format!("{step}: cannot run {}: {e}", setup.auth_cli.display()))?;
+    let report: Value = serde_json::from_slice(&doctor.stdout).unwrap_or(Value::Null);
+    if !doctor.status.success() || report["ok"] != true {
+        return Err(format!(
+            "{step}: {} {}",
+            doctor.status,
+            excerpt(&String::from_utf8_lossy(&doctor.stdout))
+        ));
+    }
+    let leaked = [CLIENT_SECRET, COOKIE_SECRET]
+        .iter()
+        .any(|s| String::from_utf8_lossy(&doctor.stdout).contains(s));
+    if leaked {
+        return Err(format!("{step}: printed a secret"));
+    }
+    ok("auth doctor: every check passes against oidc-provider (no secret printed)");
 
     let step = "GET /api/me signed out";
     expect(

@@ -32,6 +32,7 @@
 mod common;
 mod decode;
 mod dev_issuer;
+mod doctor;
 mod keys;
 mod mint;
 mod verify;
@@ -70,6 +71,9 @@ enum Command {
     Mint(mint::MintArgs),
     /// Create, list, rotate and revoke API keys in the store the apps read (`DATABASE_URL`).
     Keys(keys::KeysArgs),
+    /// Check the configuration (`AUTH_*`, `APP_URL`) against the identity provider: one
+    /// line per check, the fix for each failure; exit status 1 on any failure.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[tokio::main]
@@ -82,6 +86,7 @@ async fn main() -> ExitCode {
         Command::DevIssuer(args) => dev_issuer::run(args).await,
         Command::Mint(args) => mint::run(args).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     };
     exit.into()
 }
