@@ -24,4 +24,6 @@ mod guides {
     struct Realtime;
     #[doc = include_str!("../../../docs/service-to-service.md")]
     struct ServiceToService;
+    #[doc = include_str!("../../../docs/operations.md")]
+    struct Operations;
 }
