@@ -225,9 +225,27 @@ pub struct Claims<E = NoExtraClaims> {
     raw: Vec<u8>,
     mapping: Arc<ClaimMapping>,
     tree: OnceLock<Value>,
+    /// From a trusted issuer other than the primary one (see [`principal`](Self::principal)).
+    pub(crate) secondary_issuer: bool,
 }
 
 impl<E> Claims<E> {
+    /// Who the caller is for ownership and other stored identities: its `sub`, or, for a token
+    /// from a trusted issuer other than the primary one ([`Verifier::with_issuers`]), the
+    /// issuer and the subject (`"{iss} {sub}"`), so that the same `sub` at two issuers is two
+    /// principals, never one. `None` without a subject.
+    ///
+    /// [`Verifier::with_issuers`]: crate::Verifier::with_issuers
+    #[must_use]
+    pub fn principal(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let sub = self.sub.as_deref().filter(|s| !s.is_empty())?;
+        Some(if self.secondary_issuer {
+            std::borrow::Cow::Owned(format!("{} {sub}", self.iss))
+        } else {
+            std::borrow::Cow::Borrowed(sub)
+        })
+    }
+
     /// The subject, if any.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
@@ -338,6 +356,7 @@ impl<E> Claims<E> {
             raw: self.raw,
             mapping: self.mapping,
             tree: self.tree,
+            secondary_issuer: self.secondary_issuer,
         }
     }
 
@@ -857,6 +876,7 @@ pub(crate) fn assemble<E>(
         raw,
         mapping,
         tree: OnceLock::new(),
+        secondary_issuer: false,
     }
 }
 

@@ -440,7 +440,8 @@ impl Ownership {
     }
 
     /// Decides whether `caller` may access resource `id` in `mode`. The caller is its `sub`
-    /// (for an API key, the key's owner); its roles are the normalised roles (for a key, its
+    /// (for an API key, the key's owner; for a token from a secondary trusted issuer, the
+    /// issuer and the `sub`: [`Claims::principal`]); its roles are the normalised roles (for a key, its
     /// scopes), as for [`Guard::any_role`](crate::Guard::any_role).
     ///
     /// # Errors
@@ -455,11 +456,12 @@ impl Ownership {
         mode: AccessMode,
     ) -> Result<Access, AuthError> {
         Self::check_id(id)?;
-        let Some(subject) = caller.subject().filter(|s| !s.is_empty()) else {
+        let Some(principal) = caller.principal() else {
             return Err(denied(
                 "this credential names no subject, so it cannot own or use owned resources",
             ));
         };
+        let subject: &str = &principal;
         let kind = self.inner.kind.as_str();
         let access = |owner: Option<String>, grant| Access {
             kind: kind.to_owned(),

@@ -56,6 +56,8 @@ pub(crate) struct Issuer {
     hmac: Vec<(Algorithm, hmac::Key)>,
     /// Opaque tokens (RFC 7662), when configured.
     introspection: Option<Introspector>,
+    /// The first issuer of the verifier (its subjects are not qualified by the issuer).
+    primary: bool,
 }
 
 enum Keys {
@@ -102,7 +104,9 @@ impl Verifier {
                     format!("{} is listed twice", config.issuer),
                 ));
             }
-            issuers.push(Issuer::new(config)?);
+            let mut issuer = Issuer::new(config)?;
+            issuer.primary = issuers.is_empty();
+            issuers.push(issuer);
         }
         if issuers.is_empty() {
             return Err(ConfigError::new("AUTH_ISSUERS", "no issuer is configured"));
@@ -372,6 +376,7 @@ impl Issuer {
             discovery: Some(discovery),
             hmac,
             introspection,
+            primary: true,
         })
     }
 
@@ -554,14 +559,16 @@ impl Issuer {
         // The decoded payload buffer becomes the claims' raw JSON without a copy. It is valid UTF-8:
         // the strict parse above validated every string, and JSON outside strings is ASCII.
         let iss = Arc::clone(&self.issuer);
-        Ok(claims::assemble(
+        let mut claims = claims::assemble(
             checked,
             iss,
             exp,
             extra,
             payload,
             Arc::clone(&config.claim_mapping),
-        ))
+        );
+        claims.secondary_issuer = !self.primary;
+        Ok(claims)
     }
 }
 

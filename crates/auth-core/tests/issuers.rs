@@ -174,3 +174,40 @@ async fn auth_issuers_configures_several_issuers_from_the_environment() {
     let error = Verifier::from_vars(bad).expect_err("bad URL");
     assert_eq!(error.variable(), "AUTH_ISSUERS");
 }
+
+#[tokio::test]
+async fn the_same_sub_at_two_issuers_is_two_principals_for_ownership() {
+    use std::sync::Arc;
+
+    use auth_core::owner::{AccessMode, MemoryOwnerStore, Ownership};
+
+    let primary = TestIssuer::start().await;
+    let partner = TestIssuer::start().await;
+    let verifier = Verifier::with_issuers([config(&primary), config(&partner)]).expect("verifier");
+    let ours = verifier
+        .verify::<NoExtraClaims>(&primary.token().sub("alice").sign())
+        .await
+        .expect("primary");
+    let theirs = verifier
+        .verify::<NoExtraClaims>(&partner.token().sub("alice").sign())
+        .await
+        .expect("partner");
+    assert_eq!(
+        ours.principal().as_deref(),
+        Some("alice"),
+        "unchanged for one issuer"
+    );
+    assert_eq!(
+        theirs.principal().as_deref(),
+        Some(format!("{} alice", partner.issuer()).as_str())
+    );
+    let notes = Ownership::builder(Arc::new(MemoryOwnerStore::default()), "notes")
+        .build()
+        .expect("ownership");
+    notes
+        .authorize(&ours, "n1", AccessMode::Claim)
+        .await
+        .expect("alice (primary) claims n1");
+    let refused = notes.authorize(&theirs, "n1", AccessMode::Write).await;
+    common::assert_code(refused, ErrorCode::PermissionDenied);
+}
