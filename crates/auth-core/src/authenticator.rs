@@ -94,7 +94,9 @@ impl Authenticated<NoExtraClaims> {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
-    /// A JWT access token (from the `Authorization` header, the session cookie or the query).
+    /// An OAuth access token (from the `Authorization` header, the session cookie or the
+    /// query): a JWT, or an opaque token introspected at its issuer
+    /// ([`introspection`](crate::introspection)).
     Jwt,
     /// An API key.
     ApiToken,
