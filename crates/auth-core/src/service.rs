@@ -225,6 +225,31 @@ impl ServiceClient {
         self.fetch().await
     }
 
+    /// Adds `Authorization: Bearer <token>` to a reqwest request, with a valid token from
+    /// [`access_token`](Self::access_token).
+    ///
+    /// ```no_run
+    /// # async fn run(service: auth_core::service::ServiceClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let http = reqwest::Client::new();
+    /// let items = service
+    ///     .bearer(http.get("https://inventory.internal/api/items"))
+    ///     .await?
+    ///     .send()
+    ///     .await?;
+    /// # let _ = items; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`access_token`](Self::access_token).
+    #[cfg(feature = "reqwest")]
+    pub async fn bearer(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, AuthError> {
+        let token = self.access_token().await?;
+        Ok(request.bearer_auth(token.secret()))
+    }
+
     /// Drops the cached token (after the called service answered 401 with it, say): the next
     /// [`access_token`](Self::access_token) fetches a new one.
     pub fn invalidate(&self) {

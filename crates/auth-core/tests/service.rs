@@ -195,3 +195,33 @@ fn configuration_errors_name_the_variable() {
         "AUTH_CLIENT_AUTH"
     );
 }
+
+#[tokio::test]
+async fn bearer_puts_the_token_on_a_reqwest_request_and_invalidate_forgets_it() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    let service = client(&issuer);
+    let request = service
+        .bearer(reqwest::Client::new().get("http://127.0.0.1:1/api"))
+        .await
+        .expect("token")
+        .build()
+        .expect("request");
+    let token = service.access_token().await.expect("token");
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        header == format!("Bearer {}", token.secret()),
+        "a bearer header"
+    );
+    service.invalidate();
+    let fresh = service.access_token().await.expect("token");
+    assert!(
+        fresh.secret() != token.secret(),
+        "a new token after invalidate"
+    );
+    assert_eq!(issuer.requests_to("/token"), 2);
+}
