@@ -25,42 +25,13 @@ pub(crate) const APPS: [&str; 3] = ["example-axum", "example-actix", "example-wa
 /// example's `tests/binary.rs` runs its binary), with the same features, so after
 /// `cargo xtask ci` nothing is compiled again: CI builds the examples once.
 pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
-    let args = [
-        "test",
-        "--workspace",
-        "--locked",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ];
-    eprintln!("$ cargo {}", args[..4].join(" "));
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .current_dir(root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "building the example apps failed ({})",
-            output.status
-        ));
-    }
-    let messages: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == false)
-        .collect();
+    let messages = cargo_artifacts(
+        &["test", "--workspace", "--locked", "--no-run"],
+        "the example apps",
+    )?;
     APPS.iter()
         .map(|app| {
-            messages
-                .iter()
-                .filter(|m| {
-                    m["target"]["name"] == *app
-                        && m["target"]["kind"]
-                            .as_array()
-                            .is_some_and(|k| k.iter().any(|k| k == "bin"))
-                })
-                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            executable(&messages, app)
                 .map(|path| (*app, path))
                 .ok_or_else(|| format!("cargo built no {app} executable"))
         })
@@ -69,31 +40,41 @@ pub(crate) fn build_apps() -> Result<Vec<(&'static str, PathBuf)>, String> {
 
 /// Builds one binary of a package (as `cargo build` does) and returns its path.
 pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
-    let args = [
-        "build",
-        "--locked",
-        "-p",
-        package,
-        "--bin",
-        bin,
-        "--message-format=json-render-diagnostics",
-    ];
-    eprintln!("$ cargo build -p {package} --bin {bin}");
+    let messages = cargo_artifacts(&["build", "--locked", "-p", package, "--bin", bin], bin)?;
+    executable(&messages, bin).ok_or_else(|| format!("cargo built no {bin} executable"))
+}
+
+/// Runs `cargo <args>` with JSON messages; the artifacts it built (tests aside).
+fn cargo_artifacts(args: &[&str], what: &str) -> Result<Vec<Value>, String> {
+    eprintln!("$ cargo {}", args.join(" "));
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
+        .arg("--message-format=json-render-diagnostics")
         .current_dir(root())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
-        return Err(format!("building {bin} failed ({})", output.status));
+        return Err(format!("building {what} failed ({})", output.status));
     }
-    String::from_utf8_lossy(&output.stdout)
+    Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == false)
+        .collect())
+}
+
+/// The executable of the binary target `name` among cargo's artifacts.
+fn executable(messages: &[Value], name: &str) -> Option<PathBuf> {
+    messages
+        .iter()
+        .filter(|m| {
+            m["target"]["name"] == name
+                && m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        })
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo built no {bin} executable"))
 }
 
 /// `<target>/<name>` (honouring `CARGO_TARGET_DIR`), created: logs and screenshots.

@@ -77,47 +77,35 @@ per_app!(
     a_service_token_reaches_the_api,
 );
 
-#[tokio::test]
-async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_axum() {
-    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Axum).await;
+/// For each app, a module with one `#[tokio::test]` per scenario that starts its own app(s):
+/// `scenario(kind)`.
+macro_rules! per_kind {
+    ($($module:ident :: $scenario:ident),* $(,)?) => {
+        mod by_kind {
+            mod axum {
+                $(#[tokio::test]
+                async fn $scenario() {
+                    crate::$module::$scenario(crate::app::Kind::Axum).await;
+                })*
+            }
+            mod actix {
+                $(#[tokio::test]
+                async fn $scenario() {
+                    crate::$module::$scenario(crate::app::Kind::Actix).await;
+                })*
+            }
+            mod warp {
+                $(#[tokio::test]
+                async fn $scenario() {
+                    crate::$module::$scenario(crate::app::Kind::Warp).await;
+                })*
+            }
+        }
+    };
 }
 
-#[tokio::test]
-async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_actix() {
-    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Actix).await;
-}
-
-#[tokio::test]
-async fn an_idle_socket_is_closed_with_1008_when_its_token_expires_warp() {
-    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires(app::Kind::Warp).await;
-}
-
-#[tokio::test]
-async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_axum() {
-    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Axum).await;
-}
-
-#[tokio::test]
-async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_actix() {
-    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Actix).await;
-}
-
-#[tokio::test]
-async fn a_second_trusted_issuer_reaches_the_api_and_a_third_does_not_warp() {
-    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not(app::Kind::Warp).await;
-}
-
-#[tokio::test]
-async fn everything_survives_a_restart_axum() {
-    notes::everything_survives_a_restart(app::Kind::Axum).await;
-}
-
-#[tokio::test]
-async fn everything_survives_a_restart_actix() {
-    notes::everything_survives_a_restart(app::Kind::Actix).await;
-}
-
-#[tokio::test]
-async fn everything_survives_a_restart_warp() {
-    notes::everything_survives_a_restart(app::Kind::Warp).await;
-}
+per_kind!(
+    realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires,
+    issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not,
+    notes::everything_survives_a_restart,
+);
