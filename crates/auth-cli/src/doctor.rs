@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::{AuthConfigBuilder, KeySet};
+use auth_core::{AuthConfig, AuthConfigBuilder, KeySet};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -169,111 +169,62 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
         }
     };
 
-    // 1. The configuration, as the SDK reads it.
-    let lookup = |name: &str| match name {
-        "AUTH_ISSUER" => issuer.clone(),
-        "AUTH_AUDIENCE" => audience.clone(),
-        other => env(other),
-    };
-    let config = AuthConfigBuilder::from_vars(lookup).and_then(AuthConfigBuilder::build);
-    let config = match config {
-        Ok(config) => {
-            report.push(
-                "configuration",
-                Status::Ok,
-                format!(
-                    "issuer {}, audiences {}",
-                    config.issuer(),
-                    config.audiences().join(", ")
-                ),
-            );
-            config
+    // 1. The configuration, as the SDK reads it: one issuer, or several (AUTH_ISSUERS).
+    let mut issuers: Vec<Option<String>> = vec![issuer.clone()];
+    if let Some(list) = env("AUTH_ISSUERS") {
+        issuers.retain(Option::is_some);
+        for listed in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if !issuers.iter().any(|i| i.as_deref() == Some(listed)) {
+                issuers.push(Some(listed.to_owned()));
+            }
         }
-        Err(e) => {
-            report.fail(
-                "configuration",
-                format!("{}: {}", e.variable(), e.message()),
-                format!("set {} (see docs/verification.md)", e.variable()),
-            );
-            report.print(args.json);
-            return Exit::Failed;
+    }
+    if issuers.is_empty() {
+        report.fail(
+            "configuration",
+            "AUTH_ISSUERS lists no issuer",
+            "set AUTH_ISSUERS to comma-separated issuer URLs",
+        );
+    }
+    let mut primary = None;
+    for issuer in &issuers {
+        let lookup = |name: &str| match name {
+            "AUTH_ISSUER" => issuer.clone(),
+            "AUTH_AUDIENCE" => audience.clone(),
+            other => env(other),
+        };
+        let config = match AuthConfigBuilder::from_vars(lookup).and_then(AuthConfigBuilder::build) {
+            Ok(config) => config,
+            Err(e) => {
+                report.fail(
+                    "configuration",
+                    format!("{}: {}", e.variable(), e.message()),
+                    format!("set {} (see docs/verification.md)", e.variable()),
+                );
+                report.print(args.json);
+                return Exit::Failed;
+            }
+        };
+        report.push(
+            "configuration",
+            Status::Ok,
+            format!(
+                "issuer {}, audiences {}",
+                config.issuer(),
+                config.audiences().join(", ")
+            ),
+        );
+        // 2–3. Discovery and keys, for each trusted issuer.
+        let metadata = issuer_checks(&mut report, &http, &config).await;
+        if primary.is_none() {
+            primary = Some(metadata);
         }
-    };
-
-    // 2. Discovery: reachable, valid, and naming exactly this issuer.
-    let issuer = config.issuer().to_owned();
-    let discovery_url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let metadata = match fetch_json(&http, &discovery_url).await {
-        Ok((doc, date)) => {
-            report.push(
-                "issuer reachable",
-                Status::Ok,
-                format!("GET {discovery_url}: 200"),
-            );
-            clock_skew(&mut report, date);
-            Some(doc)
-        }
-        Err(e) => {
-            report.fail(
-                "issuer reachable",
-                format!("GET {discovery_url}: {e}"),
-                "check AUTH_ISSUER (the exact issuer URL, as the provider names it) and that this machine can reach it",
-            );
-            None
-        }
-    };
-    let Some(metadata) = metadata else {
+    }
+    // The login client and its cookies go to the primary (first) issuer.
+    let Some(Some(metadata)) = primary else {
         report.print(args.json);
         return Exit::Failed;
     };
-    match metadata.get("issuer").and_then(Value::as_str) {
-        Some(named) if named == issuer => {
-            report.push(
-                "discovery issuer",
-                Status::Ok,
-                format!("{named} matches exactly"),
-            );
-        }
-        Some(named) => {
-            let why = issuer_difference(&issuer, named);
-            report.fail(
-                "discovery issuer",
-                format!("the provider calls itself {named:?}, AUTH_ISSUER is {issuer:?}: {why}"),
-                format!("set AUTH_ISSUER={named}"),
-            );
-        }
-        None => report.fail(
-            "discovery issuer",
-            "the discovery document has no issuer",
-            "the provider's discovery document is broken, or AUTH_ISSUER points at something else",
-        ),
-    }
-
-    // 3. The key set: reachable, with usable keys for the configured algorithms.
-    let jwks_uri = config.jwks_uri().map(str::to_owned).or_else(|| {
-        metadata
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
-    match jwks_uri {
-        None => report.fail(
-            "key set",
-            "the discovery document has no jwks_uri",
-            "set AUTH_JWKS_URI to the provider's key-set URL",
-        ),
-        Some(uri) => match fetch_bytes(&http, &uri).await {
-            Err(e) => report.fail(
-                "key set",
-                format!("GET {uri}: {e}"),
-                "check that this machine can reach the provider's jwks_uri",
-            ),
-            Ok(body) => keys(&mut report, &body, config.algorithms(), &uri),
-        },
-    }
 
     // 4. The client's credentials, with a client-credentials request when it may use one.
     let token_endpoint = metadata.get("token_endpoint").and_then(Value::as_str);
@@ -326,6 +277,86 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+/// Discovery and keys for one issuer; its discovery document when it could be read.
+async fn issuer_checks(
+    report: &mut Report,
+    http: &reqwest::Client,
+    config: &AuthConfig,
+) -> Option<serde_json::Map<String, Value>> {
+    // 2. Discovery: reachable, valid, and naming exactly this issuer.
+    let issuer = config.issuer().to_owned();
+    let discovery_url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let metadata = match fetch_json(http, &discovery_url).await {
+        Ok((doc, date)) => {
+            report.push(
+                "issuer reachable",
+                Status::Ok,
+                format!("GET {discovery_url}: 200"),
+            );
+            clock_skew(report, date);
+            Some(doc)
+        }
+        Err(e) => {
+            report.fail(
+                "issuer reachable",
+                format!("GET {discovery_url}: {e}"),
+                "check AUTH_ISSUER (the exact issuer URL, as the provider names it) and that this machine can reach it",
+            );
+            None
+        }
+    };
+    let metadata = metadata?;
+    match metadata.get("issuer").and_then(Value::as_str) {
+        Some(named) if named == issuer => {
+            report.push(
+                "discovery issuer",
+                Status::Ok,
+                format!("{named} matches exactly"),
+            );
+        }
+        Some(named) => {
+            let why = issuer_difference(&issuer, named);
+            report.fail(
+                "discovery issuer",
+                format!("the provider calls itself {named:?}, AUTH_ISSUER is {issuer:?}: {why}"),
+                format!("set AUTH_ISSUER={named}"),
+            );
+        }
+        None => report.fail(
+            "discovery issuer",
+            "the discovery document has no issuer",
+            "the provider's discovery document is broken, or AUTH_ISSUER points at something else",
+        ),
+    }
+
+    // 3. The key set: reachable, with usable keys for the configured algorithms.
+    let jwks_uri = config.jwks_uri().map(str::to_owned).or_else(|| {
+        metadata
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    match jwks_uri {
+        None => report.fail(
+            "key set",
+            "the discovery document has no jwks_uri",
+            "set AUTH_JWKS_URI to the provider's key-set URL",
+        ),
+        Some(uri) => match fetch_bytes(http, &uri).await {
+            Err(e) => report.fail(
+                "key set",
+                format!("GET {uri}: {e}"),
+                "check that this machine can reach the provider's jwks_uri",
+            ),
+            Ok(body) => keys(report, &body, config.algorithms(), &uri),
+        },
+    }
+    Some(metadata)
 }
 
 /// A JSON object and the answer's `Date`.

@@ -185,3 +185,30 @@ fn the_text_report_has_one_line_per_check_and_a_verdict() {
     assert!(text.trim_end().ends_with("1 check(s) failed"), "{text}");
     assert!(!text.contains("wrong-secret"));
 }
+
+#[test]
+fn every_issuer_of_auth_issuers_is_checked() {
+    let primary = start();
+    let partner = start();
+    let base = good(&primary.issuer);
+    let both = format!("{},{}", primary.issuer.issuer(), partner.issuer.issuer());
+    let mut vars = with(&base, "AUTH_ISSUER", None);
+    vars.push(("AUTH_ISSUERS", both.as_str()));
+    let (code, report, all) = doctor(&vars);
+    assert_eq!(code, Some(0), "{all}");
+    let reachable = report["checks"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["name"] == "issuer reachable" && c["status"] == "ok")
+                .count()
+        })
+        .unwrap_or_default();
+    assert_eq!(reachable, 2, "both issuers checked: {all}");
+    let broken = format!("{},http://127.0.0.1:1", primary.issuer.issuer());
+    let mut vars = with(&base, "AUTH_ISSUER", None);
+    vars.push(("AUTH_ISSUERS", broken.as_str()));
+    let (code, report, all) = doctor(&vars);
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(report["ok"], false);
+}
