@@ -350,19 +350,19 @@ fn realtime(b: &Browser, name: &str, app: &str, issuer: &str) -> Result<(), Stri
             client.display()
         )
     })?;
-    step("socket.io-client loaded into the page", || {
-        b.script(
+    // Loaded again after each navigation: a new page has no `io`.
+    let load_client = || {
+        let kind = b.script(
             &format!("{library}\nwindow.__io = io; return typeof io;"),
             &[],
-        )
-        .and_then(|t| {
-            if t == "function" {
-                Ok(())
-            } else {
-                Err(format!("typeof io: {t}"))
-            }
-        })
-    })?;
+        )?;
+        if kind == "function" {
+            Ok(())
+        } else {
+            Err(format!("typeof io: {kind}"))
+        }
+    };
+    step("socket.io-client loaded into the page", load_client)?;
     const SOCKET_IO: &str = r#"
         const [namespace, transports, done] = arguments;
         const socket = window.__io(location.origin + namespace, { transports, reconnection: false, forceNew: true });
@@ -399,10 +399,7 @@ fn realtime(b: &Browser, name: &str, app: &str, issuer: &str) -> Result<(), Stri
         "signed out: Socket.IO from the page is refused with token_missing",
         || {
             b.goto(&home)?;
-            b.script(
-                &format!("{library}\nwindow.__io = io; return typeof io;"),
-                &[],
-            )?;
+            load_client()?;
             let got = b.script_async(SOCKET_IO, &[json!("/"), json!(["websocket"])])?;
             let refused: Value = got["refused"]
                 .as_str()

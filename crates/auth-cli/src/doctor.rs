@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use auth_core::{AuthConfig, AuthConfigBuilder, KeySet};
+use auth_core::{AuthConfig, KeySet};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -169,42 +169,26 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
         }
     };
 
-    // 1. The configuration, as the SDK reads it: one issuer, or several (AUTH_ISSUERS).
-    let mut issuers: Vec<Option<String>> = vec![issuer.clone()];
-    if let Some(list) = env("AUTH_ISSUERS") {
-        issuers.retain(Option::is_some);
-        for listed in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            if !issuers.iter().any(|i| i.as_deref() == Some(listed)) {
-                issuers.push(Some(listed.to_owned()));
-            }
+    // 1. The configuration, exactly as the SDK reads it: one issuer, or several (AUTH_ISSUERS).
+    let lookup = |name: &str| match name {
+        "AUTH_ISSUER" => issuer.clone(),
+        "AUTH_AUDIENCE" => audience.clone(),
+        other => env(other),
+    };
+    let configs = match AuthConfig::all_from_vars(lookup) {
+        Ok(configs) => configs,
+        Err(e) => {
+            report.fail(
+                "configuration",
+                format!("{}: {}", e.variable(), e.message()),
+                format!("set {} (see docs/verification.md)", e.variable()),
+            );
+            report.print(args.json);
+            return Exit::Failed;
         }
-    }
-    if issuers.is_empty() {
-        report.fail(
-            "configuration",
-            "AUTH_ISSUERS lists no issuer",
-            "set AUTH_ISSUERS to comma-separated issuer URLs",
-        );
-    }
+    };
     let mut primary = None;
-    for issuer in &issuers {
-        let lookup = |name: &str| match name {
-            "AUTH_ISSUER" => issuer.clone(),
-            "AUTH_AUDIENCE" => audience.clone(),
-            other => env(other),
-        };
-        let config = match AuthConfigBuilder::from_vars(lookup).and_then(AuthConfigBuilder::build) {
-            Ok(config) => config,
-            Err(e) => {
-                report.fail(
-                    "configuration",
-                    format!("{}: {}", e.variable(), e.message()),
-                    format!("set {} (see docs/verification.md)", e.variable()),
-                );
-                report.print(args.json);
-                return Exit::Failed;
-            }
-        };
+    for config in &configs {
         report.push(
             "configuration",
             Status::Ok,
@@ -215,7 +199,7 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
             ),
         );
         // 2–3. Discovery and keys, for each trusted issuer.
-        let metadata = issuer_checks(&mut report, &http, &config).await;
+        let metadata = issuer_checks(&mut report, &http, config).await;
         if primary.is_none() {
             primary = Some(metadata);
         }
@@ -558,15 +542,7 @@ async fn credentials(
 
 fn form_encode(s: &str) -> String {
     // RFC 6749 §2.3.1: both parts form-urlencoded before Basic.
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn redirect_uri(

@@ -249,6 +249,57 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// Every trusted issuer's configuration from the environment, the primary first: one for
+    /// `AUTH_ISSUER`, or one per issuer of `AUTH_ISSUERS` (comma-separated, each sharing the
+    /// other `AUTH_*` settings; `AUTH_ISSUER`, when also set, is the primary). What
+    /// [`Verifier::from_env`](crate::Verifier::from_env) and `auth doctor` read.
+    ///
+    /// # Errors
+    /// `config_invalid` naming the variable; `AUTH_JWKS_URI` with `AUTH_ISSUERS` (each issuer's
+    /// keys are discovered).
+    pub fn all_from_vars(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<AuthConfig>, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let Some(list) = get("AUTH_ISSUERS") else {
+            return Ok(vec![AuthConfigBuilder::from_vars(&lookup)?.build()?]);
+        };
+        if get("AUTH_JWKS_URI").is_some() {
+            return Err(ConfigError::new(
+                "AUTH_JWKS_URI",
+                "cannot be shared by several issuers (AUTH_ISSUERS): each one's keys are discovered",
+            ));
+        }
+        let mut issuers: Vec<String> = get("AUTH_ISSUER")
+            .into_iter()
+            .map(|i| i.trim().to_owned())
+            .collect();
+        for issuer in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if !issuers.iter().any(|known| known == issuer) {
+                issuers.push(issuer.to_owned());
+            }
+        }
+        if issuers.is_empty() {
+            return Err(ConfigError::new("AUTH_ISSUERS", "lists no issuer"));
+        }
+        issuers
+            .iter()
+            .map(|issuer| {
+                let one = |name: &str| match name {
+                    "AUTH_ISSUER" => Some(issuer.clone()),
+                    _ => lookup(name),
+                };
+                AuthConfigBuilder::from_vars(one)?.build().map_err(|e| {
+                    if e.variable() == "AUTH_ISSUER" {
+                        ConfigError::new("AUTH_ISSUERS", format!("{issuer}: {}", e.message()))
+                    } else {
+                        e
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// How long an introspection answer may stand in for a missing `exp`.
     pub(crate) fn introspection_max_ttl(&self) -> Duration {
         self.introspection

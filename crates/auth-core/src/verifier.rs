@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::alg::Algorithm;
 use crate::claims::{self, Claims, NumericDate};
-use crate::config::{AuthConfig, AuthConfigBuilder, ConfigError};
+use crate::config::{AuthConfig, ConfigError};
 use crate::discovery::{Discovery, ProviderMetadata};
 use crate::error::{AuthError, ErrorCode, TokenInvalidReason as R};
 use crate::http::HttpClient;
@@ -132,42 +132,7 @@ impl Verifier {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Verifier, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let Some(list) = get("AUTH_ISSUERS") else {
-            return Verifier::new(AuthConfigBuilder::from_vars(&lookup)?.build()?);
-        };
-        if get("AUTH_JWKS_URI").is_some() {
-            return Err(ConfigError::new(
-                "AUTH_JWKS_URI",
-                "cannot be shared by several issuers (AUTH_ISSUERS): each one's keys are discovered",
-            ));
-        }
-        let mut issuers: Vec<String> = get("AUTH_ISSUER")
-            .into_iter()
-            .map(|i| i.trim().to_owned())
-            .collect();
-        for issuer in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            if !issuers.iter().any(|known| known == issuer) {
-                issuers.push(issuer.to_owned());
-            }
-        }
-        let configs = issuers
-            .iter()
-            .map(|issuer| {
-                let one = |name: &str| match name {
-                    "AUTH_ISSUER" => Some(issuer.clone()),
-                    _ => lookup(name),
-                };
-                AuthConfigBuilder::from_vars(one)?.build().map_err(|e| {
-                    if e.variable() == "AUTH_ISSUER" {
-                        ConfigError::new("AUTH_ISSUERS", format!("{issuer}: {}", e.message()))
-                    } else {
-                        e
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Verifier::with_issuers(configs)
+        Verifier::with_issuers(AuthConfig::all_from_vars(lookup)?)
     }
 
     /// The configuration.
@@ -195,13 +160,7 @@ impl Verifier {
     /// # Errors
     /// `discovery_failed` (503, retryable).
     pub async fn provider_metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
-        match &self.primary().discovery {
-            Some(d) => d.metadata().await,
-            None => Err(AuthError::new(
-                ErrorCode::DiscoveryFailed,
-                "discovery is not configured",
-            )),
-        }
+        self.primary().metadata().await
     }
 
     /// The HTTP client (shared with the session engine's token-endpoint calls).

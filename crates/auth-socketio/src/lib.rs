@@ -445,7 +445,7 @@ async fn reauthenticate<A: Adapter>(
         return;
     };
     let token = match payload {
-        Ok(Json::String(token)) => token_field(Some(&Json::String(token))),
+        Ok(bare @ Json::String(_)) => token_field(Some(&bare)),
         Ok(Json::Object(fields)) => token_field(fields.get("token")),
         _ => Err(AuthError::new(
             ErrorCode::InvalidRequest,
