@@ -212,9 +212,10 @@ impl Introspector {
             secret: Some(self.settings.secret.expose()),
             method: Some(self.settings.method),
             timeout: self.settings.timeout,
+            key: None,
         };
         let form = [("token", token), ("token_type_hint", "access_token")];
-        let request = client_form(&client, &endpoint, &form, MAX_RESPONSE);
+        let request = client_form(&client, &endpoint, &form, MAX_RESPONSE)?;
         let response = send(&*issuer.http, request).await.map_err(|e| {
             tracing::warn!(error = %e, "introspection endpoint unreachable");
             unavailable("the token introspection endpoint is unreachable").with_source(e)

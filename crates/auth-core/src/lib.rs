@@ -60,6 +60,7 @@ mod alg;
 pub mod api_key;
 mod authenticator;
 mod claims;
+mod client_key;
 mod config;
 mod discovery;
 mod error;
@@ -87,6 +88,7 @@ pub use authenticator::{
     HookContext, ProvisionedUser, TokenSource,
 };
 pub use claims::{Audience, ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate, Scopes};
+pub use client_key::ClientKey;
 pub use config::{
     AuthConfig, AuthConfigBuilder, Clock, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
     JwksPolicy, MAX_LEEWAY, Secret,

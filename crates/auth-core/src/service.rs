@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 
+use crate::ClientKey;
 use crate::config::{ConfigError, JwksPolicy, Secret};
 use crate::discovery::Discovery;
 use crate::error::{AuthError, ErrorCode};
@@ -86,7 +87,7 @@ pub struct ServiceClient {
 struct Inner {
     endpoint: Endpoint,
     client_id: String,
-    secret: Secret,
+    credential: Credential,
     method: ClientAuth,
     scope: Option<String>,
     resources: Vec<String>,
@@ -99,6 +100,15 @@ struct Inner {
     cached: ArcSwapOption<Cached>,
     /// Held by the one fetch in flight: concurrent callers wait for it, then read its result.
     fetching: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What proves the client's identity.
+enum Credential {
+    Secret(Secret),
+    Key {
+        key: ClientKey,
+        audience: Option<String>,
+    },
 }
 
 struct Cached {
@@ -128,6 +138,8 @@ impl ServiceClient {
             token_endpoint: None,
             client_id: client_id.into(),
             secret: None,
+            key: None,
+            assertion_audience: None,
             method: ClientAuth::Basic,
             scope: None,
             resources: Vec::new(),
@@ -146,8 +158,11 @@ impl ServiceClient {
     /// |---|---|
     /// | `AUTH_ISSUER` | the issuer (its token endpoint is discovered) |
     /// | `AUTH_TOKEN_ENDPOINT` | the token endpoint, skipping discovery (optional) |
-    /// | `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` | the credentials (required) |
-    /// | `AUTH_CLIENT_AUTH` | `client_secret_basic` (default) or `client_secret_post` |
+    /// | `AUTH_CLIENT_ID` | the client id (required) |
+    /// | `AUTH_CLIENT_SECRET` | its secret (required unless a private key is given) |
+    /// | `AUTH_CLIENT_KEY_FILE` | a PEM private key for `private_key_jwt` (RFC 7523), or `AUTH_CLIENT_KEY` with the PEM text; `AUTH_CLIENT_KEY_ID` / `AUTH_CLIENT_KEY_ALG` override its `kid` (default: RFC 7638 thumbprint) and algorithm |
+    /// | `AUTH_CLIENT_ASSERTION_AUDIENCE` | the assertions' `aud` (optional: the token endpoint) |
+    /// | `AUTH_CLIENT_AUTH` | `client_secret_basic` (default with a secret), `client_secret_post` or `private_key_jwt` (default with a key) |
     /// | `AUTH_CLIENT_SCOPE` | scopes to ask for, space-separated (optional) |
     /// | `AUTH_CLIENT_RESOURCE` | RFC 8707 resource indicators, comma-separated (optional) |
     ///
@@ -172,23 +187,28 @@ impl ServiceClient {
         let issuer = get("AUTH_ISSUER").unwrap_or_default();
         let client_id = get("AUTH_CLIENT_ID")
             .ok_or_else(|| ConfigError::new("AUTH_CLIENT_ID", "is required"))?;
-        let secret = get("AUTH_CLIENT_SECRET")
-            .ok_or_else(|| ConfigError::new("AUTH_CLIENT_SECRET", "is required"))?;
-        let mut b = ServiceClient::builder(issuer, client_id).client_secret(secret);
+        let mut b = ServiceClient::builder(issuer, client_id);
+        if let Some(secret) = get("AUTH_CLIENT_SECRET") {
+            b = b.client_secret(secret);
+        }
+        if let Some(key) = crate::client_key::key_from_vars(&get)? {
+            b = b.client_key(key);
+        }
+        if let Some(audience) = get("AUTH_CLIENT_ASSERTION_AUDIENCE") {
+            b = b.client_assertion_audience(audience);
+        }
         if let Some(endpoint) = get("AUTH_TOKEN_ENDPOINT") {
             b = b.token_endpoint(endpoint);
         }
-        match get("AUTH_CLIENT_AUTH").as_deref() {
-            None | Some("client_secret_basic") => {}
-            Some("client_secret_post") => b = b.client_auth(ClientAuth::Post),
-            Some(other) => {
+        match crate::client_key::method_from_vars(&get)? {
+            None => {}
+            Some(ClientAuth::None) => {
                 return Err(ConfigError::new(
                     "AUTH_CLIENT_AUTH",
-                    format!(
-                        "{other:?} is not supported: client_secret_basic or client_secret_post"
-                    ),
+                    "the client_credentials grant needs a confidential client: client_secret_basic, client_secret_post or private_key_jwt",
                 ));
             }
+            Some(method) => b = b.client_auth(method),
         }
         if let Some(scope) = get("AUTH_CLIENT_SCOPE") {
             b = b.scope(scope);
@@ -330,11 +350,21 @@ impl ServiceClient {
         if let Some(audience) = &inner.audience {
             form.push(("audience", audience));
         }
-        let client = OAuthClient {
-            id: &inner.client_id,
-            secret: Some(inner.secret.expose()),
-            method: Some(inner.method),
-            timeout: inner.timeout,
+        let client = match &inner.credential {
+            Credential::Secret(secret) => OAuthClient {
+                id: &inner.client_id,
+                secret: Some(secret.expose()),
+                method: Some(inner.method),
+                timeout: inner.timeout,
+                key: None,
+            },
+            Credential::Key { key, audience } => OAuthClient {
+                id: &inner.client_id,
+                secret: None,
+                method: Some(ClientAuth::PrivateKeyJwt),
+                timeout: inner.timeout,
+                key: Some((key, audience.as_deref())),
+            },
         };
         let requested = SystemTime::now();
         let tokens = oauth::token_request_to(&*inner.http, &client, &endpoint, &form).await?;
@@ -366,6 +396,8 @@ pub struct ServiceClientBuilder {
     token_endpoint: Option<String>,
     client_id: String,
     secret: Option<Secret>,
+    key: Option<ClientKey>,
+    assertion_audience: Option<String>,
     method: ClientAuth,
     scope: Option<String>,
     resources: Vec<String>,
@@ -394,8 +426,24 @@ impl ServiceClientBuilder {
     }
 
     /// How the secret is sent: [`ClientAuth::Basic`] (default) or [`ClientAuth::Post`].
+    /// With a [`client_key`](Self::client_key) the method is `private_key_jwt`.
     pub fn client_auth(mut self, method: ClientAuth) -> Self {
         self.method = method;
+        self
+    }
+
+    /// Authenticates with `private_key_jwt` (RFC 7523 §2.2): each token request carries a
+    /// fresh one-minute JWT signed with `key`, instead of a shared secret.
+    pub fn client_key(mut self, key: ClientKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` assertions: by default the token endpoint (OpenID
+    /// Connect Core §9; Okta and Entra ID require it); the issuer identifier for providers that
+    /// follow RFC 7523bis and want it.
+    pub fn client_assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion_audience = Some(audience.into());
         self
     }
 
@@ -455,9 +503,25 @@ impl ServiceClientBuilder {
     /// # Errors
     /// `config_invalid`: no secret, no issuer nor token endpoint, an invalid URL.
     pub fn build(self) -> Result<ServiceClient, ConfigError> {
-        let secret = self
-            .secret
-            .ok_or_else(|| ConfigError::new("AUTH_CLIENT_SECRET", "is required"))?;
+        let credential = match (self.key, self.secret, self.method) {
+            (Some(key), _, ClientAuth::Basic | ClientAuth::PrivateKeyJwt) => Credential::Key {
+                key,
+                audience: self.assertion_audience,
+            },
+            (None, _, ClientAuth::PrivateKeyJwt) => {
+                return Err(ConfigError::new(
+                    "AUTH_CLIENT_KEY_FILE",
+                    "private_key_jwt needs the client's private key",
+                ));
+            }
+            (_, Some(secret), _) => Credential::Secret(secret),
+            (_, None, _) => {
+                return Err(ConfigError::new(
+                    "AUTH_CLIENT_SECRET",
+                    "is required (or a private key: AUTH_CLIENT_KEY_FILE)",
+                ));
+            }
+        };
         if self.method == ClientAuth::None {
             return Err(ConfigError::new(
                 "AUTH_CLIENT_AUTH",
@@ -495,7 +559,7 @@ impl ServiceClientBuilder {
             inner: Arc::new(Inner {
                 endpoint,
                 client_id: self.client_id,
-                secret,
+                credential,
                 method: self.method,
                 scope: self.scope,
                 resources: self.resources,

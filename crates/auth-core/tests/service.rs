@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use auth_core::service::ServiceClient;
 use auth_core::session::ClientAuth;
-use auth_core::{AuthConfig, ErrorCode, NoExtraClaims, Verifier};
+use auth_core::{AuthConfig, ClientKey, ErrorCode, NoExtraClaims, Verifier};
 use auth_issuer::{Fault, TestClient, TestIssuer};
 
 const ID: &str = "orders-worker";
@@ -184,7 +184,7 @@ fn configuration_errors_name_the_variable() {
     };
     assert!(ServiceClient::from_vars(with_endpoint).is_ok());
     let bad_method = |name: &str| match name {
-        "AUTH_CLIENT_AUTH" => Some("private_key_jwt".to_owned()),
+        "AUTH_CLIENT_AUTH" => Some("tls_client_auth".to_owned()),
         "AUTH_ISSUER" => Some("https://idp.example.com".to_owned()),
         other => lookup(other),
     };
@@ -193,6 +193,28 @@ fn configuration_errors_name_the_variable() {
             .expect_err("method")
             .variable(),
         "AUTH_CLIENT_AUTH"
+    );
+    let key_missing = |name: &str| match name {
+        "AUTH_CLIENT_AUTH" => Some("private_key_jwt".to_owned()),
+        "AUTH_ISSUER" => Some("https://idp.example.com".to_owned()),
+        other => lookup(other),
+    };
+    assert_eq!(
+        ServiceClient::from_vars(key_missing)
+            .expect_err("no key")
+            .variable(),
+        "AUTH_CLIENT_KEY_FILE"
+    );
+    let unreadable = |name: &str| match name {
+        "AUTH_CLIENT_KEY_FILE" => Some("/nonexistent/key.pem".to_owned()),
+        "AUTH_ISSUER" => Some("https://idp.example.com".to_owned()),
+        other => lookup(other),
+    };
+    assert_eq!(
+        ServiceClient::from_vars(unreadable)
+            .expect_err("no file")
+            .variable(),
+        "AUTH_CLIENT_KEY_FILE"
     );
 }
 
@@ -224,4 +246,95 @@ async fn bearer_puts_the_token_on_a_reqwest_request_and_invalidate_forgets_it() 
         "a new token after invalidate"
     );
     assert_eq!(issuer.requests_to("/token"), 2);
+}
+
+const CLIENT_KEY: &str = include_str!("data/client-p256.pem");
+
+#[tokio::test]
+async fn private_key_jwt_obtains_tokens_with_a_fresh_assertion_each_time() {
+    let key = ClientKey::from_pem(CLIENT_KEY).expect("key");
+    let issuer = issuer_with(TestClient::private_key_jwt(ID, key.public_jwk())).await;
+    let service = ServiceClient::builder(issuer.issuer(), ID)
+        .client_key(key.clone())
+        .build()
+        .expect("client");
+    let first = service.access_token().await.expect("token");
+    service.invalidate();
+    // A second request signs a new assertion (a fresh jti): the issuer refuses replays.
+    let second = service.access_token().await.expect("token again");
+    assert_ne!(first.secret(), second.secret());
+    assert_eq!(issuer.requests_to("/token"), 2);
+    assert!(!format!("{service:?}").contains("BEGIN"));
+
+    // The issuer identifier as the audience (RFC 7523bis) is accepted as well.
+    let to_issuer = ServiceClient::builder(issuer.issuer(), ID)
+        .client_key(key)
+        .client_assertion_audience(issuer.issuer())
+        .build()
+        .expect("client");
+    assert!(to_issuer.access_token().await.is_ok());
+}
+
+#[tokio::test]
+async fn private_key_jwt_from_the_environment_with_an_ed25519_key() {
+    use aws_lc_rs::signature::Ed25519KeyPair;
+    use base64::Engine as _;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).expect("ed");
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+    );
+    let dir = std::env::temp_dir().join(format!("auth-core-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("ed25519.pem");
+    std::fs::write(&path, &pem).expect("write");
+    let key = ClientKey::from_pem(&pem).expect("key");
+    assert_eq!(key.algorithm(), auth_core::Algorithm::EdDSA);
+    let issuer = issuer_with(TestClient::private_key_jwt(ID, key.public_jwk())).await;
+    let vars = |name: &str| match name {
+        "AUTH_ISSUER" => Some(issuer.issuer().to_owned()),
+        "AUTH_CLIENT_ID" => Some(ID.to_owned()),
+        "AUTH_CLIENT_KEY_FILE" => Some(path.display().to_string()),
+        _ => None,
+    };
+    let service = ServiceClient::from_vars(vars).expect("client from env");
+    assert!(service.access_token().await.is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_unregistered_key_is_config_invalid_and_not_retried() {
+    let registered = ClientKey::from_pem(CLIENT_KEY).expect("key");
+    let issuer = issuer_with(TestClient::private_key_jwt(ID, registered.public_jwk())).await;
+    let other = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .expect("ec");
+    use base64::Engine as _;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(other.as_ref())
+    );
+    // Same kid as the registered key, different key: the signature does not verify.
+    let wrong = ClientKey::from_pem(&pem)
+        .expect("key")
+        .with_kid(registered.kid());
+    let service = ServiceClient::builder(issuer.issuer(), ID)
+        .client_key(wrong)
+        .retries(3, Duration::from_millis(50))
+        .build()
+        .expect("client");
+    let error = service.access_token().await.expect_err("refused");
+    assert_eq!(error.code(), ErrorCode::ConfigInvalid);
+    assert_eq!(issuer.requests_to("/token"), 1, "no retry of a refusal");
+    // A secret is not accepted from a private_key_jwt client either.
+    let secret = ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret(SECRET)
+        .build()
+        .expect("client");
+    assert_eq!(
+        secret.access_token().await.expect_err("refused").code(),
+        ErrorCode::ConfigInvalid
+    );
 }

@@ -94,6 +94,8 @@ pub(crate) struct Grants {
     refresh: HashMap<String, Refresh>,
     /// Revoked access tokens: `jti` to `exp`, forgotten once expired.
     revoked_access: HashMap<String, i64>,
+    /// Client assertion ids seen (`client id \0 jti`) to when they may be forgotten.
+    assertion_ids: HashMap<String, i64>,
     refresh_issued: u64,
 }
 
@@ -296,6 +298,12 @@ impl Grants {
     pub(crate) fn revoke_access_token(&mut self, jti: &str, exp: i64, now: i64) {
         self.revoked_access.retain(|_, &mut exp| exp > now);
         self.revoked_access.insert(jti.to_owned(), exp);
+    }
+
+    /// Records a client assertion's id until `until`; `false` when it was seen before.
+    pub(crate) fn use_assertion_id(&mut self, id: &str, until: i64, now: i64) -> bool {
+        self.assertion_ids.retain(|_, &mut until| until > now);
+        self.assertion_ids.insert(id.to_owned(), until).is_none()
     }
 
     pub(crate) fn is_access_token_revoked(&self, jti: &str) -> bool {

@@ -627,3 +627,69 @@ impl KeyStore {
         self.entries.iter().filter(|e| e.published).map(|e| &e.key)
     }
 }
+
+/// Whether `signature` is a valid `alg` signature of `message` by the public JWK `jwk` (a
+/// client's registered key). The key's type must fit `alg`, and its `alg`, when present, equal it.
+pub(crate) fn verify_with_jwk(
+    jwk: &Map<String, Value>,
+    alg: Alg,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let member = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+    };
+    if jwk
+        .get("alg")
+        .and_then(Value::as_str)
+        .is_some_and(|a| a != alg.name())
+    {
+        return false;
+    }
+    let kty = jwk.get("kty").and_then(Value::as_str);
+    let crv = jwk.get("crv").and_then(Value::as_str);
+    match alg {
+        Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
+            let (Some("RSA"), Some(n), Some(e)) = (kty, member("n"), member("e")) else {
+                return false;
+            };
+            let params: &signature::RsaParameters = match alg {
+                Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                Alg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                Alg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+                Alg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+                _ => &signature::RSA_PSS_2048_8192_SHA512,
+            };
+            signature::RsaPublicKeyComponents { n: &n, e: &e }
+                .verify(params, message, signature)
+                .is_ok()
+        }
+        Alg::Es256 | Alg::Es384 => {
+            let want = if alg == Alg::Es256 { "P-256" } else { "P-384" };
+            let (Some("EC"), Some(crv), Some(x), Some(y)) = (kty, crv, member("x"), member("y"))
+            else {
+                return false;
+            };
+            if crv != want {
+                return false;
+            }
+            let mut point = vec![4u8];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            signature::UnparsedPublicKey::new(alg.verification(), &point)
+                .verify(message, signature)
+                .is_ok()
+        }
+        Alg::EdDsa => {
+            let (Some("OKP"), Some("Ed25519"), Some(x)) = (kty, crv, member("x")) else {
+                return false;
+            };
+            signature::UnparsedPublicKey::new(&signature::ED25519, &x)
+                .verify(message, signature)
+                .is_ok()
+        }
+    }
+}

@@ -55,6 +55,11 @@ pub(crate) struct Lifetimes {
     pub(crate) id: Duration,
 }
 
+/// The algorithms accepted for `private_key_jwt` client assertions.
+const ASSERTION_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
 /// Users, clients and the grants issued to them.
 #[derive(Debug)]
 pub(crate) struct Provider {
@@ -185,11 +190,14 @@ impl Shared {
             "id_token_signing_alg_values_supported": algs,
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "none"],
+                ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
             "revocation_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "none"],
+                ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
             "introspection_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post"],
+                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
             "authorization_response_iss_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

@@ -150,6 +150,9 @@ pub enum ClientAuth {
     Post,
     /// `none`: a public client sends its `client_id` and no secret.
     None,
+    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT signed with a key
+    /// registered for the client (see [`TestClient::private_key_jwt`]).
+    PrivateKeyJwt,
 }
 
 /// A client (relying party) registered at the issuer.
@@ -176,6 +179,8 @@ pub struct TestClient {
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
     refresh_tokens: bool,
+    /// Public JWKs of a `private_key_jwt` client.
+    jwks: Vec<serde_json::Map<String, Value>>,
 }
 
 impl fmt::Debug for TestClient {
@@ -187,6 +192,7 @@ impl fmt::Debug for TestClient {
             .field("redirect_uris", &self.redirect_uris)
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
             .field("refresh_tokens", &self.refresh_tokens)
+            .field("jwks", &self.jwks.len())
             .finish()
     }
 }
@@ -204,6 +210,7 @@ impl TestClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             refresh_tokens: true,
+            jwks: Vec::new(),
         }
     }
 
@@ -217,7 +224,37 @@ impl TestClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             refresh_tokens: true,
+            jwks: Vec::new(),
         }
+    }
+
+    /// A confidential client that authenticates with `private_key_jwt` (RFC 7523): each
+    /// request carries a JWT (`iss` = `sub` = the client id, `aud` the issuer or the endpoint,
+    /// `exp`, a single-use `jti`) signed with the private half of `public_jwk` (an RSA, EC or
+    /// OKP JWK). Call [`jwk`](Self::jwk) to register more keys. Secrets are refused.
+    pub fn private_key_jwt(client_id: impl Into<String>, public_jwk: Value) -> Self {
+        Self {
+            id: client_id.into(),
+            secret: None,
+            auth: Some(ClientAuth::PrivateKeyJwt),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            refresh_tokens: true,
+            jwks: Vec::new(),
+        }
+        .jwk(public_jwk)
+    }
+
+    /// Registers one more public JWK for `private_key_jwt` (a value that is not a JSON object is
+    /// ignored; private members are dropped).
+    pub fn jwk(mut self, public_jwk: Value) -> Self {
+        if let Value::Object(mut jwk) = public_jwk {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+                jwk.remove(private);
+            }
+            self.jwks.push(jwk);
+        }
+        self
     }
 
     /// Registers a redirect URI (exact string; call again for more).
@@ -266,9 +303,19 @@ impl TestClient {
         self.secret.as_deref()
     }
 
-    /// Whether the client authenticates with a secret (and may use `client_credentials`).
+    /// Whether the client authenticates with a secret or a key (and may use
+    /// `client_credentials`).
     pub(crate) fn is_confidential(&self) -> bool {
-        self.secret.is_some() && self.auth != Some(ClientAuth::None)
+        match self.auth {
+            Some(ClientAuth::PrivateKeyJwt) => true,
+            Some(ClientAuth::None) => false,
+            _ => self.secret.is_some(),
+        }
+    }
+
+    /// The public keys of a `private_key_jwt` client.
+    pub(crate) fn jwks(&self) -> &[serde_json::Map<String, Value>] {
+        &self.jwks
     }
 
     /// Whether `method` is an accepted way for this client to authenticate.

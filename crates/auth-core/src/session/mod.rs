@@ -58,6 +58,23 @@ pub enum ClientAuth {
     Post,
     /// A public client: no secret, PKCE only.
     None,
+    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT signed with the
+    /// client's [`ClientKey`](crate::ClientKey), whose public key the provider has registered.
+    PrivateKeyJwt,
+}
+
+impl ClientAuth {
+    /// The method's registered name (`client_secret_basic`, `client_secret_post`, `none`,
+    /// `private_key_jwt`), as in `token_endpoint_auth_method`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+            Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 /// The `SameSite` attribute.
@@ -107,6 +124,8 @@ pub struct SessionConfig {
     pub(crate) return_to_origins: Vec<String>,
     pub(crate) clear_policy: ClearPolicy,
     pub(crate) client_auth: Option<ClientAuth>,
+    pub(crate) client_key: Option<crate::ClientKey>,
+    pub(crate) assertion_audience: Option<String>,
     pub(crate) end_session: bool,
     pub(crate) post_logout_path: String,
     pub(crate) flow_ttl: Duration,
@@ -216,6 +235,8 @@ pub struct SessionConfigBuilder {
     return_to_origins: Vec<String>,
     clear_policy: ClearPolicy,
     client_auth: Option<ClientAuth>,
+    client_key: Option<crate::ClientKey>,
+    assertion_audience: Option<String>,
     end_session: Option<bool>,
     post_logout_path: Option<String>,
     flow_ttl: Option<Duration>,
@@ -242,6 +263,9 @@ impl SessionConfigBuilder {
     /// | `APP_URL` | where the app is served, e.g. `https://app.example.com` (required) |
     /// | `AUTH_CLIENT_ID` | the OAuth client id registered with the provider (required) |
     /// | `AUTH_CLIENT_SECRET` | its secret (optional: without it the app is a public client, PKCE only) |
+    /// | `AUTH_CLIENT_KEY_FILE` | a PEM private key for `private_key_jwt` instead of a secret (or `AUTH_CLIENT_KEY`: the PEM text); `AUTH_CLIENT_KEY_ID` and `AUTH_CLIENT_KEY_ALG` override its `kid` and algorithm |
+    /// | `AUTH_CLIENT_AUTH` | `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none` (optional: chosen from the credentials given) |
+    /// | `AUTH_CLIENT_ASSERTION_AUDIENCE` | the `aud` of `private_key_jwt` assertions (optional: the endpoint called) |
     /// | `AUTH_COOKIE_SECRET` | 32+ characters sealing the cookies (optional: without it an ephemeral key is used and a warning logged, so sessions end at every restart) |
     /// | `AUTH_COOKIE_SECRET_OLD` | older cookie secrets, comma-separated, still accepted for reading (optional) |
     /// | `AUTH_SCOPES` | requested scopes, space-separated (optional) |
@@ -283,6 +307,15 @@ impl SessionConfigBuilder {
         }
         if let Some(secret) = get("AUTH_CLIENT_SECRET") {
             b = b.client_secret(secret);
+        }
+        if let Some(key) = crate::client_key::key_from_vars(&get)? {
+            b = b.client_key(key);
+        }
+        if let Some(method) = crate::client_key::method_from_vars(&get)? {
+            b = b.client_auth(method);
+        }
+        if let Some(audience) = get("AUTH_CLIENT_ASSERTION_AUDIENCE") {
+            b = b.client_assertion_audience(audience);
         }
         if let Some(secret) = get("AUTH_COOKIE_SECRET") {
             b = b.cookie_secret(secret);
@@ -431,10 +464,25 @@ impl SessionConfigBuilder {
         self
     }
 
-    /// The token-endpoint client authentication (default: Basic with a client secret, none
-    /// without).
+    /// The token-endpoint client authentication (default: `private_key_jwt` with a
+    /// [`client_key`](Self::client_key), else Basic with a client secret, else none).
     pub fn client_auth(mut self, method: ClientAuth) -> Self {
         self.client_auth = Some(method);
+        self
+    }
+
+    /// Authenticates the client with `private_key_jwt` (RFC 7523): a short-lived JWT signed
+    /// with `key` instead of a shared secret.
+    pub fn client_key(mut self, key: crate::ClientKey) -> Self {
+        self.client_key = Some(key);
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` assertions: by default the endpoint called (the token
+    /// endpoint, as OpenID Connect Core §9 says and Okta and Entra ID require); set the
+    /// issuer identifier here for providers that follow RFC 7523bis and want it.
+    pub fn client_assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion_audience = Some(audience.into());
         self
     }
 
@@ -582,6 +630,16 @@ impl SessionConfigBuilder {
                 ));
             }
         }
+        let client_auth = match (self.client_auth, &self.client_key) {
+            (None, Some(_)) => Some(ClientAuth::PrivateKeyJwt),
+            (Some(ClientAuth::PrivateKeyJwt), None) => {
+                return Err(ConfigError::new(
+                    "AUTH_CLIENT_KEY_FILE",
+                    "private_key_jwt needs the client's private key",
+                ));
+            }
+            (method, _) => method,
+        };
         let refresh_grace = self.refresh_grace.unwrap_or(DEFAULT_REFRESH_GRACE);
         if refresh_grace > MAX_REFRESH_GRACE {
             return Err(ConfigError::new(
@@ -610,7 +668,9 @@ impl SessionConfigBuilder {
             sealer: Arc::new(sealer),
             return_to_origins: self.return_to_origins,
             clear_policy: self.clear_policy,
-            client_auth: self.client_auth,
+            client_auth,
+            client_key: self.client_key,
+            assertion_audience: self.assertion_audience,
             end_session: self.end_session.unwrap_or(true),
             post_logout_path: self.post_logout_path.unwrap_or_else(|| "/".into()),
             flow_ttl: self.flow_ttl.unwrap_or(Duration::from_secs(600)),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ClientAuth, SessionConfig};
+use crate::client_key::{ASSERTION_TYPE, ClientKey};
 use crate::discovery::ProviderMetadata;
 use crate::error::{AuthError, ErrorCode};
 use crate::http::{HttpClient, HttpRequest, send};
@@ -50,6 +51,9 @@ pub(crate) struct OAuthClient<'a> {
     pub(crate) secret: Option<&'a str>,
     pub(crate) method: Option<ClientAuth>,
     pub(crate) timeout: std::time::Duration,
+    /// The private key of `private_key_jwt`, and the `aud` of its assertions (the endpoint
+    /// called when `None`).
+    pub(crate) key: Option<(&'a ClientKey, Option<&'a str>)>,
 }
 
 impl SessionConfig {
@@ -59,6 +63,10 @@ impl SessionConfig {
             secret: self.client_secret.as_ref().map(|s| s.expose()),
             method: self.client_auth,
             timeout: self.provider_timeout,
+            key: self
+                .client_key
+                .as_ref()
+                .map(|key| (key, self.assertion_audience.as_deref())),
         }
     }
 }
@@ -69,28 +77,48 @@ fn authenticated_form(
     endpoint: &str,
     form: &[(&str, &str)],
     max_body: usize,
-) -> HttpRequest {
+) -> Result<HttpRequest, AuthError> {
     client_form(&s.oauth_client(), endpoint, form, max_body)
 }
 
-/// A form POST authenticated as `client` (`client_secret_basic`, `client_secret_post`, or a
-/// public client's `client_id`).
+/// A form POST authenticated as `client` (`client_secret_basic`, `client_secret_post`,
+/// `private_key_jwt`, or a public client's `client_id`).
+///
+/// # Errors
+/// `config_invalid` when a client assertion cannot be signed.
 pub(crate) fn client_form(
     client: &OAuthClient<'_>,
     endpoint: &str,
     form: &[(&str, &str)],
     max_body: usize,
-) -> HttpRequest {
+) -> Result<HttpRequest, AuthError> {
     let mut form: Vec<(&str, &str)> = form.to_vec();
     let client_id = client.id;
     let secret = client.secret;
-    let method = client.method.unwrap_or(if secret.is_some() {
+    let method = client.method.unwrap_or(if client.key.is_some() {
+        ClientAuth::PrivateKeyJwt
+    } else if secret.is_some() {
         ClientAuth::Basic
     } else {
         ClientAuth::None
     });
     let mut basic = None;
+    let assertion;
     match (method, secret) {
+        (ClientAuth::PrivateKeyJwt, _) => {
+            let (key, audience) = client.key.ok_or_else(|| {
+                AuthError::new(
+                    ErrorCode::ConfigInvalid,
+                    "private_key_jwt needs a client key (AUTH_CLIENT_KEY_FILE)",
+                )
+            })?;
+            // RFC 7523 §3: the audience is the authorization server; by default the endpoint
+            // called (OpenID Connect Core §9), else the configured one (the issuer).
+            assertion = key.assertion(client_id, audience.unwrap_or(endpoint))?;
+            form.push(("client_id", client_id));
+            form.push(("client_assertion_type", ASSERTION_TYPE));
+            form.push(("client_assertion", &assertion));
+        }
         (ClientAuth::Basic, Some(secret)) => {
             // RFC 6749 §2.3.1: form-urlencode both parts, then base64.
             let enc =
@@ -111,7 +139,7 @@ pub(crate) fn client_form(
     if let Some(b) = basic {
         req = req.header("authorization", b);
     }
-    req
+    Ok(req)
 }
 
 /// A token-endpoint exchange (authorization code or refresh token).
@@ -143,7 +171,7 @@ pub(crate) async fn token_request_to(
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, AuthError> {
     let transient = |msg| AuthError::new(ErrorCode::Network, msg);
-    let req = client_form(client, endpoint, form, MAX_TOKEN_RESPONSE);
+    let req = client_form(client, endpoint, form, MAX_TOKEN_RESPONSE)?;
     let response = send(http, req).await.map_err(|e| {
         tracing::warn!(error = %e, "token endpoint unreachable");
         transient("the identity provider is unreachable").with_source(e)
@@ -211,7 +239,13 @@ pub(crate) async fn revoke(
         ("token", refresh_token),
         ("token_type_hint", "refresh_token"),
     ];
-    let req = authenticated_form(s, endpoint, &form, MAX_USERINFO_RESPONSE);
+    let req = match authenticated_form(s, endpoint, &form, MAX_USERINFO_RESPONSE) {
+        Ok(req) => req,
+        Err(e) => {
+            tracing::warn!(error = %e, "refresh token revocation skipped");
+            return;
+        }
+    };
     match send(http, req).await {
         Ok(r) if r.status == 200 => {}
         Ok(r) => tracing::warn!(status = r.status, "refresh token revocation was refused"),

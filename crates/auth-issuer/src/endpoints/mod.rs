@@ -2,6 +2,7 @@
 //!
 //! Shared here: parameter parsing, client authentication and error answers.
 
+mod assertion;
 pub(crate) mod authorize;
 mod html;
 pub(crate) mod introspect;
@@ -241,6 +242,17 @@ pub(crate) fn authenticate_client(
     params: &Params,
 ) -> Result<TestClient, OAuthError> {
     let basic = basic_credentials(headers)?;
+    if let Some(assertion_type) = params.get("client_assertion_type") {
+        if basic.is_some() || params.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: a client assertion, HTTP Basic or client_secret",
+            ));
+        }
+        let assertion = params
+            .single("client_assertion")
+            .ok_or_else(|| OAuthError::invalid_client("client_assertion is missing"))?;
+        return assertion::authenticate(shared, assertion_type, assertion, params.get("client_id"));
+    }
     let form_id = params.get("client_id");
     let form_secret = params.get("client_secret");
     let (client_id, secret, method) = match (&basic, form_secret) {
@@ -276,10 +288,14 @@ pub(crate) fn authenticate_client(
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     if !client.accepts(method) {
         let description = match method {
+            _ if client.accepts(ClientAuth::PrivateKeyJwt) => {
+                "this client authenticates with private_key_jwt"
+            }
             ClientAuth::None => "client authentication required: send the client secret",
             _ if client.secret().is_none() => "a public client must not send a client secret",
             ClientAuth::Basic => "this client must not use client_secret_basic",
             ClientAuth::Post => "this client must not use client_secret_post",
+            ClientAuth::PrivateKeyJwt => "this client authenticates with private_key_jwt",
         };
         return Err(OAuthError::invalid_client(description));
     }

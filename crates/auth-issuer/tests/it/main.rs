@@ -1,5 +1,6 @@
 //! Integration tests: a real `TestIssuer` over real HTTP.
 
+mod assertion;
 mod authorize;
 mod counters;
 mod dev_mint;
