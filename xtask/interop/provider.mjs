@@ -13,6 +13,10 @@
 //   API_AUDIENCE   the resource (RFC 8707) access tokens are issued for, and their `aud`
 //                  (default urn:interop:api)
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 300)
+//   SERVICE_KEY_FILE  when set, a fresh P-256 private key is written there (PKCS#8 PEM) and
+//                  a client `interop-service-key` is registered that authenticates with
+//                  private_key_jwt (RFC 7523) using it; its JWK's kid is the RFC 7638
+//                  thumbprint, computed here, independently of the SDK
 //
 // Besides the app's client, a service client (`interop-service` / `interop-service-secret`)
 // may use the client-credentials grant, for API_AUDIENCE (JWT access tokens) or for
@@ -20,7 +24,8 @@
 //
 // Prints `READY <issuer>` on stdout once it listens; logs errors to stderr (never tokens).
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -57,6 +62,27 @@ function profile(sub) {
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', alg: 'RS256', use: 'sig' };
 
+// A client that proves itself with a private key instead of a secret (private_key_jwt).
+const keyClients = [];
+if (process.env.SERVICE_KEY_FILE) {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(process.env.SERVICE_KEY_FILE, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const jwk = pair.publicKey.export({ format: 'jwk' });
+  // RFC 7638: the required members in lexicographic order, no whitespace.
+  const thumbprint = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+  keyClients.push({
+    client_id: 'interop-service-key',
+    redirect_uris: [],
+    response_types: [],
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [{ ...jwk, kid: thumbprint, alg: 'ES256', use: 'sig' }] },
+  });
+}
+
 const configuration = {
   clients: [
     {
@@ -76,6 +102,7 @@ const configuration = {
       grant_types: ['client_credentials'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    ...keyClients,
   ],
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },

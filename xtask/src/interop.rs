@@ -189,6 +189,7 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
         .env("CLIENT_ID", CLIENT_ID)
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("API_AUDIENCE", AUDIENCE)
+        .env("SERVICE_KEY_FILE", service_key_file(setup))
         .env("ACCESS_TOKEN_TTL", ACCESS_TOKEN_TTL_SECS.to_string());
     let mut provider = Server::start("provider", provider, &setup.provider_log)?;
     let announced = provider.wait_for_line("READY ", PROVIDER_READY_TIMEOUT)?;
@@ -625,21 +626,39 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
 
     // A service calls the API with the provider's client-credentials tokens, obtained by the
     // SDK's ServiceClient (the `call-api` example binary): a JWT, then an opaque token the
-    // app introspects at the provider.
-    for (resource, kind) in [
-        (AUDIENCE.to_owned(), "a JWT"),
+    // app introspects at the provider, both with a client secret; then a JWT for a client that
+    // authenticates with private_key_jwt (a key the provider generated, its kid the RFC 7638
+    // thumbprint the provider computed).
+    let key_file = service_key_file(setup);
+    let key_file = key_file.to_string_lossy();
+    let secret = [
+        ("AUTH_CLIENT_ID", "interop-service"),
+        ("AUTH_CLIENT_SECRET", "interop-service-secret"),
+    ];
+    let key = [
+        ("AUTH_CLIENT_ID", "interop-service-key"),
+        ("AUTH_CLIENT_KEY_FILE", &*key_file),
+    ];
+    for (resource, kind, credentials) in [
+        (AUDIENCE.to_owned(), "a JWT", &secret),
         (
             format!("{AUDIENCE}:opaque"),
             "an opaque token, introspected",
+            &secret,
+        ),
+        (
+            AUDIENCE.to_owned(),
+            "a JWT, client authenticated with private_key_jwt",
+            &key,
         ),
     ] {
         let step = format!("call-api with {kind}");
+        let client_id = credentials[0].1;
         let output = Command::new(&setup.call_api)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AUTH_ISSUER", &setup.issuer)
-            .env("AUTH_CLIENT_ID", "interop-service")
-            .env("AUTH_CLIENT_SECRET", "interop-service-secret")
+            .envs(credentials.iter().copied())
             .env("AUTH_CLIENT_RESOURCE", &resource)
             .env("APP_URL", &setup.app_url)
             .output()
@@ -651,7 +670,7 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
             .unwrap_or(Value::Null);
         // RFC 7662 makes `sub` optional: oidc-provider leaves it out of a client-credentials
         // token's introspection answer. `client_id` is in both.
-        if !output.status.success() || body["claims"]["client_id"] != "interop-service" {
+        if !output.status.success() || body["claims"]["client_id"] != client_id {
             return Err(format!(
                 "{step}: {} {}{}",
                 output.status,
@@ -660,10 +679,15 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
             ));
         }
         ok(&format!(
-            "a service token from the provider ({kind}) reaches GET /api/me (client_id interop-service)"
+            "a service token from the provider ({kind}) reaches GET /api/me (client_id {client_id})"
         ));
     }
     Ok(())
+}
+
+/// Where the provider writes the private key of its `private_key_jwt` service client.
+fn service_key_file(setup: &Setup) -> PathBuf {
+    setup.provider_log.with_file_name("service-key.pem")
 }
 
 /// `GET /api/me`: 200 with the user, the roles and the provider's `iss` and `aud`.

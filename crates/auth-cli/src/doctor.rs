@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use auth_core::service::ServiceClient;
 use auth_core::{AuthConfig, KeySet};
 use clap::Args;
 use serde_json::{Value, json};
@@ -217,7 +218,12 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let key_configured = env("AUTH_CLIENT_KEY_FILE").is_some() || env("AUTH_CLIENT_KEY").is_some();
     match (&client_id, &client_secret, token_endpoint) {
+        (Some(id), _, endpoint) if key_configured => {
+            let usable = endpoint.filter(|_| grants.contains(&"client_credentials"));
+            key_credentials(&mut report, &env, id, usable).await;
+        }
         (Some(id), Some(secret), Some(endpoint)) if grants.contains(&"client_credentials") => {
             credentials(&mut report, &http, endpoint, id, secret).await;
         }
@@ -536,6 +542,66 @@ async fn credentials(
             "client credentials",
             format!("POST {endpoint}: HTTP {status} {}", code.unwrap_or("")),
             "the token endpoint fails: see the provider's logs",
+        ),
+    }
+}
+
+/// `private_key_jwt`: the key is read as the SDK reads it, then (when the provider offers
+/// client_credentials) the SDK's own service client asks for a token with it.
+async fn key_credentials(
+    report: &mut Report,
+    env: &dyn Fn(&str) -> Option<String>,
+    id: &str,
+    endpoint: Option<&str>,
+) {
+    let lookup = |name: &str| match name {
+        "AUTH_TOKEN_ENDPOINT" => endpoint.map(str::to_owned),
+        "AUTH_CLIENT_SECRET" => None,
+        "AUTH_CLIENT_AUTH" => Some("private_key_jwt".to_owned()),
+        other => env(other),
+    };
+    let service = match ServiceClient::from_vars(lookup) {
+        Ok(service) => service,
+        Err(e) if e.variable().starts_with("AUTH_CLIENT_KEY") => {
+            report.fail(
+                "client credentials",
+                format!("{}: {}", e.variable(), e.message()),
+                "give an unencrypted PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC) whose public JWK the provider has registered",
+            );
+            return;
+        }
+        Err(_) if endpoint.is_none() => {
+            report.push(
+                "client credentials",
+                Status::Skip,
+                "private key read; the provider does not offer client_credentials, so the key is checked at the first sign-in",
+            );
+            return;
+        }
+        Err(e) => {
+            report.fail(
+                "client credentials",
+                format!("{}: {}", e.variable(), e.message()),
+                format!("set {}", e.variable()),
+            );
+            return;
+        }
+    };
+    match service.access_token().await {
+        Ok(_) => report.push(
+            "client credentials",
+            Status::Ok,
+            format!("the provider accepted {id}'s private key (private_key_jwt, client_credentials)"),
+        ),
+        Err(e) if e.code() == auth_core::ErrorCode::ConfigInvalid => report.fail(
+            "client credentials",
+            format!("the provider refused {id}'s client assertion (invalid_client)"),
+            "register the key's public JWK (with its kid: `auth client-jwk` prints it) for the client, and its token_endpoint_auth_method as private_key_jwt",
+        ),
+        Err(e) => report.push(
+            "client credentials",
+            Status::Skip,
+            format!("client_credentials with the private key failed ({}): the key is checked at the first sign-in", e.code().as_str()),
         ),
     }
 }

@@ -29,6 +29,7 @@
 //! `RUST_LOG` (default `warn`). The token given to `verify` or `decode` is never echoed; pass
 //! `-` to read it from stdin and keep it out of shell history and the process list.
 
+mod client_jwk;
 mod common;
 mod decode;
 mod dev_issuer;
@@ -74,6 +75,9 @@ enum Command {
     /// Check the configuration (`AUTH_*`, `APP_URL`) against the identity provider: one
     /// line per check, the fix for each failure; exit status 1 on any failure.
     Doctor(doctor::DoctorArgs),
+    /// Print the public JWK set to register for a `private_key_jwt` client, from its PEM
+    /// private key.
+    ClientJwk(client_jwk::ClientJwkArgs),
 }
 
 #[tokio::main]
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Command::Mint(args) => mint::run(args).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::ClientJwk(args) => client_jwk::run(&args),
     };
     exit.into()
 }

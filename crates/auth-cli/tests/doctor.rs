@@ -212,3 +212,59 @@ fn every_issuer_of_auth_issuers_is_checked() {
     assert_eq!(code, Some(1), "{all}");
     assert_eq!(report["ok"], false);
 }
+
+#[test]
+fn a_private_key_client_is_checked_with_its_key_and_client_jwk_prints_what_to_register() {
+    let key_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../auth-core/tests/data/client-p256.pem"
+    );
+    let jwk_run = Command::new(env!("CARGO_BIN_EXE_auth"))
+        .args(["client-jwk", "--key", key_file])
+        .env_clear()
+        .output()
+        .expect("auth client-jwk runs");
+    assert!(jwk_run.status.success());
+    let jwks: Value = serde_json::from_slice(&jwk_run.stdout).expect("a JWK set");
+    let jwk = jwks["keys"][0].clone();
+    assert_eq!(jwk["kty"], "EC");
+    assert!(jwk.get("d").is_none(), "nothing private");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let issuer = runtime
+        .block_on(
+            TestIssuer::builder()
+                .client(
+                    TestClient::private_key_jwt(CLIENT, jwk)
+                        .redirect_uri(format!("{APP}/auth/callback")),
+                )
+                .start(),
+        )
+        .expect("issuer");
+    let base: Vec<(&str, String)> = good(&issuer)
+        .into_iter()
+        .filter(|(name, _)| *name != "AUTH_CLIENT_SECRET")
+        .chain([("AUTH_CLIENT_KEY_FILE", key_file.to_owned())])
+        .collect();
+    let (code, report, all) = doctor(&with(&base, "NONE", None));
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(status(&report, "client credentials"), "ok", "{all}");
+    assert!(!all.contains("BEGIN"), "no key material printed");
+
+    // A kid the provider does not know: refused, with the fix.
+    let (code, report, all) = doctor(&with(&base, "AUTH_CLIENT_KEY_ID", Some("not-registered")));
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(status(&report, "client credentials"), "fail", "{all}");
+    assert!(all.contains("client-jwk"), "{all}");
+
+    // A file that is not a key.
+    let not_a_key = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let (code, report, all) = doctor(&with(&base, "AUTH_CLIENT_KEY_FILE", Some(not_a_key)));
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(status(&report, "client credentials"), "fail", "{all}");
+    assert!(all.contains("PEM"), "{all}");
+}

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Reads `APP_URL` (default `http://127.0.0.1:3000`) and the service client's variables
-//! (`AUTH_ISSUER` or `AUTH_TOKEN_ENDPOINT`, `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`, optional
+//! (`AUTH_ISSUER` or `AUTH_TOKEN_ENDPOINT`, `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` or
+//! `AUTH_CLIENT_KEY_FILE` for `private_key_jwt`, optional
 //! `AUTH_CLIENT_SCOPE` and `AUTH_CLIENT_RESOURCE`). Prints the app's answer; exits non-zero when
 //! the token or the call fails.
 
