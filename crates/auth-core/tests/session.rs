@@ -1330,3 +1330,26 @@ async fn an_expired_session_is_not_refreshed_by_a_handshake() {
         "no refresh: its rotated cookies could not reach the browser"
     );
 }
+
+#[tokio::test]
+async fn a_private_key_jwt_client_signs_in_and_refreshes() {
+    let key = auth_core::ClientKey::from_pem(include_str!("data/client-p256.pem")).expect("key");
+    let jwk = key.public_jwk();
+    let issuer = issuer_with(|b| {
+        b.client(
+            TestClient::private_key_jwt("key-app", jwk)
+                .redirect_uri(format!("{APP}/auth/callback")),
+        )
+    })
+    .await;
+    let auth = authenticator_with(&issuer, |s| s.client_id("key-app").client_key(key));
+    let mut browser = Browser::default();
+    let done = sign_in(&auth, &mut browser, "/").await;
+    assert_eq!(done.status, 303, "{:?}", body(&done));
+    let r = auth
+        .refresh(&browser.request("POST", "/auth/refresh"))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", body(&r));
+    // The code exchange and the refresh each carried their own assertion.
+    assert_eq!(issuer.requests_to("/token"), 2);
+}
