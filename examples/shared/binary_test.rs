@@ -1,7 +1,8 @@
 // The binary test every example runs (`include!`d by `examples/*/tests/binary.rs`, after it
 // defines `BINARY`): with no configuration the binary starts the embedded issuer, prints the
-// app's URL and a demo API key, serves `/` and `/api/me` (with the key), and stops on Ctrl-C
-// (SIGINT) with status 0.
+// app's URL and a demo API key, serves `/` and `/api/me` (with the key), with `METRICS=1`
+// counts what it verified on `/metrics` (Prometheus text), and stops on Ctrl-C (SIGINT) with
+// status 0.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,6 +13,7 @@ async fn the_binary_starts_prints_its_url_and_a_demo_key_serves_and_stops() {
     let mut child = Command::new(BINARY)
         .env("PORT", "0")
         .env("BIND", "127.0.0.1")
+        .env("METRICS", "1")
         .env_remove("AUTH_ISSUER")
         .env_remove("DATABASE_URL")
         .env_remove("APP_URL")
@@ -60,6 +62,34 @@ async fn the_binary_starts_prints_its_url_and_a_demo_key_serves_and_stops() {
         (body["kind"].as_str(), body["sub"].as_str()),
         (Some("api_token"), Some("alice"))
     );
+    let refused = http
+        .get(format!("{url}/api/me"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(refused.status(), 401);
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/plain")),
+        "{:?}",
+        metrics.headers()
+    );
+    let text = metrics.text().await.expect("text");
+    for line in [
+        r#"auth_api_key_verifications_total{result="ok"} 1"#,
+        r#"auth_verifications_total{outcome="error",code="token_invalid"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+    }
+    assert!(!text.contains(&key), "no credential in the metrics");
 
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

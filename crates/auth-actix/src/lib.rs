@@ -89,6 +89,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `ws` | no | `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades on actix-ws, closed (1008) when their token expires, with in-band re-authentication |
+//! | `metrics` | no | the SDK's counters and histograms through the `metrics` facade (auth-core's `metrics` feature: the list is in its docs) |
 //!
 //! Rust 1.89 (actix-web 4.18's), actix-web 4.
 //!

@@ -90,6 +90,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `ws` | no | `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades whose connections close (1008) when their token expires, with in-band re-authentication (enables axum's `ws`) |
+//! | `metrics` | no | the SDK's counters and histograms through the `metrics` facade (auth-core's `metrics` feature: the list is in its docs) |
 //!
 //! The extractors work with any router state: the authenticator is found through the layer,
 //! not through `FromRef`.

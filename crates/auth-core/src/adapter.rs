@@ -584,6 +584,14 @@ impl RequestAuth {
     /// `invalid_request` when the request is not a WebSocket upgrade; `token_missing` without
     /// a credential; the credential's error.
     pub async fn upgrade(&self, req: &impl RequestView) -> Result<SocketAuth, AuthError> {
+        let result = self.upgrade_inner(req).await;
+        if let Err(e) = &result {
+            crate::metrics::upgrade_rejected(e);
+        }
+        result
+    }
+
+    async fn upgrade_inner(&self, req: &impl RequestView) -> Result<SocketAuth, AuthError> {
         if !ws::is_websocket_upgrade(req) {
             return Err(not_an_upgrade());
         }

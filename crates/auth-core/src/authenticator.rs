@@ -567,11 +567,17 @@ impl Authenticator {
         &self,
         req: &impl RequestView,
     ) -> Result<ws::SocketAuth, AuthError> {
-        if !ws::is_websocket_upgrade(req) {
-            return Err(not_an_upgrade());
+        let result = if ws::is_websocket_upgrade(req) {
+            self.authenticate::<NoExtraClaims>(req)
+                .await
+                .map(|auth| ws::SocketAuth::new(self, auth, req))
+        } else {
+            Err(not_an_upgrade())
+        };
+        if let Err(e) = &result {
+            crate::metrics::upgrade_rejected(e);
         }
-        let auth = self.authenticate::<NoExtraClaims>(req).await?;
-        Ok(ws::SocketAuth::new(self, auth, req))
+        result
     }
 
     /// Authenticates the handshake of a connection protocol that carries its own credential
@@ -586,6 +592,18 @@ impl Authenticator {
     /// `token_missing` when no credential is present, otherwise as
     /// [`authenticate`](Self::authenticate); 403 for a cookie from a foreign `Origin`.
     pub async fn verify_handshake(
+        &self,
+        req: &impl RequestView,
+        payload_token: Option<&str>,
+    ) -> Result<ws::SocketAuth, AuthError> {
+        let result = self.handshake_inner(req, payload_token).await;
+        if let Err(e) = &result {
+            crate::metrics::upgrade_rejected(e);
+        }
+        result
+    }
+
+    async fn handshake_inner(
         &self,
         req: &impl RequestView,
         payload_token: Option<&str>,

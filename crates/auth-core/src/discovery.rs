@@ -105,8 +105,21 @@ impl Discovery {
             .await
     }
 
+    /// The issuer identifier this document is for.
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     async fn fetch(self: Arc<Self>) -> Result<Arc<ProviderMetadata>, FetchFailure> {
-        let result = self.fetch_once().await;
+        use tracing::Instrument as _;
+        let started = crate::metrics::start();
+        let span = tracing::info_span!("auth.fetch", kind = "discovery", issuer = %self.issuer);
+        let result = self.fetch_once().instrument(span).await;
+        crate::metrics::discovery_fetch(
+            &self.issuer,
+            result.as_ref().map(drop).map_err(|f| f.code),
+            started,
+        );
         let now = Instant::now();
         match &result {
             Ok(doc) => {

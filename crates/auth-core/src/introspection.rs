@@ -171,11 +171,21 @@ impl Introspector {
             .as_ref()
             .try_into()
             .unwrap_or([0; 32]);
+        let mut asked = false;
         let answer = self
             .cache
-            .try_get_with(key, self.ask(issuer, token))
+            .try_get_with(key, async {
+                asked = true;
+                let result = self.ask(issuer, token).await;
+                crate::metrics::introspection(&result, false);
+                result
+            })
             .await
-            .map_err(|e| (*e).clone())?;
+            .map_err(|e| (*e).clone());
+        if !asked {
+            crate::metrics::introspection(&answer, true);
+        }
+        let answer = answer?;
         match answer {
             Some(claims) => Ok(claims.to_vec()),
             None => Err(AuthError::invalid_token(

@@ -136,7 +136,10 @@ impl KeyCache {
                 && Instant::now() < snap.fresh_until
             {
                 match snap.keys.find(kid, alg) {
-                    Ok(key) => return Ok(f(key)),
+                    Ok(key) => {
+                        crate::metrics::key_lookup(true);
+                        return Ok(f(key));
+                    }
                     Err(Miss::Unknown) => {}
                     Err(miss) => return Err(self.reject(miss, kid)),
                 }
@@ -144,8 +147,11 @@ impl KeyCache {
         }
         let snap = self.usable_snapshot().await?;
         match snap.keys.find(kid, alg) {
-            Ok(key) => return Ok(f(key)),
-            Err(Miss::Unknown) => {}
+            Ok(key) => {
+                crate::metrics::key_lookup(true);
+                return Ok(f(key));
+            }
+            Err(Miss::Unknown) => crate::metrics::key_lookup(false),
             Err(miss) => return Err(self.reject(miss, kid)),
         }
         // Unknown kid: one refetch, rate limited.
@@ -256,8 +262,16 @@ impl Inner {
         };
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use tracing::Instrument as _;
         let started = Instant::now();
-        let result = self.fetch_once(reason).await;
+        let measured = crate::metrics::start();
+        let span = tracing::info_span!("auth.fetch", kind = "jwks", issuer = %self.issuer_label());
+        let result = self.fetch_once(reason).instrument(span).await;
+        crate::metrics::jwks_fetch(
+            self.issuer_label(),
+            result.as_ref().map(drop).map_err(|f| f.code),
+            measured,
+        );
         let now = Instant::now();
         match result {
             Ok((keys, ttl)) => {
@@ -310,6 +324,14 @@ impl Inner {
                 );
                 Err(failure)
             }
+        }
+    }
+
+    /// The issuer whose keys these are, for metrics (the JWKS URL when configured directly).
+    fn issuer_label(&self) -> &str {
+        match &self.source {
+            Source::Fixed(uri) => uri,
+            Source::Discovered(discovery) => discovery.issuer(),
         }
     }
 

@@ -367,7 +367,9 @@ impl ServiceClient {
             },
         };
         let requested = SystemTime::now();
-        let tokens = oauth::token_request_to(&*inner.http, &client, &endpoint, &form).await?;
+        let result = oauth::token_request_to(&*inner.http, &client, &endpoint, &form).await;
+        crate::metrics::service_token(&result);
+        let tokens = result?;
         let lifetime = tokens
             .expires_in
             .filter(|s| s.is_finite() && *s > 0.0)

@@ -206,11 +206,23 @@ impl Verifier {
     where
         E: DeserializeOwned + 'static,
     {
+        use tracing::Instrument as _;
+        let started = crate::metrics::start();
+        let span = tracing::debug_span!(
+            "auth.verify",
+            issuer = tracing::field::Empty,
+            code = tracing::field::Empty
+        );
         let result = match self.issuer_of(token) {
-            Ok(issuer) => issuer.verify_inner(token).await,
+            Ok(issuer) => {
+                span.record("issuer", issuer.config.issuer.as_str());
+                issuer.verify_inner(token).instrument(span.clone()).await
+            }
             Err(e) => Err(e),
         };
+        crate::metrics::verification(&result, started);
         if let Err(e) = &result {
+            span.record("code", e.code().as_str());
             tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
         }
         result

@@ -76,6 +76,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `ws` | no | the `ws` filter, `AuthUpgrade` and `AuthSocket`: authenticated WebSocket upgrades closed (1008) when their token expires, with in-band re-authentication (enables warp's `websocket`) |
+//! | `metrics` | no | the SDK's counters and histograms through the `metrics` facade (auth-core's `metrics` feature: the list is in its docs) |
 //!
 //! Rust 1.89 (the workspace's `rust-version`), warp 0.4, Tokio.
 //!

@@ -43,6 +43,7 @@ pub fn app(
                 .route(web::get().to(admin)),
         )
         .route("/api/optional", web::get().to(optional))
+        .route("/metrics", web::get().to(metrics))
         .route("/ws", web::get().to(ws_echo))
         .service(
             web::resource("/ws/admin")
@@ -116,6 +117,16 @@ async fn ws_echo(ws: AuthUpgrade) -> actix_web::Result<HttpResponse> {
             }
         }
     })
+}
+
+/// The SDK's metrics (Prometheus text) with `METRICS=1`, else 404.
+async fn metrics() -> HttpResponse {
+    match example_shared::metrics::render() {
+        Some(text) => HttpResponse::Ok()
+            .content_type(example_shared::metrics::CONTENT_TYPE)
+            .body(text),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn optional(OptionalAuth(claims): OptionalAuth) -> HttpResponse {

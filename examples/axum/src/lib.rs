@@ -11,6 +11,7 @@
 //! | `GET /api/me` | a JWT (signed in) or an API key: `{"sub":…,"roles":[…],"kind":"jwt"\|"api_token","claims":{…}}`; else 401 |
 //! | `GET /api/admin` | role `admin`: 200; signed in without it: 403; else 401 |
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
+//! | `GET /metrics` | with `METRICS=1`: the SDK's metrics in the Prometheus text format; else 404 |
 //! | `GET /ws` | authenticated WebSocket echo: first `{"type":"welcome","sub":…,"roles":[…]}`, then each message back; closed with 1008 when the token expires |
 //! | `GET /ws/admin` | the same, role `admin` (403 before the upgrade without it) |
 //! | `/socket.io/` | Socket.IO: namespace `/` needs a valid token (handshake `auth: {token}`, a bearer header or the session cookie), `/admin` the role `admin`; emitting `whoami` with an ack answers `{"sub":…,"roles":[…]}`; disconnected when the token expires |
@@ -61,6 +62,7 @@ pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
             get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
         )
         .route("/api/optional", get(optional))
+        .route("/metrics", get(metrics))
         .route("/ws", get(ws_echo))
         .route(
             "/ws/admin",
@@ -134,6 +136,21 @@ async fn ws_echo(ws: AuthUpgrade) -> Response {
             }
         }
     })
+}
+
+/// The SDK's metrics (Prometheus text) with `METRICS=1`, else 404.
+async fn metrics() -> Response {
+    match example_shared::metrics::render() {
+        Some(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                example_shared::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn optional(auth: Option<Auth>) -> Json<Value> {

@@ -11,6 +11,7 @@ use auth_core::api_key::{ApiKeys, NewApiKey};
 use auth_core::{Authenticator, AuthenticatorBuilder};
 use auth_issuer::{TestClient, TestIssuer, TestUser};
 
+pub mod metrics;
 pub mod notes;
 pub mod pages;
 
@@ -46,6 +47,9 @@ pub struct Settings {
     /// More issuers to trust besides the primary one (`AUTH_ISSUERS`, comma-separated): a token
     /// from any of them is accepted, with the shared `AUTH_AUDIENCE`.
     pub issuers: Vec<String>,
+    /// Whether `GET /metrics` serves the SDK's metrics in the Prometheus format (`METRICS=1`;
+    /// off, it answers 404).
+    pub metrics: bool,
 }
 
 impl Settings {
@@ -61,10 +65,11 @@ impl Settings {
             leeway_secs: None,
             dev_mint: false,
             issuers: Vec::new(),
+            metrics: false,
         }
     }
 
-    /// Reads `BIND`, `PORT`, `APP_URL`, `DATABASE_URL` and `AUTH_DEV_MINT`. Without `AUTH_ISSUER`
+    /// Reads `BIND`, `PORT`, `APP_URL`, `DATABASE_URL`, `AUTH_DEV_MINT` and `METRICS`. Without `AUTH_ISSUER`
     /// (or `AUTH_ISSUERS`) the embedded development issuer is used; with it, a real provider
     /// (or several: `AUTH_ISSUERS`) configured by `AUTH_ISSUER`, `AUTH_AUDIENCE`,
     /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET` (absent: a public client) and
@@ -98,6 +103,7 @@ impl Settings {
             dev_mint: var("AUTH_DEV_MINT").is_some_and(|v| matches!(v.trim(), "1" | "true")),
             // Read by the verifier itself (`Verifier::from_env`).
             issuers: Vec::new(),
+            metrics: var("METRICS").is_some_and(|v| matches!(v.trim(), "1" | "true")),
         })
     }
 
@@ -146,6 +152,9 @@ pub struct Provider {
 /// # Errors
 /// When the issuer cannot start or the configuration is invalid.
 pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, BoxError> {
+    if settings.metrics {
+        metrics::enable()?;
+    }
     let issuer = if settings.dev_issuer {
         Some(dev_issuer(app_url, settings.dev_mint).await?)
     } else {

@@ -61,6 +61,18 @@ pub fn routes(
         .and(warp::get())
         .and(auth_warp::optional_auth::<NoExtraClaims>())
         .map(|auth: Option<Auth>| warp::reply::json(&json!({ "authenticated": auth.is_some() })));
+    let metrics =
+        warp::path!("metrics")
+            .and(warp::get())
+            .map(|| match example_shared::metrics::render() {
+                Some(text) => warp::reply::with_header(
+                    text,
+                    "content-type",
+                    example_shared::metrics::CONTENT_TYPE,
+                )
+                .into_response(),
+                None => warp::http::StatusCode::NOT_FOUND.into_response(),
+            });
     let ws = warp::path!("ws")
         .and(auth_warp::ws())
         .map(|ws: AuthUpgrade| ws_echo(ws));
@@ -90,6 +102,7 @@ pub fn routes(
     home.or(me)
         .or(admin)
         .or(optional)
+        .or(metrics)
         .or(ws)
         .or(ws_admin)
         .or(get_note)

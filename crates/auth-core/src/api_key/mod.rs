@@ -434,6 +434,12 @@ impl ApiKeys {
     /// `token_expired` (no leeway), 429 `rate_limited` with `Retry-After` (the key's limit, or
     /// a flood of unknown keys), 503 `store_unavailable`.
     pub async fn verify(&self, presented: &str) -> Result<VerifiedApiKey, AuthError> {
+        let result = self.verify_inner(presented).await;
+        crate::metrics::api_key(&result);
+        result
+    }
+
+    async fn verify_inner(&self, presented: &str) -> Result<VerifiedApiKey, AuthError> {
         let Some(id) = self.inner.format.key_id(presented) else {
             return Err(AuthError::invalid_token(
                 TokenInvalidReason::Malformed,

@@ -97,7 +97,9 @@ impl Authenticator {
         let metadata = self.inner.verifier.provider_metadata().await?;
         let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
         let http = self.inner.verifier.http();
-        oauth::token_request(&*http, &sessions.config, &metadata, &form).await
+        let result = oauth::token_request(&*http, &sessions.config, &metadata, &form).await;
+        crate::metrics::session_refresh(&result);
+        result
     }
 
     /// Drops every shared refresh result that involves `rt`: the entry for `rt` itself and any

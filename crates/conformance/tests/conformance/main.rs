@@ -9,6 +9,7 @@ mod http_flows;
 mod issuers;
 mod journey;
 mod notes;
+mod operations;
 mod parity;
 mod realtime;
 mod support;
@@ -108,4 +109,5 @@ per_kind!(
     realtime::an_idle_socket_is_closed_with_1008_when_its_token_expires,
     issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not,
     notes::everything_survives_a_restart,
+    operations::metrics_count_verifications_fetches_and_cache_hits,
 );
