@@ -51,6 +51,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `reqwest` | yes | the default [`HttpClient`](http::HttpClient) (reqwest + rustls on aws-lc-rs) |
+//! | `reqwest-middleware` | no | [`ServiceClient`](service::ServiceClient) as a [`reqwest-middleware`](https://docs.rs/reqwest-middleware) middleware |
 //! | `metrics` | no | counters and histograms through the [`metrics`](https://docs.rs/metrics) facade (below) |
 //!
 //! # Metrics

@@ -276,6 +276,15 @@ impl ServiceClient {
         self.inner.cached.store(None);
     }
 
+    /// Drops `token` from the cache if it is still the cached one.
+    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    fn forget(&self, token: &AccessToken) {
+        self.inner.cached.rcu(|current| match current {
+            Some(cached) if Arc::ptr_eq(&cached.token.secret, &token.secret) => None,
+            other => other.clone(),
+        });
+    }
+
     fn usable(&self, now: SystemTime) -> Option<Arc<Cached>> {
         self.inner.cached.load_full().filter(|c| {
             c.token
@@ -576,4 +585,76 @@ impl ServiceClientBuilder {
             }),
         })
     }
+}
+
+/// `ServiceClient` as a [`reqwest_middleware`] middleware (feature `reqwest-middleware`): each
+/// request gets `Authorization: Bearer <token>` (unless it has an `Authorization` header
+/// already). When the called service answers 401, the token is dropped from the cache and the
+/// request is sent once more with a fresh token (when its body can be cloned).
+///
+/// ```no_run
+/// # async fn run(service: auth_core::service::ServiceClient) -> Result<(), Box<dyn std::error::Error>> {
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(service)                                   // cheap: clones share the token
+///     .build();
+/// let items = http.get("https://inventory.internal/api/items").send().await?;
+/// # let _ = items; Ok(()) }
+/// ```
+#[cfg(feature = "reqwest-middleware")]
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for ServiceClient {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        if request
+            .headers()
+            .contains_key(reqwest::header::AUTHORIZATION)
+        {
+            return next.run(request, extensions).await;
+        }
+        let token = self
+            .access_token()
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let retry = request.try_clone();
+        set_bearer(&mut request, &token)?;
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        // The service refused this token (revoked, or its key rotated away): forget it, unless
+        // another request replaced it already, and try once with a fresh one.
+        self.forget(&token);
+        let Some(mut again) = retry else {
+            return Ok(response);
+        };
+        let fresh = self
+            .access_token()
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        set_bearer(&mut again, &fresh)?;
+        next.run(again, extensions).await
+    }
+}
+
+#[cfg(feature = "reqwest-middleware")]
+fn set_bearer(
+    request: &mut reqwest::Request,
+    token: &AccessToken,
+) -> reqwest_middleware::Result<()> {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.secret()))
+        .map_err(|_| {
+        reqwest_middleware::Error::middleware(AuthError::new(
+            ErrorCode::InvalidGrant,
+            "the provider issued an access token that is not a valid header value",
+        ))
+    })?;
+    value.set_sensitive(true);
+    request
+        .headers_mut()
+        .insert(reqwest::header::AUTHORIZATION, value);
+    Ok(())
 }

@@ -338,3 +338,60 @@ async fn an_unregistered_key_is_config_invalid_and_not_retried() {
         ErrorCode::ConfigInvalid
     );
 }
+
+/// `ServiceClient` in a `reqwest-middleware` stack, against the issuer's userinfo endpoint
+/// (which checks the bearer token and refuses a revoked one).
+#[cfg(feature = "reqwest-middleware")]
+#[tokio::test]
+async fn as_a_reqwest_middleware_it_adds_the_token_and_replaces_a_refused_one() {
+    let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
+    let service = ServiceClient::builder(issuer.issuer(), ID)
+        .client_secret(SECRET)
+        .scope("openid")
+        .build()
+        .expect("client");
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(service.clone())
+        .build();
+    let userinfo = issuer.userinfo_endpoint();
+    let answer = http.get(&userinfo).send().await.expect("userinfo");
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value =
+        serde_json::from_str(&answer.text().await.expect("body")).expect("json");
+    assert_eq!(body["sub"], ID);
+    assert_eq!(issuer.requests_to("/token"), 1);
+
+    // The provider revokes the cached token: the called service answers 401, and the
+    // middleware fetches a fresh token and sends the request once more.
+    let cached = service.access_token().await.expect("cached");
+    let revoked = reqwest::Client::new()
+        .post(issuer.revocation_endpoint())
+        .basic_auth(ID, Some(SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", cached.secret())
+                .finish(),
+        )
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 200);
+    let answer = http.get(&userinfo).send().await.expect("userinfo");
+    assert_eq!(answer.status(), 200, "retried with a fresh token");
+    assert_eq!(issuer.requests_to("/token"), 2);
+    assert_ne!(
+        service.access_token().await.expect("fresh").secret(),
+        cached.secret()
+    );
+
+    // A request that brings its own Authorization header keeps it.
+    let own = http
+        .get(&userinfo)
+        .header("authorization", "Bearer not-a-token")
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(own.status(), 401);
+    assert_eq!(issuer.requests_to("/token"), 2);
+}

@@ -1,5 +1,6 @@
 //! Calls the example app's `/api/me` as a service: a client-credentials token from the
-//! provider (`auth_core::service::ServiceClient`), then `Authorization: Bearer`.
+//! provider (`auth_core::service::ServiceClient`), added as `Authorization: Bearer` by the
+//! client's `reqwest-middleware` stack.
 //!
 //! ```sh
 //! cargo run -p example-axum        # prints its dev issuer's URL
@@ -33,13 +34,19 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let app = std::env::var("APP_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
     let service = ServiceClient::from_env()?;
-    let token = service.access_token().await?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    // Obtained first so that a refused client says so before any call to the app.
+    service.access_token().await?;
+    // The service client as reqwest middleware: it adds the bearer token to each request and
+    // replaces a token the app refuses.
+    let http = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?,
+    )
+    .with(service)
+    .build();
     let response = http
         .get(format!("{}/api/me", app.trim_end_matches('/')))
-        .bearer_auth(token.secret())
         .send()
         .await?;
     let status = response.status();
