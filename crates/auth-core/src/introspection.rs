@@ -226,10 +226,16 @@ impl Introspector {
         };
         let form = [("token", token), ("token_type_hint", "access_token")];
         let request = client_form(&client, &endpoint, &form, MAX_RESPONSE)?;
-        let response = send(&*issuer.http, request).await.map_err(|e| {
-            tracing::warn!(error = %e, "introspection endpoint unreachable");
-            unavailable("the token introspection endpoint is unreachable").with_source(e)
-        })?;
+        use tracing::Instrument as _;
+        let span =
+            tracing::info_span!("auth.upstream", kind = "introspection", endpoint = %endpoint);
+        let response = send(&*issuer.http, request)
+            .instrument(span)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "introspection endpoint unreachable");
+                unavailable("the token introspection endpoint is unreachable").with_source(e)
+            })?;
         match response.status {
             200 => {}
             401 | 403 => {

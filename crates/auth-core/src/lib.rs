@@ -79,9 +79,11 @@
 //! issuers the configured ones. No token, key or subject is ever a label.
 //!
 //! Spans (`tracing`, always on): each verification runs in a `DEBUG` span `auth.verify`
-//! (fields `issuer`, and `code` on failure; a rejection's `kid` is on its `DEBUG` log line);
-//! each key-set and discovery fetch in an `INFO` span `auth.fetch` (fields `kind` and `issuer`;
-//! its log line carries the result and `elapsed_ms`). No token is ever a field.
+//! (fields `issuer`, `kid`, `alg`, `elapsed_us`, and `code` on failure; nothing is recorded or
+//! timed when no subscriber listens to it); each key-set and discovery fetch in an `INFO` span
+//! `auth.fetch` (`kind`, `issuer`; its log line carries the result and `elapsed_ms`); each call
+//! to a token or introspection endpoint in an `INFO` span `auth.upstream` (`kind`, `grant`,
+//! `endpoint`). No token is ever a field.
 //!
 //! # Runtime
 //! Needs a Tokio runtime (all three supported frameworks run on Tokio). MSRV: Rust 1.89.

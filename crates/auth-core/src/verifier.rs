@@ -211,16 +211,27 @@ impl Verifier {
         let span = tracing::debug_span!(
             "auth.verify",
             issuer = tracing::field::Empty,
-            code = tracing::field::Empty
+            kid = tracing::field::Empty,
+            alg = tracing::field::Empty,
+            code = tracing::field::Empty,
+            elapsed_us = tracing::field::Empty,
         );
+        // Only a span a subscriber listens to is timed.
+        let timed = (!span.is_disabled()).then(std::time::Instant::now);
         let result = match self.issuer_of(token) {
             Ok(issuer) => {
-                span.record("issuer", issuer.config.issuer.as_str());
-                issuer.verify_inner(token).instrument(span.clone()).await
+                span.record("issuer", tracing::field::display(&issuer.config.issuer));
+                issuer
+                    .verify_inner(token, &span)
+                    .instrument(span.clone())
+                    .await
             }
             Err(e) => Err(e),
         };
         crate::metrics::verification(&result, started);
+        if let Some(timed) = timed {
+            span.record("elapsed_us", timed.elapsed().as_micros() as u64);
+        }
         if let Err(e) = &result {
             span.record("code", e.code().as_str());
             tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
@@ -396,7 +407,11 @@ impl Issuer {
         }
     }
 
-    async fn verify_inner<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
+    async fn verify_inner<E>(
+        &self,
+        token: &str,
+        span: &tracing::Span,
+    ) -> Result<Claims<E>, AuthError>
     where
         E: DeserializeOwned + 'static,
     {
@@ -409,6 +424,12 @@ impl Issuer {
         let parts = jws::split(token, self.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;
+        if !span.is_disabled() {
+            if let Some(kid) = header.kid.as_deref() {
+                span.record("kid", tracing::field::display(crate::log_safe(kid)));
+            }
+            span.record("alg", header.alg.as_ref());
+        }
         self.check_signature(&parts, &header).await?;
 
         // Signature verified: now the claims.

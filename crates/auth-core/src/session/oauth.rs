@@ -170,9 +170,15 @@ pub(crate) async fn token_request_to(
     endpoint: &str,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, AuthError> {
+    use tracing::Instrument as _;
     let transient = |msg| AuthError::new(ErrorCode::Network, msg);
     let req = client_form(client, endpoint, form, MAX_TOKEN_RESPONSE)?;
-    let response = send(http, req).await.map_err(|e| {
+    let grant = form
+        .iter()
+        .find(|(name, _)| *name == "grant_type")
+        .map_or("", |(_, value)| *value);
+    let span = tracing::info_span!("auth.upstream", kind = "token", grant, endpoint);
+    let response = send(http, req).instrument(span).await.map_err(|e| {
         tracing::warn!(error = %e, "token endpoint unreachable");
         transient("the identity provider is unreachable").with_source(e)
     })?;

@@ -1,0 +1,156 @@
+//! What operators see: the `auth.verify` span's fields (and never a token), and, with the
+//! `metrics` feature, the counters a verification records, read through a real Prometheus
+//! recorder.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use auth_core::{AuthConfig, NoExtraClaims, Verifier};
+use auth_issuer::TestIssuer;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned()
+    }
+}
+
+fn verifier(issuer: &TestIssuer) -> Verifier {
+    Verifier::new(
+        AuthConfig::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.audience())
+            .build()
+            .expect("config"),
+    )
+    .expect("verifier")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_verify_span_names_issuer_kid_alg_code_and_time_but_never_the_token() {
+    let issuer = TestIssuer::start().await;
+    let verifier = verifier(&issuer);
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let good = issuer.token().sub("alice").sign();
+    verifier
+        .verify::<NoExtraClaims>(&good)
+        .await
+        .expect("verifies");
+    let expired = issuer.token().sub("alice").expires_in(-3600).sign();
+    let error = verifier
+        .verify::<NoExtraClaims>(&expired)
+        .await
+        .expect_err("expired");
+    assert_eq!(error.code().as_str(), "token_expired");
+    let text = captured.text();
+    let closes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("auth.verify") && l.contains("close"))
+        .collect();
+    assert_eq!(closes.len(), 2, "{text}");
+    for line in &closes {
+        assert!(
+            line.contains(&format!("issuer={}", issuer.issuer())),
+            "{line}"
+        );
+        assert!(
+            line.contains("alg=\"RS256\"") && line.contains("kid=\"rsa-1\""),
+            "{line}"
+        );
+        assert!(line.contains("elapsed_us="), "{line}");
+    }
+    assert!(
+        closes[1].contains("code=\"token_expired\"") || closes[1].contains("code=token_expired"),
+        "{}",
+        closes[1]
+    );
+    // Neither token, nor its signature, is anywhere in the output.
+    for token in [&good, &expired] {
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        assert!(!text.contains(signature), "a token was logged:\n{text}");
+    }
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn a_verification_is_counted_by_outcome_and_code() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let issuer = TestIssuer::start().await;
+            let verifier = verifier(&issuer);
+            for _ in 0..2 {
+                let token = issuer.token().sub("alice").sign();
+                verifier.verify::<NoExtraClaims>(&token).await.expect("ok");
+            }
+            let _ = verifier.verify::<NoExtraClaims>("a.b.c").await;
+            let text = handle.render();
+            assert!(
+                text.contains(r#"auth_verifications_total{outcome="ok",code="none"} 2"#),
+                "{text}"
+            );
+            assert!(
+                text.contains(
+                    r#"auth_verifications_total{outcome="error",code="token_invalid"} 1"#
+                ),
+                "{text}"
+            );
+            assert!(
+                text.contains(r#"auth_key_cache_total{result="hit"} 1"#)
+                    || text.contains(r#"auth_key_cache_total{result="hit"} 2"#),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    r#"auth_jwks_fetches_total{{issuer="{}",result="ok"}} 1"#,
+                    issuer.issuer()
+                )),
+                "{text}"
+            );
+        });
+    });
+}
