@@ -199,16 +199,41 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
                 config.audiences().join(", ")
             ),
         );
-        // 2–3. Discovery and keys, for each trusted issuer.
+        // 2–3. Discovery and keys, for each trusted issuer; for an issuer pattern, for each
+        // allowed tenant.
+        if config.is_issuer_pattern() {
+            pattern_checks(&mut report, &http, config).await;
+            if primary.is_none() {
+                primary = Some(None);
+            }
+            continue;
+        }
         let metadata = issuer_checks(&mut report, &http, config).await;
         if primary.is_none() {
             primary = Some(metadata);
         }
     }
     // The login client and its cookies go to the primary (first) issuer.
-    let Some(Some(metadata)) = primary else {
-        report.print(args.json);
-        return Exit::Failed;
+    let metadata = match primary {
+        Some(Some(metadata)) => metadata,
+        // A pattern has no login client of its own: the verification checks are all there is.
+        Some(None) if configs[0].is_issuer_pattern() => {
+            report.push(
+                "client credentials",
+                Status::Skip,
+                "the primary issuer is a pattern: the login client needs a concrete issuer first",
+            );
+            report.print(args.json);
+            return if report.failed() {
+                Exit::Failed
+            } else {
+                Exit::Ok
+            };
+        }
+        _ => {
+            report.print(args.json);
+            return Exit::Failed;
+        }
     };
 
     // 4. The client's credentials, with a client-credentials request when it may use one.
@@ -270,6 +295,46 @@ pub(crate) async fn run(args: DoctorArgs) -> Exit {
 }
 
 /// Discovery and keys for one issuer; its discovery document when it could be read.
+/// An issuer pattern: each allowed tenant's issuer is checked like a configured one; without
+/// an allow-list the tenants are only known from their tokens.
+async fn pattern_checks(report: &mut Report, http: &reqwest::Client, config: &AuthConfig) {
+    let Some(tenants) = config.tenants() else {
+        report.push(
+            "issuer pattern",
+            Status::Skip,
+            format!(
+                "{}: any tenant; each is discovered when its first token arrives (set AUTH_TENANTS to check them here)",
+                config.issuer()
+            ),
+        );
+        return;
+    };
+    for tenant in tenants {
+        let issuer = config.issuer().replace("{tenant}", tenant);
+        match AuthConfig::builder()
+            .issuer(&issuer)
+            .audiences(config.audiences().iter().cloned())
+            .algorithms(config.algorithms().iter().copied())
+            .insecure_allow_http(true)
+            .build()
+        {
+            Ok(one) => {
+                report.push(
+                    "issuer pattern",
+                    Status::Ok,
+                    format!("tenant {tenant}: {issuer}"),
+                );
+                issuer_checks(report, http, &one).await;
+            }
+            Err(e) => report.fail(
+                "issuer pattern",
+                format!("tenant {tenant}: {}", e.message()),
+                "AUTH_TENANTS lists tenant names as they appear in the issuer URL",
+            ),
+        }
+    }
+}
+
 async fn issuer_checks(
     report: &mut Report,
     http: &reqwest::Client,

@@ -268,3 +268,36 @@ fn a_private_key_client_is_checked_with_its_key_and_client_jwk_prints_what_to_re
     assert_eq!(status(&report, "client credentials"), "fail", "{all}");
     assert!(all.contains("PEM"), "{all}");
 }
+
+#[test]
+fn an_issuer_pattern_is_checked_tenant_by_tenant() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let acme = runtime
+        .block_on(TestIssuer::builder().path("/acme").start())
+        .expect("issuer");
+    let pattern = acme.issuer().replace("/acme", "/{tenant}");
+    let vars = |tenants: &str| {
+        vec![
+            ("AUTH_ISSUER", pattern.clone()),
+            ("AUTH_AUDIENCE", acme.audience().to_owned()),
+            ("AUTH_TENANTS", tenants.to_owned()),
+        ]
+    };
+    let good = vars("acme");
+    let (code, report, all) = doctor(&with(&good, "NONE", None));
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(status(&report, "issuer pattern"), "ok", "{all}");
+    assert_eq!(status(&report, "key set"), "ok", "{all}");
+    let broken = vars("acme,nowhere");
+    let (code, _, all) = doctor(&with(&broken, "NONE", None));
+    assert_eq!(
+        code,
+        Some(1),
+        "a tenant without a discovery document: {all}"
+    );
+    assert!(all.contains("nowhere"), "{all}");
+}

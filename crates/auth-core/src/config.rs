@@ -246,7 +246,18 @@ pub struct AuthConfig {
     pub(crate) clock: Option<Clock>,
     pub(crate) introspection: Option<Introspection>,
     pub(crate) token_format: TokenFormat,
+    /// For an issuer pattern (`{tenant}` in the issuer): the allowed tenants (all when `None`)
+    /// and how many tenants' issuers may exist at once.
+    pub(crate) tenants: Option<Arc<[String]>>,
+    pub(crate) max_tenants: u64,
 }
+
+/// The placeholder of an issuer pattern.
+pub(crate) const TENANT_PLACEHOLDER: &str = "{tenant}";
+
+/// How many tenants of an issuer pattern have an issuer (key cache, discovery) at once, by
+/// default.
+pub(crate) const DEFAULT_MAX_TENANTS: u64 = 100;
 
 impl AuthConfig {
     /// Every trusted issuer's configuration from the environment, the primary first: one for
@@ -287,6 +298,10 @@ impl AuthConfig {
             .map(|issuer| {
                 let one = |name: &str| match name {
                     "AUTH_ISSUER" => Some(issuer.clone()),
+                    // The tenant settings are for the issuer pattern among them.
+                    "AUTH_TENANTS" | "AUTH_MAX_TENANTS" if !issuer.contains(TENANT_PLACEHOLDER) => {
+                        None
+                    }
                     _ => lookup(name),
                 };
                 AuthConfigBuilder::from_vars(one)?.build().map_err(|e| {
@@ -355,6 +370,19 @@ impl AuthConfig {
         &self.audiences
     }
 
+    /// For an issuer pattern (`{tenant}` in the issuer): the allowed tenants, `None` when any
+    /// tenant is (or for a concrete issuer).
+    #[must_use]
+    pub fn tenants(&self) -> Option<&[String]> {
+        self.tenants.as_deref()
+    }
+
+    /// Whether the issuer is a pattern for a multi-tenant provider (`{tenant}` in it).
+    #[must_use]
+    pub fn is_issuer_pattern(&self) -> bool {
+        self.issuer.contains(TENANT_PLACEHOLDER)
+    }
+
     /// The configured JWKS URI override, if any.
     #[must_use]
     pub fn jwks_uri(&self) -> Option<&str> {
@@ -409,6 +437,8 @@ pub struct AuthConfigBuilder {
     insecure_http: bool,
     introspection: Option<Introspection>,
     token_format: Option<TokenFormat>,
+    tenants: Option<Vec<String>>,
+    max_tenants: Option<u64>,
 }
 
 impl fmt::Debug for AuthConfigBuilder {
@@ -462,6 +492,15 @@ impl AuthConfigBuilder {
         let mut b = AuthConfigBuilder::default();
         if let Some(issuer) = get("AUTH_ISSUER") {
             b = b.issuer(issuer);
+        }
+        if let Some(list) = get("AUTH_TENANTS") {
+            b = b.tenants(list.split(',').map(str::trim).filter(|t| !t.is_empty()));
+        }
+        if let Some(max) = get("AUTH_MAX_TENANTS") {
+            let max = max
+                .parse()
+                .map_err(|_| ConfigError::new("AUTH_MAX_TENANTS", "must be a whole number"))?;
+            b = b.max_tenants(max);
         }
         if let Some(aud) = get("AUTH_AUDIENCE") {
             let list: Vec<String> = aud
@@ -660,6 +699,26 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// For an issuer pattern (an issuer with a `{tenant}` path segment, such as
+    /// `https://login.microsoftonline.com/{tenant}/v2.0`): only these tenants are trusted
+    /// (`AUTH_TENANTS`, comma-separated). Without it, any tenant of the provider is.
+    pub fn tenants<I, S>(mut self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tenants = Some(tenants.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// For an issuer pattern: how many tenants have their own issuer (discovery and key cache)
+    /// at once (`AUTH_MAX_TENANTS`, default 100). The cache is frequency-aware: a flood of
+    /// tokens naming new tenants does not evict the tenants in use.
+    pub fn max_tenants(mut self, max: u64) -> Self {
+        self.max_tenants = Some(max);
+        self
+    }
+
     /// Allows `http://` issuer and key-set URLs on non-loopback hosts. Loopback hosts
     /// (`localhost`, `127.0.0.0/8`, `[::1]`) are always allowed for development.
     pub fn insecure_allow_http(mut self, on: bool) -> Self {
@@ -678,6 +737,19 @@ impl AuthConfigBuilder {
             .issuer
             .ok_or_else(|| ConfigError::new("AUTH_ISSUER", "is required"))?;
         check_url("AUTH_ISSUER", &issuer, self.insecure_http)?;
+        let pattern = issuer.contains(TENANT_PLACEHOLDER);
+        if pattern {
+            check_pattern(&issuer)?;
+        } else if self.tenants.is_some() {
+            return Err(ConfigError::new(
+                "AUTH_TENANTS",
+                "needs an issuer pattern: a {tenant} segment in AUTH_ISSUER",
+            ));
+        }
+        let max_tenants = self.max_tenants.unwrap_or(DEFAULT_MAX_TENANTS);
+        if max_tenants == 0 {
+            return Err(ConfigError::new("AUTH_MAX_TENANTS", "must be at least 1"));
+        }
         if let Some(uri) = &self.jwks_uri {
             check_url("AUTH_JWKS_URI", uri, self.insecure_http)?;
         }
@@ -781,8 +853,30 @@ impl AuthConfigBuilder {
             clock: self.clock,
             token_format,
             introspection: self.introspection,
+            tenants: self.tenants.map(Arc::from),
+            max_tenants,
         })
     }
+}
+
+/// An issuer pattern has one `{tenant}` placeholder, a whole path segment after the host, so
+/// that the host (where discovery and keys are fetched) is never the token's choice.
+fn check_pattern(issuer: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| ConfigError::new("AUTH_ISSUER", format!("issuer pattern: {why}"));
+    if issuer.matches(TENANT_PLACEHOLDER).count() != 1 {
+        return Err(bad("use {tenant} once"));
+    }
+    let (prefix, suffix) = issuer
+        .split_once(TENANT_PLACEHOLDER)
+        .ok_or_else(|| bad("use {tenant} once"))?;
+    let after_scheme = prefix.split_once("://").map_or("", |(_, rest)| rest);
+    if !after_scheme.contains('/') || !prefix.ends_with('/') {
+        return Err(bad("{tenant} must be a whole path segment after the host"));
+    }
+    if !(suffix.is_empty() || suffix.starts_with('/')) {
+        return Err(bad("{tenant} must be a whole path segment after the host"));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_url(

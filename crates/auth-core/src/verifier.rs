@@ -58,6 +58,86 @@ pub(crate) struct Issuer {
     introspection: Option<Introspector>,
     /// The first issuer of the verifier (its subjects are not qualified by the issuer).
     primary: bool,
+    /// For an issuer pattern: the tenants' issuers. The pattern itself verifies nothing.
+    tenants: Option<Tenants>,
+}
+
+/// The issuers an issuer pattern made, one per tenant seen, bounded.
+struct Tenants {
+    /// The issuer before and after `{tenant}`.
+    prefix: String,
+    suffix: String,
+    /// The pattern's configuration, each tenant's issuer filled in.
+    template: AuthConfig,
+    live: moka::sync::Cache<String, Arc<Issuer>>,
+}
+
+impl Tenants {
+    fn new(template: &AuthConfig, http: &Arc<dyn HttpClient>) -> Option<Tenants> {
+        let (prefix, suffix) = template
+            .issuer
+            .split_once(crate::config::TENANT_PLACEHOLDER)?;
+        let mut template = template.clone();
+        template.http = Some(Arc::clone(http));
+        Some(Tenants {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            live: moka::sync::Cache::builder()
+                .max_capacity(template.max_tenants)
+                .build(),
+            template,
+        })
+    }
+
+    /// The tenant `iss` names, when it fits the pattern: one path segment of letters, digits,
+    /// `-`, `_` and `.` (not `.` or `..`), at most 128 bytes, and an allowed one.
+    fn tenant_of<'a>(&self, iss: &'a str) -> Option<&'a str> {
+        let tenant = iss.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
+        let well_formed = !tenant.is_empty()
+            && tenant.len() <= 128
+            && tenant != "."
+            && tenant != ".."
+            && tenant
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        let allowed = self
+            .template
+            .tenants
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|t| t == tenant));
+        (well_formed && allowed).then_some(tenant)
+    }
+
+    /// The issuer of `tenant`, created on first use.
+    fn issuer(&self, tenant: &str) -> Result<Arc<Issuer>, AuthError> {
+        self.live
+            .try_get_with_by_ref(tenant, || {
+                let mut config = self.template.clone();
+                config.issuer = format!("{}{tenant}{}", self.prefix, self.suffix);
+                config.tenants = None;
+                let mut issuer = Issuer::new(config)?;
+                issuer.primary = false;
+                Ok::<_, ConfigError>(Arc::new(issuer))
+            })
+            .map_err(|e| AuthError::new(ErrorCode::ConfigInvalid, e.message().to_owned()))
+    }
+}
+
+/// The issuer a token names: a configured one, or a tenant's of an issuer pattern.
+enum Resolved<'a> {
+    Fixed(&'a Issuer),
+    Tenant(Arc<Issuer>),
+}
+
+impl std::ops::Deref for Resolved<'_> {
+    type Target = Issuer;
+
+    fn deref(&self) -> &Issuer {
+        match self {
+            Resolved::Fixed(issuer) => issuer,
+            Resolved::Tenant(issuer) => issuer,
+        }
+    }
 }
 
 enum Keys {
@@ -90,6 +170,17 @@ impl Verifier {
     /// claim mapping. The first is the primary issuer: the login flows, discovery-based
     /// helpers and the clock and leeway use it. A token's `iss` chooses its issuer before any
     /// key lookup; a token from any other issuer is refused without a network call.
+    ///
+    /// An issuer with a `{tenant}` path segment is a pattern for a multi-tenant provider
+    /// (`https://login.microsoftonline.com/{tenant}/v2.0`, Keycloak's
+    /// `https://sso.example.com/realms/{tenant}`): a token whose `iss` fills it with a
+    /// well-formed tenant (letters, digits, `-`, `_`, `.`), and one of
+    /// [`tenants`](crate::AuthConfigBuilder::tenants) when those are set, gets that tenant's own
+    /// issuer (discovery, key cache) on first use. At most
+    /// [`max_tenants`](crate::AuthConfigBuilder::max_tenants) exist at once, kept by a
+    /// frequency-aware cache, so a flood of made-up tenants neither grows memory nor evicts the
+    /// tenants in use; the host fetched from is always the pattern's. A pattern cannot serve the
+    /// login flows: make a concrete issuer the primary one for those.
     ///
     /// # Errors
     /// `config_invalid` for an empty list, an issuer listed twice, or as [`new`](Self::new).
@@ -147,7 +238,8 @@ impl Verifier {
     /// `discovery_failed`, `jwks_fetch_failed` or `jwks_unavailable`. The verifier stays usable and
     /// retries on later requests.
     pub async fn warm_up(&self) -> Result<(), AuthError> {
-        for issuer in &self.inner.issuers {
+        // An issuer pattern's tenants are not known before their first token.
+        for issuer in self.inner.issuers.iter().filter(|i| i.tenants.is_none()) {
             if let Keys::Remote(cache) = &issuer.keys {
                 cache.warm_up().await?;
             }
@@ -265,10 +357,10 @@ impl Verifier {
 
     /// The issuer `token` claims to come from, among the trusted ones: read from the payload
     /// before any key lookup, so that a foreign `iss` costs no network call.
-    fn issuer_of(&self, token: &str) -> Result<&Issuer, AuthError> {
+    fn issuer_of(&self, token: &str) -> Result<Resolved<'_>, AuthError> {
         let issuers = &self.inner.issuers;
-        if issuers.len() == 1 {
-            return Ok(&issuers[0]);
+        if issuers.len() == 1 && issuers[0].tenants.is_none() {
+            return Ok(Resolved::Fixed(&issuers[0]));
         }
         // An opaque token names no issuer: the (first) one that introspects it.
         if let Some(introspecting) = issuers.iter().find(|i| {
@@ -276,7 +368,7 @@ impl Verifier {
                 x.applies_to(token) && !crate::introspection::looks_like_jwt(token)
             })
         }) {
-            return Ok(introspecting);
+            return Ok(Resolved::Fixed(introspecting));
         }
         let max = issuers
             .iter()
@@ -293,12 +385,22 @@ impl Verifier {
                 "token has no iss claim",
             ));
         };
-        issuers
+        if let Some(issuer) = issuers
             .iter()
-            .find(|i| i.config.issuer == iss)
-            .ok_or_else(|| {
-                AuthError::invalid_token(R::IssuerMismatch, "token issuer is not trusted")
-            })
+            .find(|i| i.tenants.is_none() && i.config.issuer == iss)
+        {
+            return Ok(Resolved::Fixed(issuer));
+        }
+        // An issuer pattern's tenant: its issuer is made (no network yet) on first use.
+        for tenants in issuers.iter().filter_map(|i| i.tenants.as_ref()) {
+            if let Some(tenant) = tenants.tenant_of(iss) {
+                return tenants.issuer(tenant).map(Resolved::Tenant);
+            }
+        }
+        Err(AuthError::invalid_token(
+            R::IssuerMismatch,
+            "token issuer is not trusted",
+        ))
     }
 }
 
@@ -346,6 +448,7 @@ impl Issuer {
             None => Vec::new(),
         };
         let issuer = Arc::from(config.issuer.as_str());
+        let tenants = Tenants::new(&config, &http_for_flows);
         let introspection = config
             .introspection
             .clone()
@@ -359,11 +462,18 @@ impl Issuer {
             hmac,
             introspection,
             primary: true,
+            tenants,
         })
     }
 
     /// The issuer's discovery metadata.
     pub(crate) async fn metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
+        if self.tenants.is_some() {
+            return Err(AuthError::new(
+                ErrorCode::ConfigInvalid,
+                "an issuer pattern ({tenant}) has no discovery document of its own: make a concrete issuer the primary one",
+            ));
+        }
         match &self.discovery {
             Some(d) => d.metadata().await,
             None => Err(AuthError::new(
@@ -623,5 +733,68 @@ mod tests {
         ] {
             assert!(!is_at_jwt(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tenant_tests {
+    use super::*;
+    use crate::NoExtraClaims;
+
+    /// A flood of tokens naming made-up tenants: at most `max_tenants` issuers exist, and the
+    /// tenant in use keeps its issuer (and its warm key cache).
+    #[tokio::test]
+    async fn made_up_tenants_stay_within_the_bound_and_do_not_evict_the_tenant_in_use() {
+        let acme = auth_issuer::TestIssuer::builder()
+            .path("/acme")
+            .start()
+            .await
+            .expect("issuer");
+        let pattern = acme.issuer().replace("/acme", "/{tenant}");
+        let verifier = Verifier::new(
+            AuthConfig::builder()
+                .issuer(&pattern)
+                .audience(acme.audience())
+                .max_tenants(4)
+                .build()
+                .expect("config"),
+        )
+        .expect("verifier");
+        let good = acme.token().sub("alice").sign();
+        for _ in 0..20 {
+            verifier.verify::<NoExtraClaims>(&good).await.expect("acme");
+        }
+        let fetches = acme.jwks_requests();
+        // The flood comes while the tenant in use keeps being used.
+        for n in 0..200 {
+            let forged = acme
+                .token()
+                .claim("iss", pattern.replace("{tenant}", &format!("t{n}")))
+                .sign();
+            let _ = verifier.verify::<NoExtraClaims>(&forged).await;
+            verifier
+                .verify::<NoExtraClaims>(&good)
+                .await
+                .expect("acme during the flood");
+        }
+        let tenants = verifier.inner.issuers[0]
+            .tenants
+            .as_ref()
+            .expect("a pattern");
+        tenants.live.run_pending_tasks();
+        assert!(
+            tenants.live.entry_count() <= 4,
+            "{} tenant issuers",
+            tenants.live.entry_count()
+        );
+        assert!(
+            tenants.live.contains_key("acme"),
+            "the hot tenant was evicted"
+        );
+        verifier
+            .verify::<NoExtraClaims>(&good)
+            .await
+            .expect("acme still verifies");
+        assert_eq!(acme.jwks_requests(), fetches, "with its cached keys");
     }
 }

@@ -211,3 +211,144 @@ async fn the_same_sub_at_two_issuers_is_two_principals_for_ownership() {
     let refused = notes.authorize(&theirs, "n1", AccessMode::Write).await;
     common::assert_code(refused, ErrorCode::PermissionDenied);
 }
+
+/// An issuer pattern over a real auth-issuer served under a path (`/acme`), as a
+/// multi-tenant provider serves each tenant (Entra ID, Keycloak realms).
+async fn tenant_issuer() -> (TestIssuer, String) {
+    let acme = TestIssuer::builder()
+        .path("/acme")
+        .start()
+        .await
+        .expect("issuer");
+    let pattern = acme.issuer().replace("/acme", "/{tenant}");
+    (acme, pattern)
+}
+
+#[tokio::test]
+async fn an_issuer_pattern_trusts_each_tenant_with_its_own_issuer() {
+    let (acme, pattern) = tenant_issuer().await;
+    let verifier = Verifier::new(
+        AuthConfig::builder()
+            .issuer(&pattern)
+            .audience(acme.audience())
+            .build()
+            .expect("pattern config"),
+    )
+    .expect("verifier");
+    verifier
+        .warm_up()
+        .await
+        .expect("a pattern has nothing to warm up");
+    let token = acme.token().sub("alice").sign();
+    let claims = verifier
+        .verify::<NoExtraClaims>(&token)
+        .await
+        .expect("a tenant of the pattern");
+    assert_eq!(&*claims.iss, acme.issuer());
+    // A tenant's subject is qualified by its issuer (two tenants' `alice` are two people).
+    assert_eq!(
+        claims.principal().as_deref(),
+        Some(format!("{} alice", acme.issuer()).as_str())
+    );
+    // Another tenant of the same provider gets its own issuer, discovered at its own path:
+    // there is none here, so its keys cannot be had (503, never a 401 nor acme's keys).
+    let beta = acme
+        .token()
+        .sub("bob")
+        .claim("iss", pattern.replace("{tenant}", "beta"))
+        .sign();
+    let error = verifier
+        .verify::<NoExtraClaims>(&beta)
+        .await
+        .expect_err("beta has no discovery document");
+    assert!(error.is_retryable(), "{error:?}");
+    // The pattern's own text, a path that is not one segment, and a host that is not the
+    // pattern's are refused without a network call.
+    let fetched = acme.discovery_requests();
+    for iss in [
+        pattern.clone(),
+        pattern.replace("{tenant}", "a/b"),
+        pattern.replace("{tenant}", ".."),
+        pattern.replace("{tenant}", ""),
+        pattern
+            .replace("{tenant}", "acme")
+            .replace("127.0.0.1", "localhost"),
+    ] {
+        let forged = acme
+            .token()
+            .sub("mallory")
+            .claim("iss", iss.as_str())
+            .sign();
+        let error = verifier
+            .verify::<NoExtraClaims>(&forged)
+            .await
+            .expect_err(&iss);
+        assert_eq!(
+            error.reason(),
+            Some(TokenInvalidReason::IssuerMismatch),
+            "{iss}"
+        );
+    }
+    assert_eq!(acme.discovery_requests(), fetched);
+    // The login flows need a concrete issuer.
+    assert_eq!(
+        verifier
+            .provider_metadata()
+            .await
+            .expect_err("pattern")
+            .code(),
+        ErrorCode::ConfigInvalid
+    );
+}
+
+#[tokio::test]
+async fn an_allow_list_of_tenants_refuses_the_others_without_a_network_call() {
+    let (acme, pattern) = tenant_issuer().await;
+    let vars = |name: &str| match name {
+        "AUTH_ISSUER" => Some(pattern.clone()),
+        "AUTH_AUDIENCE" => Some(acme.audience().to_owned()),
+        "AUTH_TENANTS" => Some("acme, contoso".to_owned()),
+        "AUTH_MAX_TENANTS" => Some("10".to_owned()),
+        _ => None,
+    };
+    let verifier = Verifier::from_vars(vars).expect("verifier");
+    let token = acme.token().sub("alice").sign();
+    assert!(verifier.verify::<NoExtraClaims>(&token).await.is_ok());
+    let fetched = acme.discovery_requests();
+    let other = acme
+        .token()
+        .claim("iss", pattern.replace("{tenant}", "fabrikam"))
+        .sign();
+    let error = verifier
+        .verify::<NoExtraClaims>(&other)
+        .await
+        .expect_err("not allowed");
+    assert_eq!(error.reason(), Some(TokenInvalidReason::IssuerMismatch));
+    assert_eq!(acme.discovery_requests(), fetched);
+}
+
+#[test]
+fn malformed_issuer_patterns_are_configuration_errors() {
+    for issuer in [
+        "https://{tenant}.example.com/v2.0",
+        "https://login.example.com/{tenant}/x/{tenant}",
+        "https://login.example.com/t-{tenant}/v2.0",
+        "https://login.example.com/{tenant}x",
+    ] {
+        let error = AuthConfig::builder()
+            .issuer(issuer)
+            .audience("api")
+            .build()
+            .map(drop)
+            .expect_err(issuer);
+        assert_eq!(error.variable(), "AUTH_ISSUER", "{issuer}");
+    }
+    let error = AuthConfig::builder()
+        .issuer("https://login.example.com/realms/main")
+        .audience("api")
+        .tenants(["acme"])
+        .build()
+        .map(drop)
+        .expect_err("tenants without a pattern");
+    assert_eq!(error.variable(), "AUTH_TENANTS");
+}
