@@ -880,6 +880,23 @@ pub(crate) fn assemble<E>(
     }
 }
 
+/// Claims of `payload`, checked for nothing (unit tests of other modules).
+#[cfg(test)]
+pub(crate) fn test_claims(payload: &Value, mapping: &Arc<ClaimMapping>) -> Claims {
+    let json = payload.to_string();
+    let r = parse_registered(json.as_bytes()).expect("parses");
+    let iss = Arc::from(&*r.iss.clone().unwrap_or_default());
+    let exp = r.exp.unwrap_or(NumericDate(0.0));
+    assemble(
+        r.into_checked(),
+        iss,
+        exp,
+        NoExtraClaims {},
+        json.clone().into_bytes(),
+        Arc::clone(mapping),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

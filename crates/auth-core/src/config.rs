@@ -250,6 +250,8 @@ pub struct AuthConfig {
     /// and how many tenants' issuers may exist at once.
     pub(crate) tenants: Option<Arc<[String]>>,
     pub(crate) max_tenants: u64,
+    /// The verified-token cache's bound in bytes; 0 turns it off.
+    pub(crate) token_cache_bytes: u64,
 }
 
 /// The placeholder of an issuer pattern.
@@ -439,6 +441,7 @@ pub struct AuthConfigBuilder {
     token_format: Option<TokenFormat>,
     tenants: Option<Vec<String>>,
     max_tenants: Option<u64>,
+    token_cache_bytes: Option<u64>,
 }
 
 impl fmt::Debug for AuthConfigBuilder {
@@ -495,6 +498,15 @@ impl AuthConfigBuilder {
         }
         if let Some(list) = get("AUTH_TENANTS") {
             b = b.tenants(list.split(',').map(str::trim).filter(|t| !t.is_empty()));
+        }
+        if let Some(bytes) = get("AUTH_TOKEN_CACHE_BYTES") {
+            let bytes = bytes.parse().map_err(|_| {
+                ConfigError::new(
+                    "AUTH_TOKEN_CACHE_BYTES",
+                    "must be a whole number of bytes (0 turns the cache off)",
+                )
+            })?;
+            b = b.token_cache_bytes(bytes);
         }
         if let Some(max) = get("AUTH_MAX_TENANTS") {
             let max = max
@@ -719,6 +731,20 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// The verified-token cache's bound, in bytes of cached claims (`AUTH_TOKEN_CACHE_BYTES`,
+    /// default 32 MiB, about 20,000 typical access tokens); `0` turns the cache off, so that
+    /// every request pays the full signature check.
+    ///
+    /// A JWT that verified is then accepted again from the cache until its `exp` (plus the
+    /// leeway, as the full check would), as long as the key that signed it is still in the
+    /// issuer's fresh key set and its `jti` was not revoked ([`Verifier::revoke_jti`]).
+    ///
+    /// [`Verifier::revoke_jti`]: crate::Verifier::revoke_jti
+    pub fn token_cache_bytes(mut self, bytes: u64) -> Self {
+        self.token_cache_bytes = Some(bytes);
+        self
+    }
+
     /// Allows `http://` issuer and key-set URLs on non-loopback hosts. Loopback hosts
     /// (`localhost`, `127.0.0.0/8`, `[::1]`) are always allowed for development.
     pub fn insecure_allow_http(mut self, on: bool) -> Self {
@@ -855,6 +881,9 @@ impl AuthConfigBuilder {
             introspection: self.introspection,
             tenants: self.tenants.map(Arc::from),
             max_tenants,
+            token_cache_bytes: self
+                .token_cache_bytes
+                .unwrap_or(crate::token_cache::DEFAULT_CAPACITY_BYTES),
         })
     }
 }

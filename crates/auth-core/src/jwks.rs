@@ -108,6 +108,25 @@ impl KeyCache {
     }
 
     /// The current key set, if one was fetched.
+    /// The snapshot that holds the key for `(kid, alg)`, when the current set is fresh and has
+    /// it (what a cached verification records).
+    pub(crate) fn fresh_seq_with(&self, kid: Option<&str>, alg: Algorithm) -> Option<u64> {
+        let guard = self.inner.snapshot.load();
+        let snap = guard.as_ref()?;
+        (Instant::now() < snap.fresh_until && snap.keys.find(kid, alg).is_ok()).then_some(snap.seq)
+    }
+
+    /// Whether a key recorded under snapshot `seq` still stands: the current set is fresh and
+    /// is that snapshot or still has the key. A stale set answers `false`, so that the full path
+    /// runs and refreshes it.
+    pub(crate) fn still_has(&self, seq: u64, kid: Option<&str>, alg: Algorithm) -> bool {
+        let guard = self.inner.snapshot.load();
+        let Some(snap) = guard.as_ref() else {
+            return false;
+        };
+        Instant::now() < snap.fresh_until && (snap.seq == seq || snap.keys.find(kid, alg).is_ok())
+    }
+
     pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
         self.inner
             .snapshot

@@ -111,6 +111,7 @@ pub mod owner;
 pub mod service;
 pub mod session;
 pub mod store;
+mod token_cache;
 mod verifier;
 pub mod ws;
 #[cfg(test)]

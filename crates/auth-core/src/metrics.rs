@@ -36,6 +36,11 @@ mod on {
             .record(started.elapsed().as_secs_f64());
     }
 
+    pub(crate) fn token_cache(hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!("auth_token_cache_total", "result" => result).increment(1);
+    }
+
     pub(crate) fn key_lookup(hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         metrics::counter!("auth_key_cache_total", "result" => result).increment(1);
@@ -104,6 +109,8 @@ mod on {
     pub(crate) fn verification<T>(_: &Result<T, AuthError>, _: Started) {}
     #[inline(always)]
     pub(crate) fn key_lookup(_: bool) {}
+    #[inline(always)]
+    pub(crate) fn token_cache(_: bool) {}
     #[inline(always)]
     pub(crate) fn jwks_fetch(_: &str, _: Result<(), ErrorCode>, _: Started) {}
     #[inline(always)]

@@ -7,7 +7,7 @@ use aws_lc_rs::hmac;
 use serde::de::DeserializeOwned;
 
 use crate::alg::Algorithm;
-use crate::claims::{self, Claims, NumericDate};
+use crate::claims::{self, Claims, NoExtraClaims, NumericDate};
 use crate::config::{AuthConfig, ConfigError};
 use crate::discovery::{Discovery, ProviderMetadata};
 use crate::error::{AuthError, ErrorCode, TokenInvalidReason as R};
@@ -16,6 +16,7 @@ use crate::introspection::Introspector;
 use crate::jwk::KeySet;
 use crate::jwks::{KeyCache, Source};
 use crate::jws;
+use crate::token_cache::{self, Denylist, TokenCache};
 
 /// Verifies JWT access tokens for one issuer. Cheap to clone (an `Arc` inside); build one per
 /// process and share it.
@@ -43,6 +44,8 @@ struct Inner {
     /// The trusted issuers; the first is the primary one (discovery for the login flows, the
     /// clock and leeway). A token's `iss` picks among them before any key is looked up.
     issuers: Vec<Issuer>,
+    /// Revoked token ids (see [`Verifier::revoke_jti`]).
+    denylist: Arc<Denylist>,
 }
 
 /// One trusted issuer: its configuration, key cache and discovery.
@@ -60,10 +63,15 @@ pub(crate) struct Issuer {
     primary: bool,
     /// For an issuer pattern: the tenants' issuers. The pattern itself verifies nothing.
     tenants: Option<Tenants>,
+    /// Tokens that verified (`None` when turned off).
+    tokens: Option<TokenCache>,
+    /// Revoked token ids, shared by all the verifier's issuers.
+    denylist: Arc<Denylist>,
 }
 
 /// The issuers an issuer pattern made, one per tenant seen, bounded.
 struct Tenants {
+    denylist: Arc<Denylist>,
     /// The issuer before and after `{tenant}`.
     prefix: String,
     suffix: String,
@@ -73,13 +81,18 @@ struct Tenants {
 }
 
 impl Tenants {
-    fn new(template: &AuthConfig, http: &Arc<dyn HttpClient>) -> Option<Tenants> {
+    fn new(
+        template: &AuthConfig,
+        http: &Arc<dyn HttpClient>,
+        denylist: &Arc<Denylist>,
+    ) -> Option<Tenants> {
         let (prefix, suffix) = template
             .issuer
             .split_once(crate::config::TENANT_PLACEHOLDER)?;
         let mut template = template.clone();
         template.http = Some(Arc::clone(http));
         Some(Tenants {
+            denylist: Arc::clone(denylist),
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
             live: moka::sync::Cache::builder()
@@ -115,7 +128,7 @@ impl Tenants {
                 let mut config = self.template.clone();
                 config.issuer = format!("{}{tenant}{}", self.prefix, self.suffix);
                 config.tenants = None;
-                let mut issuer = Issuer::new(config)?;
+                let mut issuer = Issuer::new(config, &self.denylist)?;
                 issuer.primary = false;
                 Ok::<_, ConfigError>(Arc::new(issuer))
             })
@@ -188,6 +201,7 @@ impl Verifier {
         configs: impl IntoIterator<Item = AuthConfig>,
     ) -> Result<Verifier, ConfigError> {
         let mut issuers: Vec<Issuer> = Vec::new();
+        let denylist = Arc::new(Denylist::new());
         for config in configs {
             if issuers.iter().any(|i| i.config.issuer == config.issuer) {
                 return Err(ConfigError::new(
@@ -195,7 +209,7 @@ impl Verifier {
                     format!("{} is listed twice", config.issuer),
                 ));
             }
-            let mut issuer = Issuer::new(config)?;
+            let mut issuer = Issuer::new(config, &denylist)?;
             issuer.primary = issuers.is_empty();
             issuers.push(issuer);
         }
@@ -203,7 +217,7 @@ impl Verifier {
             return Err(ConfigError::new("AUTH_ISSUERS", "no issuer is configured"));
         }
         Ok(Verifier {
-            inner: Arc::new(Inner { issuers }),
+            inner: Arc::new(Inner { issuers, denylist }),
         })
     }
 
@@ -245,6 +259,39 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+
+    /// Revokes the token id `jti` until `until` (its token's `exp`; after it the token could not
+    /// verify anyway): from now on a token with this `jti` is refused with `token_revoked`
+    /// (401) by every issuer of this verifier, cached or not. For a revocation feed (a
+    /// provider's back-channel, your own sign-out-everywhere).
+    pub fn revoke_jti(&self, jti: &str, until: std::time::SystemTime) {
+        let until = until
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.inner.denylist.revoke(jti, until);
+        for issuer in &self.inner.issuers {
+            if let Some(tokens) = &issuer.tokens {
+                tokens.remove_jti(jti);
+            }
+        }
+    }
+
+    /// Drops one token from the verified-token cache: its next use is verified in full.
+    pub fn forget_token(&self, token: &str) {
+        let key = token_cache::key_of(token);
+        for issuer in &self.inner.issuers {
+            if let Some(tokens) = &issuer.tokens {
+                tokens.remove(&key);
+            }
+            if let Some(tenants) = &issuer.tenants {
+                for (_, tenant) in tenants.live.iter() {
+                    if let Some(tokens) = &tenant.tokens {
+                        tokens.remove(&key);
+                    }
+                }
+            }
+        }
     }
 
     /// The issuer's discovery metadata (fetched on first use).
@@ -405,7 +452,7 @@ impl Verifier {
 }
 
 impl Issuer {
-    fn new(config: AuthConfig) -> Result<Issuer, ConfigError> {
+    fn new(config: AuthConfig, denylist: &Arc<Denylist>) -> Result<Issuer, ConfigError> {
         let http = match &config.http {
             Some(client) => Arc::clone(client),
             None => default_client()?,
@@ -448,7 +495,9 @@ impl Issuer {
             None => Vec::new(),
         };
         let issuer = Arc::from(config.issuer.as_str());
-        let tenants = Tenants::new(&config, &http_for_flows);
+        let tenants = Tenants::new(&config, &http_for_flows, denylist);
+        let tokens =
+            (config.token_cache_bytes > 0).then(|| TokenCache::new(config.token_cache_bytes));
         let introspection = config
             .introspection
             .clone()
@@ -463,6 +512,8 @@ impl Issuer {
             introspection,
             primary: true,
             tenants,
+            tokens,
+            denylist: Arc::clone(denylist),
         })
     }
 
@@ -488,7 +539,7 @@ impl Issuer {
         &self,
         parts: &jws::Parts<'_>,
         header: &jws::Header<'_>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Algorithm, AuthError> {
         let alg = jws::check_alg(header, &self.config.algorithms)?;
         let sig = jws::decode_signature(parts.signature, alg)?;
         if alg.is_symmetric() {
@@ -503,18 +554,21 @@ impl Issuer {
                         "the token's algorithm is not allowed",
                     )
                 })?;
-            return hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(
-                |_| AuthError::invalid_token(R::BadSignature, "token signature is invalid"),
-            );
+            return hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice())
+                .map(|()| alg)
+                .map_err(|_| {
+                    AuthError::invalid_token(R::BadSignature, "token signature is invalid")
+                });
         }
         let kid = header.kid.as_deref();
         let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
             jws::verify_signature(key, parts.signing_input, sig.as_slice())
         };
         match &self.keys {
-            Keys::Static(set) => check(set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?),
-            Keys::Remote(cache) => cache.with_key(kid, alg, check).await?,
+            Keys::Static(set) => check(set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?)?,
+            Keys::Remote(cache) => cache.with_key(kid, alg, check).await??,
         }
+        Ok(alg)
     }
 
     async fn verify_inner<E>(
@@ -531,6 +585,20 @@ impl Issuer {
             let payload = introspection.introspect(self, token).await?;
             return self.claims_of(payload, None, ClaimSource::Introspection);
         }
+        let cache_key = self.tokens.as_ref().map(|cache| {
+            let key = token_cache::key_of(token);
+            (cache, key)
+        });
+        if let Some((cache, key)) = &cache_key {
+            if let Some(hit) = cache.get(key) {
+                if self.still_valid(&hit) {
+                    crate::metrics::token_cache(true);
+                    return claims::retype::<E>(&hit.claims);
+                }
+                cache.remove(key);
+            }
+            crate::metrics::token_cache(false);
+        }
         let parts = jws::split(token, self.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;
@@ -540,11 +608,67 @@ impl Issuer {
             }
             span.record("alg", header.alg.as_ref());
         }
-        self.check_signature(&parts, &header).await?;
+        let alg = self.check_signature(&parts, &header).await?;
 
         // Signature verified: now the claims.
         let payload = jws::decode_payload(parts.payload)?;
-        self.claims_of(payload, header.typ.as_deref(), ClaimSource::Jwt)
+        let Some((cache, key)) = cache_key else {
+            let claims = self.claims_of::<E>(payload, header.typ.as_deref(), ClaimSource::Jwt)?;
+            self.check_revocation(claims.jti.as_deref())?;
+            return Ok(claims);
+        };
+        let claims =
+            self.claims_of::<NoExtraClaims>(payload, header.typ.as_deref(), ClaimSource::Jwt)?;
+        self.check_revocation(claims.jti.as_deref())?;
+        let result = claims::retype::<E>(&claims)?;
+        let kid = header.kid.as_deref();
+        let key_seq = match &self.keys {
+            Keys::Remote(keys) if !alg.is_symmetric() => keys.fresh_seq_with(kid, alg).map(Some),
+            _ => Some(None),
+        };
+        // Only a key still in the current fresh set is recorded (a refresh may have dropped it
+        // since the check).
+        if let Some(key_seq) = key_seq {
+            let until = claims.exp.as_f64() + self.config.leeway.as_secs_f64();
+            cache.insert(
+                key,
+                token_cache::Verified {
+                    claims,
+                    until,
+                    kid: kid.map(Box::from),
+                    alg,
+                    key_seq,
+                },
+            );
+        }
+        Ok(result)
+    }
+
+    /// Whether a cached verification still holds now: not expired (leeway included, as the
+    /// full check), not revoked, and its key still in the fresh key set.
+    fn still_valid(&self, hit: &token_cache::Verified) -> bool {
+        let now = self
+            .config
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if now >= hit.until || self.denylist.is_revoked(hit.claims.jti.as_deref()) {
+            return false;
+        }
+        match (hit.key_seq, &self.keys) {
+            (Some(seq), Keys::Remote(keys)) => keys.still_has(seq, hit.kid.as_deref(), hit.alg),
+            _ => true,
+        }
+    }
+
+    fn check_revocation(&self, jti: Option<&str>) -> Result<(), AuthError> {
+        if self.denylist.is_revoked(jti) {
+            return Err(AuthError::new(
+                ErrorCode::TokenRevoked,
+                "the token was revoked",
+            ));
+        }
+        Ok(())
     }
 
     /// The claim checks, the same for a signed token's payload and an introspection answer

@@ -123,14 +123,15 @@ fn a_verification_is_counted_by_outcome_and_code() {
         runtime.block_on(async {
             let issuer = TestIssuer::start().await;
             let verifier = verifier(&issuer);
-            for _ in 0..2 {
-                let token = issuer.token().sub("alice").sign();
-                verifier.verify::<NoExtraClaims>(&token).await.expect("ok");
+            let first = issuer.token().sub("alice").sign();
+            let second = issuer.token().sub("bob").sign();
+            for token in [&first, &second, &second] {
+                verifier.verify::<NoExtraClaims>(token).await.expect("ok");
             }
             let _ = verifier.verify::<NoExtraClaims>("a.b.c").await;
             let text = handle.render();
             assert!(
-                text.contains(r#"auth_verifications_total{outcome="ok",code="none"} 2"#),
+                text.contains(r#"auth_verifications_total{outcome="ok",code="none"} 3"#),
                 "{text}"
             );
             assert!(

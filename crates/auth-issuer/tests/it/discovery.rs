@@ -220,7 +220,22 @@ async fn discovery_advertises_what_the_endpoints_do() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
+    );
+    // private_key_jwt assertions: asymmetric algorithms only (no `none`, no HMAC).
+    let algs = doc["token_endpoint_auth_signing_alg_values_supported"]
+        .as_array()
+        .expect("assertion algorithms");
+    assert!(algs.iter().any(|a| a == "ES256") && algs.iter().any(|a| a == "RS256"));
+    assert!(
+        !algs
+            .iter()
+            .any(|a| a == "none" || a.as_str().is_some_and(|a| a.starts_with("HS")))
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_uri_parameter_supported"], false);

@@ -1,0 +1,150 @@
+//! The verified-token cache against a real auth-issuer: a repeated token is accepted again
+//! until its `exp` plus the leeway and never after, not once its key left the key set, not
+//! once its `jti` was revoked; the application's claims type still applies; it can be turned
+//! off.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth_core::{AuthConfigBuilder, ErrorCode, NoExtraClaims, Verifier};
+use auth_issuer::{KeySpec, TestIssuer};
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn a_cached_token_expires_at_exp_plus_leeway_by_the_verifiers_clock() {
+    let issuer = TestIssuer::start().await;
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock = {
+        let offset = Arc::clone(&offset);
+        Arc::new(move || {
+            let delta = offset.load(Ordering::Relaxed);
+            SystemTime::now() + Duration::from_secs(delta.max(0) as u64)
+        })
+    };
+    let verifier = Verifier::new(
+        common::builder(&issuer)
+            .leeway(Duration::from_secs(30))
+            .clock(clock)
+            .build()
+            .expect("config"),
+    )
+    .expect("verifier");
+    let token = issuer.token().sub("alice").exp(now_secs() + 60).sign();
+    for _ in 0..3 {
+        common::verify(&verifier, &token).await.expect("valid");
+    }
+    // Within the leeway: still accepted (from the cache).
+    offset.store(80, Ordering::Relaxed);
+    common::verify(&verifier, &token)
+        .await
+        .expect("within the leeway");
+    // Past exp + leeway: refused, as the full check would.
+    offset.store(95, Ordering::Relaxed);
+    let error = common::verify(&verifier, &token)
+        .await
+        .expect_err("expired");
+    assert_eq!(error.code(), ErrorCode::TokenExpired);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_key_left_the_key_set() {
+    let issuer = TestIssuer::start().await;
+    let verifier = common::verifier(&issuer);
+    let old = issuer.token().sub("alice").sign();
+    common::verify(&verifier, &old).await.expect("valid");
+    common::verify(&verifier, &old).await.expect("cached");
+    // The provider rotates: a new key, and the old one gone from its JWKS.
+    let old_kid = issuer.kids()[0].clone();
+    let new_kid = issuer.add_key(KeySpec::Rsa2048);
+    issuer.set_default_key(&new_kid);
+    issuer.remove_key(&old_kid);
+    // A token with the new kid makes the verifier refetch the set.
+    let fresh = issuer.token().sub("bob").sign();
+    common::verify(&verifier, &fresh).await.expect("new key");
+    let error = common::verify(&verifier, &old)
+        .await
+        .expect_err("the old key is gone");
+    assert_eq!(error.code(), ErrorCode::TokenInvalid, "{error:?}");
+}
+
+#[tokio::test]
+async fn a_revoked_jti_is_refused_cached_or_not() {
+    let issuer = TestIssuer::start().await;
+    let verifier = common::verifier(&issuer);
+    let cached = issuer.token().sub("alice").claim("jti", "t-1").sign();
+    let never_seen = issuer.token().sub("alice").claim("jti", "t-2").sign();
+    let other = issuer.token().sub("alice").claim("jti", "t-3").sign();
+    common::verify(&verifier, &cached).await.expect("valid");
+    let until = SystemTime::now() + Duration::from_secs(3600);
+    verifier.revoke_jti("t-1", until);
+    verifier.revoke_jti("t-2", until);
+    for token in [&cached, &never_seen] {
+        let error = common::verify(&verifier, token).await.expect_err("revoked");
+        assert_eq!(error.code(), ErrorCode::TokenRevoked);
+        assert_eq!(error.status(), 401);
+    }
+    common::verify(&verifier, &other)
+        .await
+        .expect("not revoked");
+    // Forgetting a token makes its next use a full verification, with the same answer.
+    verifier.forget_token(&other);
+    common::verify(&verifier, &other)
+        .await
+        .expect("verified again");
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Plan {
+    plan: String,
+}
+
+#[tokio::test]
+async fn the_claims_type_applies_to_cached_tokens_and_the_cache_can_be_off() {
+    let issuer = TestIssuer::start().await;
+    for bytes in [None, Some(0)] {
+        let mut builder = common::builder(&issuer);
+        if let Some(bytes) = bytes {
+            builder = builder.token_cache_bytes(bytes);
+        }
+        let verifier = Verifier::new(builder.build().expect("config")).expect("verifier");
+        let token = issuer.token().sub("alice").claim("plan", "gold").sign();
+        for _ in 0..3 {
+            let claims = verifier.verify::<Plan>(&token).await.expect("typed");
+            assert_eq!(claims.extra.plan, "gold");
+            assert!(verifier.verify::<NoExtraClaims>(&token).await.is_ok());
+        }
+        let without = issuer.token().sub("alice").sign();
+        common::verify(&verifier, &without).await.expect("untyped");
+        let error = verifier
+            .verify::<Plan>(&without)
+            .await
+            .expect_err("no plan claim");
+        assert_eq!(error.code(), ErrorCode::TokenInvalid);
+    }
+    let off = AuthConfigBuilder::from_vars(|name| match name {
+        "AUTH_ISSUER" => Some(issuer.issuer().to_owned()),
+        "AUTH_AUDIENCE" => Some(issuer.audience().to_owned()),
+        "AUTH_TOKEN_CACHE_BYTES" => Some("0".to_owned()),
+        _ => None,
+    });
+    assert!(off.and_then(AuthConfigBuilder::build).is_ok());
+    let bad = AuthConfigBuilder::from_vars(|name| match name {
+        "AUTH_ISSUER" => Some(issuer.issuer().to_owned()),
+        "AUTH_AUDIENCE" => Some(issuer.audience().to_owned()),
+        "AUTH_TOKEN_CACHE_BYTES" => Some("lots".to_owned()),
+        _ => None,
+    });
+    assert_eq!(
+        bad.map(drop).expect_err("not a number").variable(),
+        "AUTH_TOKEN_CACHE_BYTES"
+    );
+}
