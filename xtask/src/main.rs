@@ -228,6 +228,54 @@ fn api_key_bench(time: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The verified-token cache: its cost on a token not yet cached, and hits from 1, 2 and 4
+/// threads, as ratios against the full verification measured in the same run.
+fn token_cache_bench(time: &str) -> Result<(), String> {
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "auth-core",
+            "--bench",
+            "token_cache",
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            time,
+        ],
+        &[],
+    )?;
+    println!(
+        "\n| algorithm | full verify | + cache (not yet cached) | hit, 1 thread | hit, 2 threads | hit, 4 threads |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let group = format!("token_cache_{alg}");
+        let ns = |case: &str| criterion_median(&group, case).ok_or("missing criterion output");
+        let full = ns("full")?;
+        let cold = ns("full_cache_on")?;
+        let mut row = format!(
+            "| {alg} | {:.2} µs ({:.1}k/s) | {:+.0} ns ({:.3}×) |",
+            full / 1e3,
+            1e6 / full,
+            cold - full,
+            cold / full
+        );
+        for threads in [1, 2, 4] {
+            let hit = ns(&format!("hit_{threads}t"))?;
+            row.push_str(&format!(
+                " {hit:.0} ns ({:.2}M/s, {:.0}× full) |",
+                1e3 / hit,
+                full / hit
+            ));
+        }
+        println!("{row}");
+    }
+    Ok(())
+}
+
 /// Instructions for `n` iterations of the harness, counted inside the measured loop only.
 fn callgrind(alg: &str, mode: &str, n: usize) -> Option<u64> {
     let out_file = std::env::temp_dir().join(format!("xtask-cg-{alg}-{mode}-{n}.out"));
@@ -315,6 +363,7 @@ fn bench(quick: bool) -> Result<(), String> {
             );
         }
     }
+    token_cache_bench(time)?;
     api_key_bench(time)?;
     // Memory and idle CPU of idle authenticated connections, against unauthenticated ones.
     let connections = if quick { "2000" } else { "10000" };

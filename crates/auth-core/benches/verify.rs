@@ -4,8 +4,9 @@
 //! For each algorithm, in the same run:
 //! - `sig_only/<alg>`: the floor: aws-lc-rs `ParsedPublicKey::verify_sig` over the token's signing
 //!   input, key parsed once (from the same JWK), signature pre-decoded;
-//! - `warm/<alg>`: `Verifier::verify` with the key set cached: every check (size, compact form,
-//!   base64url, strict header and claims JSON, allow-list, key lookup, signature, claims);
+//! - `warm/<alg>`: `Verifier::verify` with the key set cached and the verified-token cache off:
+//!   every check (size, compact form, base64url, strict header and claims JSON, allow-list, key
+//!   lookup, signature, claims);
 //! - `cold/<alg>`: a new verifier each time: discovery + JWKS fetch over loopback + parse + verify.
 
 use std::hint::black_box;
@@ -26,10 +27,13 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let issuer = rt.block_on(TestIssuer::start());
+    // The verified-token cache is off: these measure the full verification (the cache has
+    // its own benchmark, `token_cache`).
     let config = || {
         AuthConfig::builder()
             .issuer(issuer.issuer())
             .audience(issuer.audience())
+            .token_cache_bytes(0)
             .build()
             .expect("config")
     };

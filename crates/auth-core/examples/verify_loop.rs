@@ -31,9 +31,11 @@ fn main() {
         .expect("runtime");
     let issuer = rt.block_on(TestIssuer::start());
     let token = realistic_token(&issuer, kid);
+    // The full verification every time: the verified-token cache is off.
     let config = AuthConfig::builder()
         .issuer(issuer.issuer())
         .audience(issuer.audience())
+        .token_cache_bytes(0)
         .build()
         .expect("config");
     let verifier = Verifier::new(config).expect("verifier");

@@ -64,6 +64,7 @@
 //! |---|---|---|---|
 //! | `auth_verifications_total` | counter | `outcome` (`ok` / `error`), `code` | tokens verified (JWT or introspected), by result |
 //! | `auth_verification_duration_seconds` | histogram | `outcome` | time per verification (the network included when keys were fetched) |
+//! | `auth_token_cache_total` | counter | `result` (`hit` / `miss`) | verified-token cache: `hit` = a JWT accepted again without its signature check |
 //! | `auth_key_cache_total` | counter | `result` (`hit` / `miss`) | key lookups: `miss` = a `kid` not in the cached set (a refetch, rate limited) |
 //! | `auth_jwks_fetches_total` | counter | `issuer`, `result` (`ok` or an error code) | key-set fetches |
 //! | `auth_jwks_fetch_duration_seconds` | histogram | `issuer` | time per key-set fetch |
