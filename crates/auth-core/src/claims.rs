@@ -222,7 +222,7 @@ pub struct Claims<E = NoExtraClaims> {
     pub extra: E,
     /// The payload bytes. Valid UTF-8: the strict parse visited every string through serde_json's
     /// validating path, and JSON outside strings is ASCII (no second check on the hot path).
-    raw: Vec<u8>,
+    raw: Arc<[u8]>,
     mapping: Arc<ClaimMapping>,
     tree: OnceLock<Value>,
     /// From a trusted issuer other than the primary one (see [`principal`](Self::principal)).
@@ -873,7 +873,7 @@ pub(crate) fn assemble<E>(
         client_id: r.client_id,
         scope: r.scope,
         extra,
-        raw,
+        raw: Arc::from(raw),
         mapping,
         tree: OnceLock::new(),
         secondary_issuer: false,

@@ -638,6 +638,7 @@ impl Issuer {
                     kid: kid.map(Box::from),
                     alg,
                     key_seq,
+                    weight: 0,
                 },
             );
         }
