@@ -171,6 +171,26 @@ fn forget_packaged_sources() -> Result<(), String> {
     Ok(())
 }
 
+/// Runs one criterion benchmark with a 1 s warm-up and `time` seconds of measurement.
+fn criterion(package: &str, bench: &str, time: &str) -> Result<(), String> {
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            package,
+            "--bench",
+            bench,
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            time,
+        ],
+        &[],
+    )
+}
+
 /// Median estimate in nanoseconds from criterion's output.
 fn criterion_median(group: &str, function: &str) -> Option<f64> {
     let path = root().join(format!(
@@ -184,22 +204,7 @@ fn criterion_median(group: &str, function: &str) -> Option<f64> {
 /// The API-key criterion benchmark (auth-store), printed as ratios against the warm RS256 JWT
 /// verification measured in the same run. PostgreSQL is included when `AUTH_TEST_POSTGRES_URL` is set.
 fn api_key_bench(time: &str) -> Result<(), String> {
-    run(
-        "cargo",
-        &[
-            "bench",
-            "-p",
-            "auth-store",
-            "--bench",
-            "api_keys",
-            "--",
-            "--warm-up-time",
-            "1",
-            "--measurement-time",
-            time,
-        ],
-        &[],
-    )?;
+    criterion("auth-store", "api_keys", time)?;
     let jwt = criterion_median("api_key", "jwt_rs256_warm").ok_or("missing criterion output")?;
     println!("\n| API-key path | median | vs RS256 JWT (warm) |");
     println!("|---|---:|---:|");
@@ -231,22 +236,7 @@ fn api_key_bench(time: &str) -> Result<(), String> {
 /// The verified-token cache: its cost on a token not yet cached, and hits from 1, 2 and 4
 /// threads, as ratios against the full verification measured in the same run.
 fn token_cache_bench(time: &str) -> Result<(), String> {
-    run(
-        "cargo",
-        &[
-            "bench",
-            "-p",
-            "auth-core",
-            "--bench",
-            "token_cache",
-            "--",
-            "--warm-up-time",
-            "1",
-            "--measurement-time",
-            time,
-        ],
-        &[],
-    )?;
+    criterion("auth-core", "token_cache", time)?;
     println!(
         "\n| algorithm | full verify | + cache (not yet cached) | hit, 1 thread | hit, 2 threads | hit, 4 threads |"
     );
@@ -297,22 +287,7 @@ fn callgrind(alg: &str, mode: &str, n: usize) -> Option<u64> {
 
 fn bench(quick: bool) -> Result<(), String> {
     let time = if quick { "2" } else { "5" };
-    run(
-        "cargo",
-        &[
-            "bench",
-            "-p",
-            "auth-core",
-            "--bench",
-            "verify",
-            "--",
-            "--warm-up-time",
-            "1",
-            "--measurement-time",
-            time,
-        ],
-        &[],
-    )?;
+    criterion("auth-core", "verify", time)?;
     let algs = ["RS256", "ES256", "EdDSA"];
     println!(
         "\n| algorithm | sig-only (aws-lc-rs) | full verify, warm cache | ratio | cold (discovery + JWKS fetch + verify) |"

@@ -17,20 +17,24 @@ struct Issuer {
 }
 
 fn start() -> Issuer {
+    start_with(|b| {
+        b.client(
+            TestClient::confidential(CLIENT, SECRET).redirect_uri(format!("{APP}/auth/callback")),
+        )
+    })
+}
+
+/// An issuer configured by `configure`, on a runtime of its own (the tests are synchronous).
+fn start_with(
+    configure: impl FnOnce(auth_issuer::TestIssuerBuilder) -> auth_issuer::TestIssuerBuilder,
+) -> Issuer {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
     let issuer = runtime
-        .block_on(
-            TestIssuer::builder()
-                .client(
-                    TestClient::confidential(CLIENT, SECRET)
-                        .redirect_uri(format!("{APP}/auth/callback")),
-                )
-                .start(),
-        )
+        .block_on(configure(TestIssuer::builder()).start())
         .expect("issuer");
     Issuer {
         issuer,
@@ -230,22 +234,12 @@ fn a_private_key_client_is_checked_with_its_key_and_client_jwk_prints_what_to_re
     assert_eq!(jwk["kty"], "EC");
     assert!(jwk.get("d").is_none(), "nothing private");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let issuer = runtime
-        .block_on(
-            TestIssuer::builder()
-                .client(
-                    TestClient::private_key_jwt(CLIENT, jwk)
-                        .redirect_uri(format!("{APP}/auth/callback")),
-                )
-                .start(),
+    let issuer = start_with(|b| {
+        b.client(
+            TestClient::private_key_jwt(CLIENT, jwk).redirect_uri(format!("{APP}/auth/callback")),
         )
-        .expect("issuer");
-    let base: Vec<(&str, String)> = good(&issuer)
+    });
+    let base: Vec<(&str, String)> = good(&issuer.issuer)
         .into_iter()
         .filter(|(name, _)| *name != "AUTH_CLIENT_SECRET")
         .chain([("AUTH_CLIENT_KEY_FILE", key_file.to_owned())])
@@ -271,14 +265,8 @@ fn a_private_key_client_is_checked_with_its_key_and_client_jwk_prints_what_to_re
 
 #[test]
 fn an_issuer_pattern_is_checked_tenant_by_tenant() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let acme = runtime
-        .block_on(TestIssuer::builder().path("/acme").start())
-        .expect("issuer");
+    let acme = start_with(|b| b.path("/acme"));
+    let acme = &acme.issuer;
     let pattern = acme.issuer().replace("/acme", "/{tenant}");
     let vars = |tenants: &str| {
         vec![

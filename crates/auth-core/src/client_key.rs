@@ -37,6 +37,21 @@ const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The EC curves a client key may be on: the algorithm, aws-lc-rs's signing algorithm, the
+/// JWK `crv`.
+const EC_CURVES: [(Algorithm, &signature::EcdsaSigningAlgorithm, &str); 2] = [
+    (
+        Algorithm::ES256,
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        "P-256",
+    ),
+    (
+        Algorithm::ES384,
+        &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        "P-384",
+    ),
+];
+
 /// The largest PEM document read.
 const MAX_PEM: usize = 64 * 1024;
 
@@ -161,18 +176,7 @@ impl ClientKey {
         if let Ok(key) = RsaKeyPair::from_pkcs8(der) {
             return Self::rsa(key);
         }
-        for (alg, signing, crv) in [
-            (
-                Algorithm::ES256,
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                "P-256",
-            ),
-            (
-                Algorithm::ES384,
-                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-                "P-384",
-            ),
-        ] {
+        for (alg, signing, crv) in EC_CURVES {
             if let Ok(key) = EcdsaKeyPair::from_pkcs8(signing, der) {
                 let public = ec_public(crv, key.public_key().as_ref());
                 return Ok((Signer::Ecdsa(key), alg, public));
@@ -191,18 +195,7 @@ impl ClientKey {
     fn ec_sec1(
         der: &[u8],
     ) -> Result<(Signer, Algorithm, serde_json::Map<String, Value>), ConfigError> {
-        for (alg, signing, crv) in [
-            (
-                Algorithm::ES256,
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                "P-256",
-            ),
-            (
-                Algorithm::ES384,
-                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-                "P-384",
-            ),
-        ] {
+        for (alg, signing, crv) in EC_CURVES {
             if let Ok(key) = EcdsaKeyPair::from_private_key_der(signing, der) {
                 let public = ec_public(crv, key.public_key().as_ref());
                 return Ok((Signer::Ecdsa(key), alg, public));

@@ -91,7 +91,9 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     pub(crate) fn new(capacity_bytes: u64) -> TokenCache {
         // About 1.5 KiB per typical entry.
-        let estimated = usize::try_from(capacity_bytes / 1536).unwrap_or(usize::MAX).max(16);
+        let estimated = usize::try_from(capacity_bytes / 1536)
+            .unwrap_or(usize::MAX)
+            .max(16);
         TokenCache {
             entries: quick_cache::sync::Cache::with_weighter(estimated, capacity_bytes, ByWeight),
         }

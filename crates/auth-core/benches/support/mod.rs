@@ -7,7 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// The raw aws-lc-rs key for a published JWK, parsed once: the baseline's key.
-#[allow(dead_code, reason = "the token_cache bench does not compare with the raw check")]
+#[allow(
+    dead_code,
+    reason = "the token_cache bench does not compare with the raw check"
+)]
 pub(crate) fn raw_key(jwk: &serde_json::Value, alg: &str) -> ParsedPublicKey {
     let field = |name: &str| {
         URL_SAFE_NO_PAD
