@@ -357,15 +357,28 @@ impl Verifier {
         );
         // Only a span a subscriber listens to is timed.
         let timed = (!span.is_disabled()).then(std::time::Instant::now);
-        let result = match self.issuer_of(token) {
-            Ok(issuer) => {
-                span.record("issuer", tracing::field::display(&issuer.config.issuer));
-                issuer
-                    .verify_inner(token, &span)
-                    .instrument(span.clone())
-                    .await
-            }
-            Err(e) => Err(e),
+        // With several issuers, a token seen before is found before its `iss` is decoded.
+        let issuers = &self.inner.issuers;
+        let probed = (issuers.len() > 1).then(|| token_cache::key_of(token));
+        let early = probed.as_ref().and_then(|key| {
+            let hit = issuers.iter().find_map(|i| i.cache_hit::<E>(key));
+            crate::metrics::token_cache(hit.is_some());
+            hit
+        });
+        let result = match early {
+            Some(hit) => hit,
+            None => match self.issuer_of(token) {
+                Ok(issuer) => {
+                    span.record("issuer", tracing::field::display(&issuer.config.issuer));
+                    // A tenant's issuer (made from a pattern) was not among those probed.
+                    let probed_here = matches!(issuer, Resolved::Fixed(_));
+                    issuer
+                        .verify_inner(token, &span, probed.map(|key| (key, probed_here)))
+                        .instrument(span.clone())
+                        .await
+                }
+                Err(e) => Err(e),
+            },
         };
         crate::metrics::verification(&result, started);
         if let Some(timed) = timed {
@@ -571,10 +584,28 @@ impl Issuer {
         Ok(alg)
     }
 
+    /// The cached verification of the token whose key is `key`, if it still holds (an entry
+    /// that no longer does is dropped).
+    fn cache_hit<E>(&self, key: &[u8; 32]) -> Option<Result<Claims<E>, AuthError>>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let cache = self.tokens.as_ref()?;
+        let hit = cache.get(key)?;
+        if self.still_valid(&hit) {
+            return Some(claims::retype::<E>(&hit.claims));
+        }
+        cache.remove(key);
+        None
+    }
+
+    /// Verifies `token` for this issuer. `known`: its cache key when the caller computed it, and
+    /// whether this issuer's cache was already probed with it.
     async fn verify_inner<E>(
         &self,
         token: &str,
         span: &tracing::Span,
+        known: Option<([u8; 32], bool)>,
     ) -> Result<Claims<E>, AuthError>
     where
         E: DeserializeOwned + 'static,
@@ -585,20 +616,19 @@ impl Issuer {
             let payload = introspection.introspect(self, token).await?;
             return self.claims_of(payload, None, ClaimSource::Introspection);
         }
-        let cache_key = self.tokens.as_ref().map(|cache| {
-            let key = token_cache::key_of(token);
-            (cache, key)
-        });
-        if let Some((cache, key)) = &cache_key {
-            if let Some(hit) = cache.get(key) {
-                if self.still_valid(&hit) {
-                    crate::metrics::token_cache(true);
-                    return claims::retype::<E>(&hit.claims);
+        let cache_key = match (&self.tokens, known) {
+            (None, _) => None,
+            (Some(cache), Some((key, true))) => Some((cache, key)),
+            (Some(cache), known) => {
+                let key = known.map_or_else(|| token_cache::key_of(token), |(key, _)| key);
+                let hit = self.cache_hit::<E>(&key);
+                crate::metrics::token_cache(hit.is_some());
+                if let Some(hit) = hit {
+                    return hit;
                 }
-                cache.remove(key);
+                Some((cache, key))
             }
-            crate::metrics::token_cache(false);
-        }
+        };
         let parts = jws::split(token, self.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
         let header = jws::decode_header(parts.header, &mut header_buf)?;

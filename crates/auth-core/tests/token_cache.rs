@@ -148,3 +148,34 @@ async fn the_claims_type_applies_to_cached_tokens_and_the_cache_can_be_off() {
         "AUTH_TOKEN_CACHE_BYTES"
     );
 }
+
+#[tokio::test]
+async fn with_several_issuers_a_cached_token_still_follows_its_own_issuers_keys() {
+    let first = TestIssuer::start().await;
+    let second = TestIssuer::start().await;
+    let verifier = Verifier::with_issuers([
+        common::builder(&first).build().expect("config"),
+        common::builder(&second).build().expect("config"),
+    ])
+    .expect("verifier");
+    let token = second.token().sub("bob").sign();
+    for _ in 0..3 {
+        let claims = common::verify(&verifier, &token).await.expect("valid");
+        assert_eq!(&*claims.iss, second.issuer());
+    }
+    let old_kid = second.kids()[0].clone();
+    let new_kid = second.add_key(KeySpec::Rsa2048);
+    second.set_default_key(&new_kid);
+    second.remove_key(&old_kid);
+    common::verify(&verifier, &second.token().sub("carol").sign())
+        .await
+        .expect("the new key");
+    let error = common::verify(&verifier, &token)
+        .await
+        .expect_err("its key is gone from its issuer");
+    assert_eq!(error.code(), ErrorCode::TokenInvalid);
+    // The first issuer's tokens are untouched.
+    common::verify(&verifier, &first.token().sub("alice").sign())
+        .await
+        .expect("first issuer");
+}
