@@ -76,7 +76,7 @@
 //! | `auth_api_key_verifications_total` | counter | `result` (`ok` or an error code) | API keys presented |
 //! | `auth_upgrade_rejections_total` | counter | `code` | WebSocket / Socket.IO upgrades refused |
 //!
-//! Label values are bounded: error codes are the fixed [`ErrorCode`](crate::ErrorCode) set and
+//! Label values are bounded: error codes are the fixed [`ErrorCode`] set and
 //! issuers the configured ones. No token, key or subject is ever a label.
 //!
 //! Spans (`tracing`, always on): each verification runs in a `DEBUG` span `auth.verify`
