@@ -855,6 +855,17 @@ impl AuthConfigBuilder {
                 ));
             }
         };
+        if let Some(introspection) = &self.introspection
+            && !matches!(
+                introspection.method,
+                crate::session::ClientAuth::Basic | crate::session::ClientAuth::Post
+            )
+        {
+            return Err(ConfigError::new(
+                "AUTH_INTROSPECTION_CLIENT_ID",
+                "introspection authenticates with its client secret: client_secret_basic or client_secret_post",
+            ));
+        }
         if let Some(endpoint) = self
             .introspection
             .as_ref()
@@ -955,6 +966,27 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         AuthConfigBuilder::from_vars(|n| map.get(n).cloned())?.build()
+    }
+
+    #[test]
+    fn introspection_sends_its_secret_or_is_refused() {
+        let with = |method| {
+            AuthConfig::builder()
+                .issuer("https://idp.example.com")
+                .audience("api")
+                .introspection(Introspection::new("rs", "rs-secret").client_auth(method))
+                .build()
+                .map(drop)
+        };
+        assert!(with(crate::session::ClientAuth::Basic).is_ok());
+        assert!(with(crate::session::ClientAuth::Post).is_ok());
+        for method in [
+            crate::session::ClientAuth::None,
+            crate::session::ClientAuth::PrivateKeyJwt,
+        ] {
+            let error = with(method).expect_err("no secret sent");
+            assert_eq!(error.variable(), "AUTH_INTROSPECTION_CLIENT_ID");
+        }
     }
 
     #[test]

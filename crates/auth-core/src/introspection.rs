@@ -91,7 +91,8 @@ impl Introspection {
         }
     }
 
-    /// How the secret is sent (default [`ClientAuth::Basic`]).
+    /// How the secret is sent: [`ClientAuth::Basic`] (default) or [`ClientAuth::Post`]; any
+    /// other method is refused when the configuration is built.
     #[must_use]
     pub fn client_auth(mut self, method: ClientAuth) -> Self {
         self.method = method;

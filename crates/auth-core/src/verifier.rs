@@ -360,9 +360,12 @@ impl Verifier {
         // With several issuers, a token seen before is found before its `iss` is decoded.
         let issuers = &self.inner.issuers;
         let probed = (issuers.len() > 1).then(|| token_cache::key_of(token));
+        // A miss is counted once, by the issuer the token resolves to.
         let early = probed.as_ref().and_then(|key| {
             let hit = issuers.iter().find_map(|i| i.cache_hit::<E>(key));
-            crate::metrics::token_cache(hit.is_some());
+            if hit.is_some() {
+                crate::metrics::token_cache(true);
+            }
             hit
         });
         let result = match early {
@@ -618,7 +621,10 @@ impl Issuer {
         }
         let cache_key = match (&self.tokens, known) {
             (None, _) => None,
-            (Some(cache), Some((key, true))) => Some((cache, key)),
+            (Some(cache), Some((key, true))) => {
+                crate::metrics::token_cache(false);
+                Some((cache, key))
+            }
             (Some(cache), known) => {
                 let key = known.map_or_else(|| token_cache::key_of(token), |(key, _)| key);
                 let hit = self.cache_hit::<E>(&key);

@@ -2,19 +2,10 @@
 //! Prometheus recorder.
 #![cfg(feature = "metrics")]
 
-use auth_core::{AuthConfig, NoExtraClaims, Verifier};
+use auth_core::NoExtraClaims;
 use auth_issuer::TestIssuer;
 
-fn verifier(issuer: &TestIssuer) -> Verifier {
-    Verifier::new(
-        AuthConfig::builder()
-            .issuer(issuer.issuer())
-            .audience(issuer.audience())
-            .build()
-            .expect("config"),
-    )
-    .expect("verifier")
-}
+mod common;
 
 #[test]
 fn a_verification_is_counted_by_outcome_and_code() {
@@ -27,7 +18,7 @@ fn a_verification_is_counted_by_outcome_and_code() {
     metrics::with_local_recorder(&recorder, || {
         runtime.block_on(async {
             let issuer = TestIssuer::start().await;
-            let verifier = verifier(&issuer);
+            let verifier = common::verifier(&issuer);
             let first = issuer.token().sub("alice").sign();
             let second = issuer.token().sub("bob").sign();
             for token in [&first, &second, &second] {

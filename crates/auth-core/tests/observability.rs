@@ -5,8 +5,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use auth_core::{AuthConfig, NoExtraClaims, Verifier};
+use auth_core::NoExtraClaims;
 use auth_issuer::TestIssuer;
+
+mod common;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -47,21 +49,10 @@ impl Captured {
     }
 }
 
-fn verifier(issuer: &TestIssuer) -> Verifier {
-    Verifier::new(
-        AuthConfig::builder()
-            .issuer(issuer.issuer())
-            .audience(issuer.audience())
-            .build()
-            .expect("config"),
-    )
-    .expect("verifier")
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn the_verify_span_names_issuer_kid_alg_code_and_time_but_never_the_token() {
     let issuer = TestIssuer::start().await;
-    let verifier = verifier(&issuer);
+    let verifier = common::verifier(&issuer);
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(captured.clone())
