@@ -7,28 +7,30 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::BoxError;
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The recorder, installed once per process (apps started in parallel wait for the first).
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// Installs the process-wide Prometheus recorder (once; later calls do nothing).
 ///
 /// # Errors
 /// When another recorder was installed already.
 pub fn enable() -> Result<(), BoxError> {
-    if HANDLE.get().is_some() {
-        return Ok(());
-    }
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
-    let _ = HANDLE.set(handle);
-    Ok(())
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| format!("cannot install the metrics recorder: {e}"))
+        })
+        .as_ref()
+        .map(drop)
+        .map_err(|e| e.clone().into())
 }
 
 /// The metrics in the Prometheus text format, or `None` when they are off (then `/metrics`
 /// answers 404).
 #[must_use]
 pub fn render() -> Option<String> {
-    HANDLE.get().map(PrometheusHandle::render)
+    HANDLE.get()?.as_ref().ok().map(PrometheusHandle::render)
 }
 
 /// The `Content-Type` of [`render`]'s text.
