@@ -90,19 +90,28 @@ impl Discovery {
         if let Some(doc) = self.doc.load_full() {
             return Ok(doc);
         }
-        if !self.flight.in_flight()
-            && let Some(wait) = lock(&self.backoff).remaining(Instant::now())
-        {
-            return Err(FetchFailure::new(
+        // Join a running fetch, or start one unless backing off (one lock for both, so a failed
+        // fetch ending meanwhile cannot let a second one start inside the backoff).
+        let mut backing_off = None;
+        let this = Arc::clone(self);
+        let fetch = self.flight.join_or_start_if(
+            || {
+                backing_off = lock(&self.backoff).remaining(Instant::now());
+                backing_off.is_none()
+            },
+            move || async move { this.fetch().await },
+        );
+        match fetch {
+            Some(fetch) => fetch.await,
+            None => Err(FetchFailure::new(
                 ErrorCode::DiscoveryFailed,
                 "the identity provider's discovery document is unavailable",
-                format!("backing off for {wait:?} after failures"),
-            ));
+                format!(
+                    "backing off for {:?} after failures",
+                    backing_off.unwrap_or_default()
+                ),
+            )),
         }
-        let this = Arc::clone(self);
-        self.flight
-            .join_or_start(move || async move { this.fetch().await })
-            .await
     }
 
     /// The issuer identifier this document is for.

@@ -97,11 +97,39 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
         F: Future<Output = Result<T, FetchFailure>> + Send + 'static,
     {
         let mut slot = lock(&self.slot);
+        match slot.as_ref() {
+            Some(running) if running.is_running() => running.shared.clone(),
+            _ => Self::start_in(&mut slot, start),
+        }
+    }
+
+    /// Joins the running fetch, or starts `start()` when `allow()` says so (a rate limit), or
+    /// answers `None`. Checking and starting happen under one lock: a fetch that ends between a
+    /// caller's check and its start cannot let that caller start a second one.
+    pub(crate) fn join_or_start_if<F>(
+        &self,
+        allow: impl FnOnce() -> bool,
+        start: impl FnOnce() -> F,
+    ) -> Option<SharedFetch<T>>
+    where
+        F: Future<Output = Result<T, FetchFailure>> + Send + 'static,
+    {
+        let mut slot = lock(&self.slot);
         if let Some(running) = slot.as_ref()
             && running.is_running()
         {
-            return running.shared.clone();
+            return Some(running.shared.clone());
         }
+        if !allow() {
+            return None;
+        }
+        Some(Self::start_in(&mut slot, start))
+    }
+
+    fn start_in<F>(slot: &mut Option<Running<T>>, start: impl FnOnce() -> F) -> SharedFetch<T>
+    where
+        F: Future<Output = Result<T, FetchFailure>> + Send + 'static,
+    {
         let done = Arc::new(AtomicBool::new(false));
         let fetch = start();
         let flag = Arc::clone(&done);
@@ -232,6 +260,36 @@ mod tests {
             Some(7)
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_start_still_joins_a_running_fetch_and_never_starts_a_second() {
+        let flight: Flight<u32> = Flight::default();
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            Ok(1)
+        };
+        assert!(flight.join_or_start_if(|| false, slow).is_none());
+        let first = flight.join_or_start_if(|| true, slow);
+        let mut asked = false;
+        let joined = flight.join_or_start_if(
+            || {
+                asked = true;
+                false
+            },
+            || async { Ok(2) },
+        );
+        assert!(!asked, "a running fetch is joined without asking the limit");
+        let (Some(first), Some(joined)) = (first, joined) else {
+            panic!("both callers share a fetch");
+        };
+        assert_eq!(joined.await.ok(), Some(1), "the running fetch's result");
+        assert_eq!(first.await.ok(), Some(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            flight.join_or_start_if(|| false, slow).is_none(),
+            "finished: the limit decides again"
+        );
     }
 
     #[tokio::test]

@@ -173,19 +173,28 @@ impl KeyCache {
             Err(Miss::Unknown) => crate::metrics::key_lookup(false),
             Err(miss) => return Err(self.reject(miss, kid)),
         }
-        // Unknown kid: one refetch, rate limited.
-        if !self.inner.allow_kid_refetch(Instant::now()) {
-            return Err(self.reject(Miss::Unknown, kid));
-        }
-        tracing::debug!(
-            kid = kid.map(crate::log_safe),
-            "unknown kid: refetching the key set"
+        // Unknown kid: join the running fetch, or start one refetch if the cooldown allows
+        // (checked and started atomically, so a flood of random kids costs one fetch).
+        let this = Arc::clone(&self.inner);
+        let refetch = self.inner.flight.join_or_start_if(
+            || self.inner.allow_kid_refetch(Instant::now()),
+            move || async move { this.fetch_and_publish(Reason::UnknownKid).await },
         );
-        let snap = self
-            .inner
-            .fetch(Reason::UnknownKid)
-            .await
-            .map_err(|f| f.to_error())?;
+        let snap = match refetch {
+            Some(fetch) => {
+                tracing::debug!(
+                    kid = kid.map(crate::log_safe),
+                    "unknown kid: refetching the key set"
+                );
+                fetch.await.map_err(|f| f.to_error())?
+            }
+            // Within the cooldown. A refetch may have published a newer set since this caller
+            // looked: use it rather than refusing a key it holds.
+            None => match self.inner.snapshot.load_full() {
+                Some(newer) if newer.seq != snap.seq => newer,
+                _ => return Err(self.reject(Miss::Unknown, kid)),
+            },
+        };
         match snap.keys.find(kid, alg) {
             Ok(key) => Ok(f(key)),
             Err(miss) => Err(self.reject(miss, kid)),
@@ -210,28 +219,35 @@ impl KeyCache {
                 return Ok(snap);
             }
         }
-        if !self.inner.flight.in_flight()
-            && let Some(wait) = lock(&self.inner.control).backoff.remaining(now)
-        {
-            let secs = wait.as_secs_f64().ceil() as u64;
-            return Err(AuthError::new(
-                ErrorCode::JwksUnavailable,
-                "the identity provider's signing keys are unavailable",
-            )
-            .with_retry_after(secs.max(1)));
+        // Join a running fetch, or start one unless backing off after failures (checked and
+        // started under one lock, so a failed fetch ending meanwhile cannot let a flood through).
+        let mut backing_off = None;
+        let this = Arc::clone(&self.inner);
+        let fetch = self.inner.flight.join_or_start_if(
+            || {
+                backing_off = lock(&self.inner.control).backoff.remaining(now);
+                backing_off.is_none()
+            },
+            move || async move { this.fetch_and_publish(Reason::Routine).await },
+        );
+        match fetch {
+            Some(fetch) => fetch.await.map_err(|f| f.to_error()),
+            None => {
+                let wait = backing_off.unwrap_or_default();
+                let secs = wait.as_secs_f64().ceil() as u64;
+                Err(AuthError::new(
+                    ErrorCode::JwksUnavailable,
+                    "the identity provider's signing keys are unavailable",
+                )
+                .with_retry_after(secs.max(1)))
+            }
         }
-        self.inner
-            .fetch(Reason::Routine)
-            .await
-            .map_err(|f| f.to_error())
     }
 }
 
 impl Inner {
+    /// Whether the unknown-kid cooldown allows a refetch now (and if so, starts the window).
     fn allow_kid_refetch(&self, now: Instant) -> bool {
-        if self.flight.in_flight() {
-            return true; // joining a running fetch costs nothing
-        }
         let mut c = lock(&self.control);
         if c.backoff.remaining(now).is_some() {
             return false;
@@ -253,10 +269,6 @@ impl Inner {
             // The fetch runs as its own task; dropping the handle does not cancel it.
             drop(self.fetch_shared(Reason::Routine));
         }
-    }
-
-    async fn fetch(self: &Arc<Self>, reason: Reason) -> Result<Arc<Snapshot>, FetchFailure> {
-        self.fetch_shared(reason).await
     }
 
     fn fetch_shared(

@@ -176,10 +176,12 @@ async fn a_new_kid_with_1000_concurrent_verifications_causes_one_fetch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_kids_cause_at_most_one_fetch_per_cooldown_window() {
     let issuer = TestIssuer::start().await;
-    let v = verifier(&issuer); // cooldown 30 s: the whole test runs inside one window
+    // A cooldown far longer than the test: the whole test runs inside one window, however
+    // slow the machine.
+    let policy = auth_core::JwksPolicy::default().unknown_kid_cooldown(Duration::from_secs(3600));
+    let v = with_policy(&issuer, policy);
     v.warm_up().await.expect("warm up");
     let before = issuer.jwks_requests();
-    let started = Instant::now();
     let tokens: Vec<String> = (0..2000)
         .map(|i| issuer.token().kid(Some(&format!("random-{i}"))).sign())
         .collect();
@@ -194,7 +196,6 @@ async fn random_kids_cause_at_most_one_fetch_per_cooldown_window() {
         let err = t.await.expect("join").expect_err("unknown kid");
         assert_eq!(err.code(), ErrorCode::TokenInvalid);
     }
-    assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
         issuer.jwks_requests() - before <= 1,
         "{} fetches",
