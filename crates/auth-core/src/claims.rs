@@ -189,6 +189,14 @@ impl<'de> Deserialize<'de> for NoExtraClaims {
     }
 }
 
+/// A verified payload: the bytes and, once something asked, their JSON tree.
+struct Payload {
+    /// Valid UTF-8: the strict parse visited every string through serde_json's validating path,
+    /// and JSON outside strings is ASCII (no second check on the hot path).
+    raw: Vec<u8>,
+    tree: OnceLock<Value>,
+}
+
 /// Verified claims of an access token.
 ///
 /// The registered claims are typed fields; the application's own claims are deserialised into
@@ -220,11 +228,10 @@ pub struct Claims<E = NoExtraClaims> {
     pub scope: Scopes,
     /// The application's own claims.
     pub extra: E,
-    /// The payload bytes. Valid UTF-8: the strict parse visited every string through serde_json's
-    /// validating path, and JSON outside strings is ASCII (no second check on the hot path).
-    raw: Arc<[u8]>,
+    /// The verified payload, shared by every clone (the token cache's entry, each request's
+    /// copy, each retyping), so that its JSON tree is parsed once per token, not per request.
+    payload: Arc<Payload>,
     mapping: Arc<ClaimMapping>,
-    tree: OnceLock<Value>,
     /// From a trusted issuer other than the primary one (see [`principal`](Self::principal)).
     pub(crate) secondary_issuer: bool,
 }
@@ -255,14 +262,16 @@ impl<E> Claims<E> {
     /// The complete claims object as JSON text, exactly as the token carried it.
     #[must_use]
     pub fn raw_json(&self) -> &str {
-        std::str::from_utf8(&self.raw).unwrap_or_default()
+        std::str::from_utf8(&self.payload.raw).unwrap_or_default()
     }
 
     /// The complete claims object as a JSON value (parsed on first use, then cached).
     #[must_use]
     pub fn as_value(&self) -> &Value {
-        self.tree
-            .get_or_init(|| serde_json::from_slice(&self.raw).unwrap_or(Value::Null))
+        let payload = &*self.payload;
+        payload
+            .tree
+            .get_or_init(|| serde_json::from_slice(&payload.raw).unwrap_or(Value::Null))
     }
 
     /// Looks up a claim by path (see [`ClaimPath`]): `claims.get("realm_access.roles")`.
@@ -353,9 +362,8 @@ impl<E> Claims<E> {
             client_id: self.client_id,
             scope: self.scope,
             extra: f(self.extra),
-            raw: self.raw,
+            payload: self.payload,
             mapping: self.mapping,
-            tree: self.tree,
             secondary_issuer: self.secondary_issuer,
         }
     }
@@ -768,7 +776,7 @@ fn missing_field(serde_message: &str) -> Option<&str> {
 pub(crate) fn retype<C: DeserializeOwned + 'static>(
     claims: &Claims<NoExtraClaims>,
 ) -> Result<Claims<C>, AuthError> {
-    let extra = parse_extra::<C>(&claims.raw)?;
+    let extra = parse_extra::<C>(&claims.payload.raw)?;
     Ok(claims.clone().map_extra(|_| extra))
 }
 
@@ -873,9 +881,11 @@ pub(crate) fn assemble<E>(
         client_id: r.client_id,
         scope: r.scope,
         extra,
-        raw: Arc::from(raw),
+        payload: Arc::new(Payload {
+            raw,
+            tree: OnceLock::new(),
+        }),
         mapping,
-        tree: OnceLock::new(),
         secondary_issuer: false,
     }
 }

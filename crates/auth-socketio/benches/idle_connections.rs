@@ -18,6 +18,7 @@
 //! ```sh
 //! cargo bench -p auth-socketio --bench idle_connections            # 10,000 connections
 //! IDLE_CONNECTIONS=2000 cargo bench -p auth-socketio --bench idle_connections
+//! cargo test -p auth-socketio --bench idle_connections   # CI: 50 connections, 1 s idle
 //! ```
 //! Linux only (it reads `/proc`); the open-file limit must allow the connections.
 
@@ -32,7 +33,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 const KINDS: [&str; 4] = ["ws-plain", "ws-auth", "sio-plain", "sio-auth"];
-const IDLE: Duration = Duration::from_secs(10);
 /// Handshakes in flight at once.
 const PARALLEL: usize = 200;
 
@@ -44,21 +44,24 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; a filter argument (cargo bench -- ws) picks kinds.
     let filter: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    // Without `--bench` (`cargo test --benches`, CI): one quick run that only checks it works.
+    let quick = !args.iter().any(|a| a == "--bench");
+    let idle = Duration::from_secs(if quick { 1 } else { 10 });
     let n: usize = std::env::var("IDLE_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(if quick { 50 } else { 10_000 });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     println!(
         "{n} idle connections per kind; server RSS and CPU from /proc; {} s idle window",
-        IDLE.as_secs()
+        idle.as_secs()
     );
     println!(
         "| kind | RSS before | RSS with {n} | per connection | CPU in {} s idle |",
-        IDLE.as_secs()
+        idle.as_secs()
     );
     println!("|---|---:|---:|---:|---:|");
     let mut per_connection = Vec::new();
@@ -66,7 +69,7 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| kind.contains(f.as_str())) {
             continue;
         }
-        let result = runtime.block_on(measure(kind, n));
+        let result = runtime.block_on(measure(kind, n, idle));
         println!(
             "| {kind} | {:.1} MiB | {:.1} MiB | {:.0} B | {} ms |",
             result.before as f64 / 1048576.0,
@@ -105,7 +108,7 @@ impl Measured {
     }
 }
 
-async fn measure(kind: &str, n: usize) -> Measured {
+async fn measure(kind: &str, n: usize, idle: Duration) -> Measured {
     let (mut child, addr, token) = start_server(kind);
     let pid = child.id();
     // Warm up: one connection opened and closed, so that lazy state is not counted.
@@ -132,7 +135,7 @@ async fn measure(kind: &str, n: usize) -> Measured {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss(pid);
     let cpu_before = cpu_ticks(pid);
-    tokio::time::sleep(IDLE).await;
+    tokio::time::sleep(idle).await;
     let cpu_after = cpu_ticks(pid);
     let ticks_per_sec = 100; // USER_HZ on Linux
     for connection in connections {

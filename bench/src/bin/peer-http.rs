@@ -1,0 +1,114 @@
+//! The HTTP comparison's apps, the same routes in each:
+//!
+//! - `GET /public`: `{"ok":true}`, never looks at a credential;
+//! - `GET /optional`: `{"authenticated":bool}`, a credential optional;
+//! - `GET /me`: `{"sub":…,"claims":{…}}` for a valid Bearer token, else 401.
+//!
+//! `peer-http <bare|ours|jwt-authorizer> <port> <issuer-url> <audience>`:
+//! - `bare`: axum 0.8 without authentication (the baseline: `/optional` answers `false`, `/me`
+//!   is not served);
+//! - `ours`: axum 0.8 under auth-axum's `AuthLayer`, `/optional` with `Option<Auth>`, `/me` with
+//!   `Auth`;
+//! - `jwt-authorizer`: axum 0.7 with jwt-authorizer's layer on `/me` (its extractor is all or
+//!   nothing, so `/optional` is the bare handler).
+//!
+//! Every mode verifies against the same issuer's discovery document and JWKS. Measured with
+//! `wrk` by `xtask/http-bench.sh`.
+
+use std::net::SocketAddr;
+
+use auth_axum::auth_core::{AuthConfig, Authenticator, Verifier};
+use auth_axum::{Auth, AuthLayer};
+use serde_json::{Value, json};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, mode, port, issuer, audience] = args.as_slice() else {
+        eprintln!("usage: peer-http <bare|ours|jwt-authorizer> <port> <issuer-url> <audience>");
+        std::process::exit(2);
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], port.parse().expect("a port")).into();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        match mode.as_str() {
+            "bare" => axum::serve(listener, bare()).await,
+            "ours" => axum::serve(listener, ours(issuer, audience).await).await,
+            "jwt-authorizer" => {
+                axum07::serve(listener, jwt_authorizer(issuer, audience).await).await
+            }
+            other => panic!("unknown mode {other}"),
+        }
+        .expect("serve");
+    });
+}
+
+async fn public() -> axum::Json<Value> {
+    axum::Json(json!({ "ok": true }))
+}
+
+fn bare() -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new().route("/public", get(public)).route(
+        "/optional",
+        get(async || axum::Json(json!({ "authenticated": false }))),
+    )
+}
+
+async fn ours(issuer: &str, audience: &str) -> axum::Router {
+    use axum::routing::get;
+    let config = AuthConfig::builder()
+        .issuer(issuer)
+        .audience(audience)
+        .build()
+        .expect("config");
+    let verifier = Verifier::new(config).expect("verifier");
+    verifier.warm_up().await.expect("the issuer answers");
+    let authenticator = Authenticator::builder(verifier)
+        .build()
+        .expect("authenticator");
+    axum::Router::new()
+        .route("/public", get(public))
+        .route(
+            "/optional",
+            get(async |auth: Option<Auth>| axum::Json(json!({ "authenticated": auth.is_some() }))),
+        )
+        .route(
+            "/me",
+            get(async |Auth(claims): Auth| {
+                axum::Json(json!({ "sub": claims.sub, "claims": claims }))
+            }),
+        )
+        .layer(AuthLayer::new(authenticator))
+}
+
+async fn jwt_authorizer(issuer: &str, audience: &str) -> axum07::Router {
+    use axum07::routing::get;
+    use jwt_authorizer::{Authorizer, IntoLayer, JwtAuthorizer, JwtClaims, Validation};
+    let authorizer: Authorizer<Value> = JwtAuthorizer::from_oidc(issuer)
+        .validation(Validation::new().iss(&[issuer]).aud(&[audience]))
+        .build()
+        .await
+        .expect("the issuer answers");
+    let protected = axum07::Router::new()
+        .route(
+            "/me",
+            get(|JwtClaims(claims): JwtClaims<Value>| async move {
+                axum07::Json(json!({ "sub": claims["sub"], "claims": claims }))
+            }),
+        )
+        .layer(authorizer.into_layer());
+    axum07::Router::new()
+        .route(
+            "/public",
+            get(|| async { axum07::Json(json!({ "ok": true })) }),
+        )
+        .route(
+            "/optional",
+            get(|| async { axum07::Json(json!({ "authenticated": false })) }),
+        )
+        .merge(protected)
+}
