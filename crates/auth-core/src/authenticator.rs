@@ -780,13 +780,22 @@ impl Authenticator {
         C: DeserializeOwned + 'static,
     {
         let upgrade = usage == CookieUse::Upgrade;
-        if adapter::header_count(req, "authorization") > 1 {
+        // One pass over the header: its count, and the first value's bearer token (the only
+        // copy of the token made on this path).
+        let (mut authorization_headers, mut bearer) = (0usize, Ok(None));
+        req.for_each_header("authorization", &mut |value| {
+            authorization_headers += 1;
+            if authorization_headers == 1 {
+                bearer = parse_bearer(value);
+            }
+        });
+        if authorization_headers > 1 {
             return Err(AuthError::new(
                 ErrorCode::InvalidRequest,
                 "more than one Authorization header",
             ));
         }
-        let query_token = if sources.contains(&TokenSource::Query) {
+        let mut query_token = if sources.contains(&TokenSource::Query) {
             adapter::query_params(req.query())
                 .map_err(|()| {
                     AuthError::new(ErrorCode::InvalidRequest, "duplicated query parameters")
@@ -795,10 +804,7 @@ impl Authenticator {
         } else {
             None
         };
-        let bearer = match adapter::first_header(req, "authorization") {
-            Some(value) => parse_bearer(&value)?,
-            None => None,
-        };
+        let mut bearer = bearer?;
         if bearer.is_some() && query_token.is_some() {
             return Err(AuthError::new(
                 ErrorCode::InvalidRequest,
@@ -812,8 +818,8 @@ impl Authenticator {
         }
         for source in sources {
             let token = match source {
-                TokenSource::Header => bearer.clone(),
-                TokenSource::Query => query_token.clone(),
+                TokenSource::Header => bearer.take(),
+                TokenSource::Query => query_token.take(),
                 // Keys were looked for above, by their format.
                 TokenSource::ApiKey => None,
                 TokenSource::Subprotocol if upgrade => {
@@ -930,25 +936,41 @@ pub(crate) fn token_missing() -> AuthError {
 }
 
 /// Parses `Authorization: Bearer <token>`: `Ok(None)` for another scheme, an error for a
-/// malformed bearer credential (RFC 6750 §2.1 b64token).
-fn parse_bearer(value: &str) -> Result<Option<String>, AuthError> {
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+/// malformed bearer credential (RFC 6750 §2.1 b64token: ASCII letters, digits and `-._~+/`,
+/// then optional `=` padding). Works on the header's bytes: a value that is not UTF-8 has no
+/// valid token.
+fn parse_bearer(value: &[u8]) -> Result<Option<String>, AuthError> {
+    /// A b64token character other than `=`. Branch-free, so that the check over a whole
+    /// token compiles to vector compares.
+    fn token_char(b: u8) -> bool {
+        let lower = b | 0x20;
+        (lower.wrapping_sub(b'a') < 26)
+            | (b.wrapping_sub(b'0') < 10)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/')
+    }
+    let (scheme, token) = match value.iter().position(|&b| b == b' ') {
+        Some(space) => (&value[..space], &value[space + 1..]),
+        None => (value, &[][..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    let token = rest;
-    let valid = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
-        && !token.trim_end_matches('=').contains('=');
-    if valid {
-        Ok(Some(token.to_owned()))
-    } else {
-        Err(AuthError::new(
+    let body = token
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |last| last + 1);
+    let valid = body > 0 && token[..body].iter().fold(true, |ok, &b| ok & token_char(b));
+    match std::str::from_utf8(token) {
+        Ok(token) if valid => Ok(Some(token.to_owned())),
+        _ => Err(AuthError::new(
             ErrorCode::InvalidRequest,
             "malformed bearer credential",
-        ))
+        )),
     }
 }
 
@@ -959,21 +981,21 @@ mod tests {
     #[test]
     fn bearer_parsing() {
         assert_eq!(
-            parse_bearer("Bearer abc.def-_~+/=")
+            parse_bearer(b"Bearer abc.def-_~+/=")
                 .ok()
                 .flatten()
                 .as_deref(),
             Some("abc.def-_~+/=")
         );
         assert_eq!(
-            parse_bearer("bearer abc").ok().flatten().as_deref(),
+            parse_bearer(b"bearer abc").ok().flatten().as_deref(),
             Some("abc")
         );
         assert_eq!(
-            parse_bearer("BEARER abc").ok().flatten().as_deref(),
+            parse_bearer(b"BEARER abc").ok().flatten().as_deref(),
             Some("abc")
         );
-        assert_eq!(parse_bearer("Basic dXNlcjpwYXNz").ok().flatten(), None);
+        assert_eq!(parse_bearer(b"Basic dXNlcjpwYXNz").ok().flatten(), None);
         for bad in [
             "Bearer",
             "Bearer ",
@@ -982,8 +1004,15 @@ mod tests {
             "Bearer a,b",
             "Bearer a=b",
             "Bearer a\u{fffd}b",
+            "Bearer =",
+            "Bearer ==abc",
         ] {
-            assert!(parse_bearer(bad).is_err(), "{bad:?}");
+            assert!(parse_bearer(bad.as_bytes()).is_err(), "{bad:?}");
         }
+        assert!(parse_bearer(b"Bearer a\xffb").is_err(), "not UTF-8");
+        assert_eq!(
+            parse_bearer(b"Bearer abc==").ok().flatten().as_deref(),
+            Some("abc==")
+        );
     }
 }

@@ -345,7 +345,6 @@ impl Verifier {
     where
         E: DeserializeOwned + 'static,
     {
-        use tracing::Instrument as _;
         let started = crate::metrics::start();
         let span = tracing::debug_span!(
             "auth.verify",
@@ -357,12 +356,19 @@ impl Verifier {
         );
         // Only a span a subscriber listens to is timed.
         let timed = (!span.is_disabled()).then(std::time::Instant::now);
-        // With several issuers, a token seen before is found before its `iss` is decoded.
+        // A token seen before is found first, without parsing it (and, with several issuers,
+        // before its `iss` is decoded). A miss is counted once, by the issuer the token
+        // resolves to.
         let issuers = &self.inner.issuers;
-        let probed = (issuers.len() > 1).then(|| token_cache::key_of(token));
-        // A miss is counted once, by the issuer the token resolves to.
+        let probed = issuers
+            .iter()
+            .any(|i| i.caches(token))
+            .then(|| token_cache::key_of(token));
         let early = probed.as_ref().and_then(|key| {
-            let hit = issuers.iter().find_map(|i| i.cache_hit::<E>(key));
+            let hit = issuers
+                .iter()
+                .filter(|i| i.caches(token))
+                .find_map(|i| i.cache_hit::<E>(key));
             if hit.is_some() {
                 crate::metrics::token_cache(true);
             }
@@ -370,18 +376,11 @@ impl Verifier {
         });
         let result = match early {
             Some(hit) => hit,
-            None => match self.issuer_of(token) {
-                Ok(issuer) => {
-                    span.record("issuer", tracing::field::display(&issuer.config.issuer));
-                    // A tenant's issuer (made from a pattern) was not among those probed.
-                    let probed_here = matches!(issuer, Resolved::Fixed(_));
-                    issuer
-                        .verify_inner(token, &span, probed.map(|key| (key, probed_here)))
-                        .instrument(span.clone())
-                        .await
-                }
-                Err(e) => Err(e),
-            },
+            // The full path in its own allocation: its state (header and signature buffers,
+            // the key lookup's fetch) would otherwise make this future, and every future that
+            // awaits a verification (the adapters' per-request ones), kilobytes larger, copied
+            // on every request, hits included.
+            None => Box::pin(self.verify_uncached(token, &span, probed)).await,
         };
         crate::metrics::verification(&result, started);
         if let Some(timed) = timed {
@@ -392,6 +391,28 @@ impl Verifier {
             tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
         }
         result
+    }
+
+    /// The verification of a token the cache did not answer. `probed`: the cache key, when the
+    /// fixed issuers' caches were probed with it.
+    async fn verify_uncached<E>(
+        &self,
+        token: &str,
+        span: &tracing::Span,
+        probed: Option<[u8; 32]>,
+    ) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        use tracing::Instrument as _;
+        let issuer = self.issuer_of(token)?;
+        span.record("issuer", tracing::field::display(&issuer.config.issuer));
+        // A tenant's issuer (made from a pattern) was not among those probed.
+        let probed_here = matches!(issuer, Resolved::Fixed(i) if i.caches(token));
+        issuer
+            .verify_inner(token, span, probed.map(|key| (key, probed_here)))
+            .instrument(span.clone())
+            .await
     }
 
     /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
@@ -585,6 +606,16 @@ impl Issuer {
             Keys::Remote(cache) => cache.with_key(kid, alg, check).await??,
         }
         Ok(alg)
+    }
+
+    /// Whether this issuer's token cache may hold `token`: it has one, and does not introspect
+    /// the token instead.
+    fn caches(&self, token: &str) -> bool {
+        self.tokens.is_some()
+            && !self
+                .introspection
+                .as_ref()
+                .is_some_and(|x| x.applies_to(token))
     }
 
     /// The cached verification of the token whose key is `key`, if it still holds (an entry

@@ -64,12 +64,7 @@ pub fn app(
 
 /// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
 async fn me(AuthData(caller): AuthData) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "sub": caller.subject,
-        "roles": caller.roles,
-        "kind": caller.kind.as_str(),
-        "claims": caller.claims,
-    }))
+    HttpResponse::Ok().json(example_shared::Me::of(&caller))
 }
 
 fn answer((status, body): Answer) -> HttpResponse {

@@ -89,13 +89,8 @@ async fn on_socket(socket: SocketRef) {
 }
 
 /// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
-async fn me(AuthData(caller): AuthData) -> Json<Value> {
-    Json(json!({
-        "sub": caller.subject,
-        "roles": caller.roles,
-        "kind": caller.kind.as_str(),
-        "claims": caller.claims,
-    }))
+async fn me(AuthData(caller): AuthData) -> Response {
+    Json(example_shared::Me::of(&caller)).into_response()
 }
 
 fn answer((status, body): Answer) -> Response {

@@ -283,6 +283,29 @@ pub fn announce(app_url: &str, issuer: Option<&TestIssuer>, demo_key: Option<&st
     println!("Open {app_url}/ in your browser (Ctrl-C to stop)");
 }
 
+/// The apps' `GET /api/me` answer, `{"sub":…,"roles":[…],"kind":"jwt"|"api_token","claims":{…}}`,
+/// serialized straight from the caller: no intermediate JSON tree is built per request.
+#[derive(Debug, serde::Serialize)]
+pub struct Me<'a> {
+    sub: Option<&'a str>,
+    roles: &'a [String],
+    kind: &'static str,
+    claims: &'a auth_core::StandardClaims,
+}
+
+impl<'a> Me<'a> {
+    /// The answer for `caller`.
+    #[must_use]
+    pub fn of(caller: &'a auth_core::AuthData) -> Self {
+        Me {
+            sub: caller.subject.as_deref(),
+            roles: &caller.roles,
+            kind: caller.kind.as_str(),
+            claims: &caller.claims,
+        }
+    }
+}
+
 /// The first message of the apps' `/ws` echo: `{"type":"welcome","sub":…,"roles":[…]}`, from
 /// the upgrade's verified claims.
 #[must_use]

@@ -44,14 +44,7 @@ pub fn routes(
     let me = warp::path!("api" / "me")
         .and(warp::get())
         .and(auth_warp::auth_data::<NoExtraClaims>())
-        .map(|AuthData(caller): AuthData| {
-            warp::reply::json(&json!({
-                "sub": caller.subject,
-                "roles": caller.roles,
-                "kind": caller.kind.as_str(),
-                "claims": caller.claims,
-            }))
-        });
+        .map(|AuthData(caller): AuthData| warp::reply::json(&example_shared::Me::of(&caller)));
     let admin = warp::path!("api" / "admin")
         .and(warp::get())
         .and(auth_warp::guard(Guard::any_role(["admin"])))
