@@ -980,7 +980,7 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 }
 
 /// The `type="hidden"` inputs of `html`, as form fields.
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     html.match_indices("<input")
         .filter_map(|(at, _)| tag(&html[at..], "<input"))
         .filter(|t| attribute(t, "type").as_deref() == Some("hidden"))
@@ -990,14 +990,18 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 
 /// A child process with its output in a log file; killed (and reaped) when dropped.
 #[derive(Debug)]
-struct Server {
+pub(crate) struct Server {
     name: &'static str,
     child: Child,
     log: PathBuf,
 }
 
 impl Server {
-    fn start(name: &'static str, mut command: Command, log: &Path) -> Result<Self, String> {
+    pub(crate) fn start(
+        name: &'static str,
+        mut command: Command,
+        log: &Path,
+    ) -> Result<Self, String> {
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out
             .try_clone()
@@ -1025,7 +1029,7 @@ impl Server {
     }
 
     /// Waits for a line of the log starting with `prefix`, and returns it.
-    fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+    pub(crate) fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let log = fs::read_to_string(&self.log).unwrap_or_default();

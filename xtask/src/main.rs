@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod e2e;
+mod http_bench;
 mod interop;
 mod socketio;
 mod support;
@@ -27,10 +28,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench-http") => http_bench::run(args.iter().any(|a| a == "--quick")),
         Some("interop") => interop::run(),
         Some("e2e") => e2e::run(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] | interop | e2e>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [--quick] | bench-http [--quick] | interop | e2e>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -44,6 +44,18 @@ pub(crate) fn build_bin(package: &str, bin: &str) -> Result<PathBuf, String> {
     executable(&messages, bin).ok_or_else(|| format!("cargo built no {bin} executable"))
 }
 
+/// Builds binaries in the release profile (`cargo build --release <args>`) and returns the
+/// executables of `names`, in that order.
+pub(crate) fn build_release(args: &[&str], names: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let mut all = vec!["build", "--release", "--locked"];
+    all.extend_from_slice(args);
+    let messages = cargo_artifacts(&all, "release binaries")?;
+    names
+        .iter()
+        .map(|n| executable(&messages, n).ok_or_else(|| format!("cargo built no {n} executable")))
+        .collect()
+}
+
 /// Runs `cargo <args>` with JSON messages; the artifacts it built (tests aside).
 fn cargo_artifacts(args: &[&str], what: &str) -> Result<Vec<Value>, String> {
     eprintln!("$ cargo {}", args.join(" "));
