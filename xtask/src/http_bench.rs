@@ -35,6 +35,20 @@ struct Rate {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The server's CPU time (user + system) per request: steadier than the rate on a shared
+    /// machine, and what the auth layer adds to each request.
+    cpu_us: f64,
+}
+
+/// A process's CPU time so far (user + system), in microseconds, from `/proc`.
+fn cpu_us(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name (in parentheses, which may hold spaces): fields 14 and 15 of
+    // proc(5), utime and stime, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * 10_000.0
 }
 
 pub(crate) fn run(quick: bool) -> Result<(), String> {
@@ -173,8 +187,10 @@ fn session_cookie(app: &str) -> Result<String, String> {
         .ok_or_else(|| "the sign-in set no cookie".into())
 }
 
-/// Runs wrk once; `script`: a Lua script and the file it reads (`TOKENS`).
+/// Runs wrk once against the server `pid`; `script`: a Lua script and the file it reads
+/// (`TOKENS`).
 fn wrk(
+    pid: u32,
     url: &str,
     seconds: u32,
     headers: &[String],
@@ -195,10 +211,12 @@ fn wrk(
     if let Some((script, tokens)) = script {
         command.arg("-s").arg(script).env("TOKENS", tokens);
     }
+    let cpu_before = cpu_us(pid);
     let out = command
         .arg(url)
         .output()
         .map_err(|e| format!("wrk: {e}"))?;
+    let cpu = cpu_us(pid) - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("Non-2xx") {
         return Err(format!("wrk {url}: non-2xx answers\n{text}"));
@@ -222,12 +240,14 @@ fn wrk(
             0.0
         }
     };
+    let per_second: f64 = field("Requests/sec:")
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| format!("wrk {url}: no rate in\n{text}"))?;
     Ok(Rate {
-        per_second: field("Requests/sec:")
-            .and_then(|r| r.parse().ok())
-            .ok_or_else(|| format!("wrk {url}: no rate in\n{text}"))?,
+        per_second,
         p50_ms: ms(field("50%")),
         p99_ms: ms(field("99%")),
+        cpu_us: cpu / (per_second * f64::from(seconds)).max(1.0),
     })
 }
 
@@ -267,14 +287,16 @@ fn interleave(cases: &[Case<'_>], rounds: usize) -> Result<Vec<Rate>, String> {
         .into_iter()
         .map(|runs: Vec<Rate>| {
             let n = runs.len() as f64;
-            let mut p50: Vec<f64> = runs.iter().map(|r| r.p50_ms).collect();
-            let mut p99: Vec<f64> = runs.iter().map(|r| r.p99_ms).collect();
-            p50.sort_by(f64::total_cmp);
-            p99.sort_by(f64::total_cmp);
+            let median = |f: fn(&Rate) -> f64| {
+                let mut v: Vec<f64> = runs.iter().map(f).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
             Rate {
                 per_second: runs.iter().map(|r| r.per_second).sum::<f64>() / n,
-                p50_ms: p50[p50.len() / 2],
-                p99_ms: p99[p99.len() / 2],
+                p50_ms: median(|r| r.p50_ms),
+                p99_ms: median(|r| r.p99_ms),
+                cpu_us: median(|r| r.cpu_us),
             }
         })
         .collect())
@@ -282,18 +304,19 @@ fn interleave(cases: &[Case<'_>], rounds: usize) -> Result<Vec<Rate>, String> {
 
 fn print_table(title: &str, cases: &[Case<'_>], rates: &[Rate], baseline: usize) {
     let mut out = format!(
-        "\n{title}\n\n| route | requests/s | p50 | p99 | ÷ {} |\n|---|---:|---:|---:|---:|\n",
-        cases[baseline].name
+        "\n{title}\n\n| route | requests/s | p50 | p99 | rate ÷ first | server CPU per request | ÷ first |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for (case, rate) in cases.iter().zip(rates) {
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.3}× |",
+            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.3}× | {:.1} µs | {:.3}× |",
             case.name,
             rate.per_second,
             rate.p50_ms,
             rate.p99_ms,
-            rate.per_second / rates[baseline].per_second
+            rate.per_second / rates[baseline].per_second,
+            rate.cpu_us,
+            rate.cpu_us / rates[baseline].cpu_us,
         );
     }
     print!("{out}");
@@ -317,6 +340,7 @@ fn example_table(
     let tokens_file = dir.join(format!("{app}-tokens.txt"));
     fs::write(&tokens_file, tokens.join("\n")).map_err(|e| e.to_string())?;
     let cookie = session_cookie(&example.url)?;
+    let pid = example.server.pid();
     let me = format!("{}/api/me", example.url);
     let optional = format!("{}/api/optional", example.url);
     let bearer = vec![format!("Authorization: Bearer {token}")];
@@ -325,19 +349,19 @@ fn example_table(
     let cases = vec![
         Case {
             name: "`/api/optional`, no credential".into(),
-            measure: Box::new(|| wrk(&optional, seconds, &[], None)),
+            measure: Box::new(|| wrk(pid, &optional, seconds, &[], None)),
         },
         Case {
             name: "`/api/me`, Bearer".into(),
-            measure: Box::new(|| wrk(&me, seconds, &bearer, None)),
+            measure: Box::new(|| wrk(pid, &me, seconds, &bearer, None)),
         },
         Case {
             name: "`/api/me`, session cookie".into(),
-            measure: Box::new(|| wrk(&me, seconds, &cookie_header, None)),
+            measure: Box::new(|| wrk(pid, &me, seconds, &cookie_header, None)),
         },
         Case {
             name: "`/api/me`, 1,000 tokens in rotation".into(),
-            measure: Box::new(|| wrk(&me, seconds, &[], Some((lua, &tokens_path)))),
+            measure: Box::new(|| wrk(pid, &me, seconds, &[], Some((lua, &tokens_path)))),
         },
     ];
     let rates = interleave(&cases, rounds)?;
@@ -376,34 +400,35 @@ fn peer_table(
     };
     let mut servers = Vec::new();
     let mut urls = Vec::new();
+    let mut pids = Vec::new();
     for mode in ["bare", "ours", "jwt-authorizer"] {
         let port = free_port()?;
         let mut command = Command::new(peer);
         command.args([mode, &port.to_string(), &example.issuer, &audience]);
-        servers.push(Server::start(
-            "peer app",
-            command,
-            &dir.join(format!("peer-{mode}.log")),
-        )?);
+        let server = Server::start("peer app", command, &dir.join(format!("peer-{mode}.log")))?;
+        pids.push(server.pid());
+        servers.push(server);
         let url = format!("http://127.0.0.1:{port}");
         wait_ready(&format!("{url}/public"))?;
         urls.push(url);
     }
     let bearer = vec![format!("Authorization: Bearer {token}")];
-    let case = |name: &str, url: String, auth: bool| Case {
+    let case = |name: &str, app: usize, path: &str, auth: bool| Case {
         name: name.to_owned(),
         measure: Box::new({
             let headers = if auth { bearer.clone() } else { Vec::new() };
-            move || wrk(&url, seconds, &headers, None)
+            let (pid, url) = (pids[app], format!("{}{path}", urls[app]));
+            move || wrk(pid, &url, seconds, &headers, None)
         }),
     };
     let layer = vec![
-        case("axum, no auth: `/public`", format!("{}/public", urls[0]), false),
-        case("axum + `AuthLayer`: `/public`", format!("{}/public", urls[1]), false),
-        case("axum, no auth: `/optional`", format!("{}/optional", urls[0]), false),
+        case("axum, no auth: `/public`", 0, "/public", false),
+        case("axum + `AuthLayer`: `/public`", 1, "/public", false),
+        case("axum, no auth: `/optional`", 0, "/optional", false),
         case(
             "axum + `AuthLayer`: `/optional` (`Option<Auth>`), no credential",
-            format!("{}/optional", urls[1]),
+            1,
+            "/optional",
             false,
         ),
     ];
@@ -415,22 +440,10 @@ fn peer_table(
         0,
     );
     let me = vec![
-        case(
-            "axum 0.7 + jwt-authorizer 0.15: `/me`, Bearer",
-            format!("{}/me", urls[2]),
-            true,
-        ),
-        case(
-            "axum 0.8 + auth-axum: `/me`, Bearer",
-            format!("{}/me", urls[1]),
-            true,
-        ),
-        case(
-            "axum 0.7 + jwt-authorizer: `/public`",
-            format!("{}/public", urls[2]),
-            false,
-        ),
-        case("axum 0.8 + auth-axum: `/public`", format!("{}/public", urls[1]), false),
+        case("axum 0.7 + jwt-authorizer 0.15: `/me`, Bearer", 2, "/me", true),
+        case("axum 0.8 + auth-axum: `/me`, Bearer", 1, "/me", true),
+        case("axum 0.7 + jwt-authorizer: `/public`", 2, "/public", false),
+        case("axum 0.8 + auth-axum: `/public`", 1, "/public", false),
     ];
     let rates = interleave(&me, rounds)?;
     print_table(

@@ -1019,6 +1019,11 @@ impl Server {
         })
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `Err` when the process has ended.
     fn check_running(&mut self) -> Result<(), String> {
         match self.child.try_wait() {

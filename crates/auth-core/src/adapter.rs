@@ -66,10 +66,19 @@ pub(crate) fn first_header(req: &impl RequestView, name: &str) -> Option<String>
     let mut out = None;
     req.for_each_header(name, &mut |v| {
         if out.is_none() {
-            out = Some(String::from_utf8_lossy(v).into_owned());
+            out = Some(text(v).into_owned());
         }
     });
     out
+}
+
+/// A header value as text: borrowed when it is UTF-8 (std's validation, much faster than
+/// `from_utf8_lossy`'s on long values such as cookies), with replacement characters otherwise.
+pub(crate) fn text(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    }
 }
 
 /// The number of values of a header.
@@ -80,13 +89,13 @@ pub(crate) fn header_count(req: &impl RequestView, name: &str) -> usize {
 }
 
 /// Calls `f` with each cookie of every `Cookie` header, until it returns `false`.
-fn for_each_cookie(req: &impl RequestView, f: &mut dyn FnMut(&str, &str) -> bool) {
+pub(crate) fn for_each_cookie(req: &impl RequestView, f: &mut dyn FnMut(&str, &str) -> bool) {
     let mut go = true;
     req.for_each_header("cookie", &mut |header| {
         if !go {
             return;
         }
-        let header = String::from_utf8_lossy(header);
+        let header = text(header);
         for c in cookie::Cookie::split_parse(header.as_ref()).flatten() {
             if !f(c.name(), c.value()) {
                 go = false;
@@ -94,19 +103,6 @@ fn for_each_cookie(req: &impl RequestView, f: &mut dyn FnMut(&str, &str) -> bool
             }
         }
     });
-}
-
-/// The value of a request cookie (the first one of that name), from every `Cookie` header.
-pub(crate) fn cookie(req: &impl RequestView, name: &str) -> Option<String> {
-    let mut out = None;
-    for_each_cookie(req, &mut |n, v| {
-        if n == name {
-            out = Some(v.to_owned());
-            return false;
-        }
-        true
-    });
-    out
 }
 
 /// The names of request cookies starting with `prefix`.
@@ -657,7 +653,7 @@ impl RequestAuth {
         }
         let mut present: Vec<String> = Vec::new();
         response.for_each_header("set-cookie", &mut |v| {
-            present.push(cookie_name(&String::from_utf8_lossy(v)).to_owned());
+            present.push(cookie_name(&text(v)).to_owned());
         });
         for cookie in &outcome.set_cookies {
             if !present.iter().any(|name| name == cookie_name(cookie)) {

@@ -263,7 +263,7 @@ pub fn is_websocket_upgrade(req: &impl RequestView) -> bool {
 fn offered_protocols(req: &impl RequestView) -> Vec<String> {
     let mut out = Vec::new();
     req.for_each_header("sec-websocket-protocol", &mut |v| {
-        let v = String::from_utf8_lossy(v);
+        let v = crate::adapter::text(v);
         out.extend(
             v.split(',')
                 .map(str::trim)

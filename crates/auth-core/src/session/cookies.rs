@@ -47,6 +47,13 @@ pub(crate) struct SessionCookie {
     pub(crate) pf: serde_json::Map<String, Value>,
 }
 
+/// What a request needs of the session cookie: its access token and when that expires.
+#[derive(Deserialize)]
+struct SessionAccess {
+    at: String,
+    exp: i64,
+}
+
 /// The sealed refresh cookie.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct RefreshCookie {
@@ -147,21 +154,27 @@ pub(crate) async fn session_token(
     usage: CookieUse,
     set_cookies: &mut Vec<String>,
 ) -> Result<Option<String>, AuthError> {
+    let check_origin = || match usage {
+        CookieUse::Upgrade | CookieUse::Handshake => crate::ws::check_upgrade_origin(auth, req),
+        CookieUse::Request if is_unsafe(req.method()) => check_same_origin(s, req),
+        CookieUse::Request => Ok(()),
+    };
+    // The common case first: a session whose access token is still good. Only its token and
+    // expiry are read (the ID token and profile are skipped), and the refresh cookie is not
+    // opened at all.
+    let access: Option<SessionAccess> = read_cookie(s, req, "session");
+    if let Some(access) = access
+        && access.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
+    {
+        check_origin()?;
+        return Ok(Some(access.at));
+    }
     let session: Option<SessionCookie> = read_cookie(s, req, "session");
     let refresh = read_cookie::<RefreshCookie>(s, req, "refresh");
     if session.is_none() && refresh.is_none() {
         return Ok(None);
     }
-    match usage {
-        CookieUse::Upgrade | CookieUse::Handshake => crate::ws::check_upgrade_origin(auth, req)?,
-        CookieUse::Request if is_unsafe(req.method()) => check_same_origin(s, req)?,
-        CookieUse::Request => {}
-    }
-    if let Some(sc) = &session
-        && sc.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
-    {
-        return Ok(Some(sc.at.clone()));
-    }
+    check_origin()?;
     if usage == CookieUse::Handshake {
         // No answer can carry rotated cookies: refreshing here would leave the browser with a
         // refresh token the provider has already replaced. The client refreshes over HTTP.
@@ -216,27 +229,7 @@ pub(crate) fn read_cookie<T: DeserializeOwned>(
     req: &impl RequestView,
     suffix: &str,
 ) -> Option<T> {
-    let name = s.cookie_name(suffix);
-    let value = match adapter::cookie(req, &name) {
-        Some(v) => v,
-        None => {
-            // Chunked: name.0, name.1, ...
-            let mut joined = String::new();
-            for i in 0..=MAX_CHUNKS {
-                match adapter::cookie(req, &format!("{name}.{i}")) {
-                    Some(part) => joined.push_str(&part),
-                    None => break,
-                }
-                if i == MAX_CHUNKS {
-                    return None;
-                }
-            }
-            if joined.is_empty() {
-                return None;
-            }
-            joined
-        }
-    };
+    let value = sealed_value(req, &s.cookie_name(suffix))?;
     let purpose = if suffix.starts_with("flow-") {
         "flow"
     } else {
@@ -244,6 +237,43 @@ pub(crate) fn read_cookie<T: DeserializeOwned>(
     };
     let plain = s.sealer.open(purpose, &value)?;
     serde_json::from_slice(&plain).ok()
+}
+
+/// The sealed value of cookie `name`, whole or joined from its chunks `name.0`, `name.1`, ...
+/// (at most [`MAX_CHUNKS`], contiguous from 0), from one pass over the `Cookie` headers. The
+/// first cookie of a name wins, as browsers send the most specific first.
+fn sealed_value(req: &impl RequestView, name: &str) -> Option<String> {
+    let mut whole: Option<String> = None;
+    let mut chunks: Vec<Option<String>> = Vec::new();
+    adapter::for_each_cookie(req, &mut |n, v| {
+        if n == name {
+            whole = Some(v.to_owned());
+            return false;
+        }
+        if let Some(index) = n
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|&i| i <= MAX_CHUNKS)
+        {
+            if chunks.len() <= index {
+                chunks.resize(index + 1, None);
+            }
+            if chunks[index].is_none() {
+                chunks[index] = Some(v.to_owned());
+            }
+        }
+        true
+    });
+    if whole.is_some() {
+        return whole;
+    }
+    // The chunks from 0 up to the first gap; one past the limit means a forged set.
+    let present = chunks.iter().take_while(|c| c.is_some()).count();
+    if present == 0 || present > MAX_CHUNKS {
+        return None;
+    }
+    Some(chunks.into_iter().take(present).flatten().collect())
 }
 
 /// `Set-Cookie` values for a sealed cookie, chunked under the 4 KB browser limit.
