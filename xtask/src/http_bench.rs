@@ -47,7 +47,12 @@ fn cpu_us(pid: u32) -> f64 {
     // proc(5), utime and stime, in clock ticks (100 per second on Linux).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) * 10_000.0
 }
 
@@ -90,7 +95,10 @@ fn start_example(bin: &Path, cache: bool, log: &Path) -> Result<Example, String>
         .env("AUTH_DEV_MINT", "1")
         .env("RUST_LOG", "warn")
         .env_remove("AUTH_ISSUER")
-        .env("AUTH_TOKEN_CACHE_BYTES", if cache { "33554432" } else { "0" });
+        .env(
+            "AUTH_TOKEN_CACHE_BYTES",
+            if cache { "33554432" } else { "0" },
+        );
     let mut server = Server::start("example app", command, log)?;
     let line = server.wait_for_line("Development issuer", Duration::from_secs(30))?;
     let issuer = line
@@ -212,10 +220,7 @@ fn wrk(
         command.arg("-s").arg(script).env("TOKENS", tokens);
     }
     let cpu_before = cpu_us(pid);
-    let out = command
-        .arg(url)
-        .output()
-        .map_err(|e| format!("wrk: {e}"))?;
+    let out = command.arg(url).output().map_err(|e| format!("wrk: {e}"))?;
     let cpu = cpu_us(pid) - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("Non-2xx") {
@@ -395,7 +400,11 @@ fn peer_table(
         .ok_or("the minted token's claims do not decode")?;
     let audience = match &claims["aud"] {
         Value::String(a) => a.clone(),
-        Value::Array(a) => a.first().and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Value::Array(a) => a
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         _ => return Err("the minted token has no aud".into()),
     };
     let mut servers = Vec::new();
@@ -440,7 +449,12 @@ fn peer_table(
         0,
     );
     let me = vec![
-        case("axum 0.7 + jwt-authorizer 0.15: `/me`, Bearer", 2, "/me", true),
+        case(
+            "axum 0.7 + jwt-authorizer 0.15: `/me`, Bearer",
+            2,
+            "/me",
+            true,
+        ),
         case("axum 0.8 + auth-axum: `/me`, Bearer", 1, "/me", true),
         case("axum 0.7 + jwt-authorizer: `/public`", 2, "/public", false),
         case("axum 0.8 + auth-axum: `/public`", 1, "/public", false),

@@ -1034,7 +1034,11 @@ impl Server {
     }
 
     /// Waits for a line of the log starting with `prefix`, and returns it.
-    pub(crate) fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+    pub(crate) fn wait_for_line(
+        &mut self,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let log = fs::read_to_string(&self.log).unwrap_or_default();

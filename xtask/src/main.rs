@@ -2,8 +2,11 @@
 //!
 //! - `ci`: every check CI runs, in order (what `.ci/run` calls after installing tools).
 //! - `bench [--quick]`: the `verify` criterion benchmark plus callgrind instruction counts, the
-//!   `api_keys` benchmark of auth-store and the `idle_connections` benchmark of auth-socketio,
-//!   printed as the ratio tables that go into `docs/benchmarks.md`.
+//!   token cache, every peer library side by side (`bench/`), the `api_keys` benchmark of
+//!   auth-store, the `idle_connections` benchmark of auth-socketio and the HTTP comparison
+//!   (`bench-http`), printed as the ratio tables that go into `docs/benchmarks.md`.
+//! - `bench-http [--quick]`: the HTTP comparison alone (wrk against the example apps and the
+//!   peer apps).
 //! - `interop`: the example app signing a user in, refreshing and signing out against a real
 //!   OpenID provider (`oidc-provider` on Node.js; see `xtask/interop/README.md`), then the
 //!   official Socket.IO client against example-axum's namespaces (`socketio.rs`).
@@ -187,6 +190,30 @@ fn forget_packaged_sources() -> Result<(), String> {
     Ok(())
 }
 
+/// Every JWT library side by side (bench/benches/peers.rs): josekit's process built first, Node's
+/// jose installed.
+fn peers_bench(quick: bool) -> Result<(), String> {
+    run(
+        "cargo",
+        &["build", "--release", "--locked", "-p", "auth-bench-josekit"],
+        &[],
+    )?;
+    if have("npm", "--version") {
+        interop::npm_install(&root().join("bench/node"))?;
+    }
+    run(
+        "cargo",
+        &["bench", "--locked", "-p", "auth-bench", "--bench", "peers"],
+        &[("PEER_ROUNDS", if quick { "10" } else { "40" })],
+    )?;
+    // Startup and scale: first request, memory per key and per token, a flood of tokens.
+    run(
+        "cargo",
+        &["bench", "--locked", "-p", "auth-bench", "--bench", "scale"],
+        &[],
+    )
+}
+
 /// Runs one criterion benchmark with a 1 s warm-up and `time` seconds of measurement.
 fn criterion(package: &str, bench: &str, time: &str) -> Result<(), String> {
     run(
@@ -355,6 +382,7 @@ fn bench(quick: bool) -> Result<(), String> {
         }
     }
     token_cache_bench(time)?;
+    peers_bench(quick)?;
     api_key_bench(time)?;
     // Memory and idle CPU of idle authenticated connections, against unauthenticated ones.
     let connections = if quick { "2000" } else { "10000" };
@@ -369,6 +397,7 @@ fn bench(quick: bool) -> Result<(), String> {
         ],
         &[("IDLE_CONNECTIONS", connections)],
     )?;
+    http_bench::run(quick)?;
     if !have("valgrind", "--version") {
         println!("\n(valgrind not installed: instruction counts skipped)");
         return Ok(());

@@ -158,29 +158,34 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let auth = RequestAuth::new(&self.layer.authenticator, self.layer.unauthenticated);
         req.extensions_mut().insert(auth.clone());
-        let required = self.layer.required;
         // The clone that was not polled ready goes back; the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        if !self.layer.required {
+            // Authentication happens in the handler's extractors, if any: this future holds
+            // none of its state (it is copied into its box on every request).
+            return Box::pin(async move {
+                let response = inner.call(req).await?;
+                Ok(finish(&auth, response))
+            });
+        }
         Box::pin(async move {
-            let refused = if required {
-                let view = HttpView::new(req.method(), req.uri(), req.headers());
-                auth.require(&view, None).await.err()
-            } else {
-                None
+            let view = HttpView::new(req.method(), req.uri(), req.headers());
+            let response = match auth.require(&view, None).await {
+                Err(error) => into_response(auth.render(&error)),
+                Ok(()) => inner.call(req).await?,
             };
-            let mut response = match refused {
-                Some(error) => into_response(auth.render(&error)),
-                None => {
-                    let mut response = inner.call(req).await?;
-                    if let Some(Rejected(error)) = response.extensions_mut().remove::<Rejected>() {
-                        response = into_response(auth.render(&error));
-                    }
-                    response
-                }
-            };
-            auth.finish(&mut HttpHeaders(response.headers_mut()));
-            Ok(response)
+            Ok(finish(&auth, response))
         })
     }
+}
+
+/// A rejection of the request rendered with the authenticator's settings, and the outcome's
+/// headers on the response.
+fn finish(auth: &RequestAuth, mut response: Response) -> Response {
+    if let Some(Rejected(error)) = response.extensions_mut().remove::<Rejected>() {
+        response = into_response(auth.render(&error));
+    }
+    auth.finish(&mut HttpHeaders(response.headers_mut()));
+    response
 }

@@ -732,7 +732,7 @@ impl AuthConfigBuilder {
     }
 
     /// The verified-token cache's bound, in bytes of cached claims (`AUTH_TOKEN_CACHE_BYTES`,
-    /// default 32 MiB, about 20,000 typical access tokens); `0` turns the cache off, so that
+    /// default 32 MiB, about 35,000 typical access tokens); `0` turns the cache off, so that
     /// every request pays the full signature check.
     ///
     /// A JWT that verified is then accepted again from the cache until its `exp` (plus the
