@@ -366,7 +366,7 @@ fn example_table(
         },
         Case {
             name: "`/api/me`, 1,000 tokens in rotation".into(),
-            measure: Box::new(|| wrk(pid, &me, seconds, &[], Some((lua, &tokens_path)))),
+            measure: Box::new(|| wrk(pid, &me, seconds, &[], Some((lua, tokens_path)))),
         },
     ];
     let rates = interleave(&cases, rounds)?;
