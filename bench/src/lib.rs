@@ -412,3 +412,53 @@ pub fn fixture_from_json(v: &Value) -> Option<(Fixture, usize, bool)> {
         v["full"].as_bool()?,
     ))
 }
+
+async fn public() -> axum::Json<Value> {
+    axum::Json(serde_json::json!({ "ok": true }))
+}
+
+/// The HTTP comparison's baseline app: axum without authentication (`/public`, and `/optional`
+/// answering `{"authenticated":false}`).
+pub fn bare_app() -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new().route("/public", get(public)).route(
+        "/optional",
+        get(async || axum::Json(serde_json::json!({ "authenticated": false }))),
+    )
+}
+
+/// The same routes under auth-axum's `AuthLayer` for `issuer` and `audience` (key set fetched
+/// before it returns): `/optional` with `Option<Auth>`, `/me` with `Auth`.
+///
+/// # Panics
+/// When the issuer cannot be reached.
+pub async fn ours_app(issuer: &str, audience: &str) -> axum::Router {
+    use auth_axum::auth_core::Authenticator;
+    use auth_axum::{Auth, AuthLayer};
+    use axum::routing::get;
+    let config = AuthConfig::builder()
+        .issuer(issuer)
+        .audience(audience)
+        .build()
+        .expect("config");
+    let verifier = Verifier::new(config).expect("verifier");
+    verifier.warm_up().await.expect("the issuer answers");
+    let authenticator = Authenticator::builder(verifier)
+        .build()
+        .expect("authenticator");
+    axum::Router::new()
+        .route("/public", get(public))
+        .route(
+            "/optional",
+            get(async |auth: Option<Auth>| {
+                axum::Json(serde_json::json!({ "authenticated": auth.is_some() }))
+            }),
+        )
+        .route(
+            "/me",
+            get(async |Auth(claims): Auth| {
+                axum::Json(serde_json::json!({ "sub": claims.sub, "claims": claims }))
+            }),
+        )
+        .layer(AuthLayer::new(authenticator))
+}

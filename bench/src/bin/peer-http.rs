@@ -17,8 +17,6 @@
 
 use std::net::SocketAddr;
 
-use auth_axum::auth_core::{AuthConfig, Authenticator, Verifier};
-use auth_axum::{Auth, AuthLayer};
 use serde_json::{Value, json};
 
 fn main() {
@@ -35,8 +33,8 @@ fn main() {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         match mode.as_str() {
-            "bare" => axum::serve(listener, bare()).await,
-            "ours" => axum::serve(listener, ours(issuer, audience).await).await,
+            "bare" => axum::serve(listener, auth_bench::bare_app()).await,
+            "ours" => axum::serve(listener, auth_bench::ours_app(issuer, audience).await).await,
             "jwt-authorizer" => {
                 axum07::serve(listener, jwt_authorizer(issuer, audience).await).await
             }
@@ -44,45 +42,6 @@ fn main() {
         }
         .expect("serve");
     });
-}
-
-async fn public() -> axum::Json<Value> {
-    axum::Json(json!({ "ok": true }))
-}
-
-fn bare() -> axum::Router {
-    use axum::routing::get;
-    axum::Router::new().route("/public", get(public)).route(
-        "/optional",
-        get(async || axum::Json(json!({ "authenticated": false }))),
-    )
-}
-
-async fn ours(issuer: &str, audience: &str) -> axum::Router {
-    use axum::routing::get;
-    let config = AuthConfig::builder()
-        .issuer(issuer)
-        .audience(audience)
-        .build()
-        .expect("config");
-    let verifier = Verifier::new(config).expect("verifier");
-    verifier.warm_up().await.expect("the issuer answers");
-    let authenticator = Authenticator::builder(verifier)
-        .build()
-        .expect("authenticator");
-    axum::Router::new()
-        .route("/public", get(public))
-        .route(
-            "/optional",
-            get(async |auth: Option<Auth>| axum::Json(json!({ "authenticated": auth.is_some() }))),
-        )
-        .route(
-            "/me",
-            get(async |Auth(claims): Auth| {
-                axum::Json(json!({ "sub": claims.sub, "claims": claims }))
-            }),
-        )
-        .layer(AuthLayer::new(authenticator))
 }
 
 async fn jwt_authorizer(issuer: &str, audience: &str) -> axum07::Router {

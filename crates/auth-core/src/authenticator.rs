@@ -814,7 +814,9 @@ impl Authenticator {
         if let Some(keys) = &self.inner.api_keys
             && let Some(key) = self.presented_api_key(keys, req, bearer.as_deref())?
         {
-            return self.authenticate_key(keys, &key).await.map(Some);
+            // Boxed: a key's lookup (a store query on a miss) would otherwise size every
+            // request's authentication future.
+            return Box::pin(self.authenticate_key(keys, &key)).await.map(Some);
         }
         for source in sources {
             let token = match source {

@@ -192,7 +192,9 @@ pub(crate) async fn session_token(
         ));
     };
     let carried = Carried::from_session(session);
-    match auth.refresh_tokens(&refresh.rt).await {
+    // Boxed: the refresh (a call to the provider) is rare, and its state would otherwise be
+    // part of every request's authentication future.
+    match Box::pin(auth.refresh_tokens(&refresh.rt)).await {
         Ok(tokens) => {
             set_cookies.extend(session_cookies(
                 auth,
