@@ -8,9 +8,9 @@
 //!   OpenSSL define the same C symbols and cannot link into one binary;
 //! - Node's `jose` (panva) through `node/jose-bench.mjs`, between two timings of ours.
 //!
-//! `cargo bench -p auth-bench --bench peers` (`PEER_ROUNDS`, default 40; build `josekit-peer`
-//! first with `cargo build --release -p auth-bench-josekit`, and `npm ci` in `bench/node`;
-//! `cargo xtask bench` does both). Without `--bench` (`cargo test --benches`, CI): one quick round
+//! `cargo bench -p auth-bench --features peers --bench peers` (`PEER_ROUNDS`, default 40; build
+//! `josekit-peer` first with `cargo build --release -p auth-bench-josekit --features josekit`,
+//! and `npm ci` in `bench/node`; `cargo xtask bench` does both). Without `--bench` (`cargo test --benches`, CI): one quick round
 //! that checks every contender accepts the token and refuses a tampered one.
 
 use std::path::{Path, PathBuf};

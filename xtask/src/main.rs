@@ -83,16 +83,38 @@ fn have(program: &str, probe: &str) -> bool {
 fn ci() -> Result<(), String> {
     run("cargo", &["test", "--workspace", "--locked"], &[])?;
     // Every benchmark once, in its quick mode (criterion's test mode; the custom harnesses
-    // without `--bench`), so that they keep working. The peers benchmark runs josekit's
-    // process from beside it: built first.
+    // without `--bench`), so that they keep working; then the side-by-side one with its peers
+    // (their C libraries need cmake, libclang and libssl-dev, which .ci/run installs), after
+    // josekit's process that it runs from beside it.
     run(
         "cargo",
-        &["build", "-p", "auth-bench-josekit", "--locked"],
+        &["test", "--workspace", "--benches", "--locked"],
         &[],
     )?;
     run(
         "cargo",
-        &["test", "--workspace", "--benches", "--locked"],
+        &[
+            "build",
+            "-p",
+            "auth-bench-josekit",
+            "--features",
+            "josekit",
+            "--locked",
+        ],
+        &[],
+    )?;
+    run(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "auth-bench",
+            "--features",
+            "peers",
+            "--bench",
+            "peers",
+            "--locked",
+        ],
         &[],
     )?;
     run("cargo", &["test", "--doc", "--workspace", "--locked"], &[])?;
@@ -103,6 +125,24 @@ fn ci() -> Result<(), String> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    // The benchmarks' peer code, behind features.
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "auth-bench",
+            "-p",
+            "auth-bench-josekit",
+            "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",
@@ -196,7 +236,15 @@ fn forget_packaged_sources() -> Result<(), String> {
 fn peers_bench(quick: bool) -> Result<(), String> {
     run(
         "cargo",
-        &["build", "--release", "--locked", "-p", "auth-bench-josekit"],
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "auth-bench-josekit",
+            "--features",
+            "josekit",
+        ],
         &[],
     )?;
     if have("npm", "--version") {
@@ -204,7 +252,16 @@ fn peers_bench(quick: bool) -> Result<(), String> {
     }
     run(
         "cargo",
-        &["bench", "--locked", "-p", "auth-bench", "--bench", "peers"],
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "auth-bench",
+            "--features",
+            "peers",
+            "--bench",
+            "peers",
+        ],
         &[("PEER_ROUNDS", if quick { "10" } else { "40" })],
     )?;
     // Startup and scale: first request, memory per key and per token, a flood of tokens.
