@@ -8,7 +8,7 @@
 //!   cannot link into one binary), with ours timed beside it there too; then Node's `jose`
 //!   (panva) through `node/jose-bench.mjs`, between two timings of ours.
 //! - `src/bin/peer-http.rs`: the HTTP comparison's apps (axum without auth, axum with our layer,
-//!   axum 0.7 with jwt-authorizer), measured with `wrk` by `xtask/http-bench.sh`.
+//!   axum 0.7 with jwt-authorizer), measured with `wrk` by `cargo xtask bench-http`.
 //!
 //! The peers are dependencies of this crate only; the SDK's crates never depend on them.
 
@@ -21,12 +21,21 @@ use std::time::{Duration, Instant};
 
 use auth_core::{AuthConfig, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::FutureExt as _;
 use serde::Deserialize;
 use serde_json::Value;
+
+// auth-core's bench support (the token and the raw key), so that both benchmarks measure the
+// same bytes.
+#[path = "../../crates/auth-core/benches/support/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "kid_for is auth-core's; the kids are in ALGORITHMS here"
+)]
+mod support;
 
 /// The algorithms compared, with the issuer's key id for each.
 pub const ALGORITHMS: [(&str, &str); 3] =
@@ -62,19 +71,11 @@ pub fn fixtures(issuer: &TestIssuer) -> Vec<Fixture> {
         .collect()
 }
 
-/// The token the SDK's own benchmarks use: `typ: at+jwt`, `kid`, iss, sub, aud, exp, iat, nbf,
-/// jti, client_id, scope and three roles.
+/// The token the SDK's own benchmarks use (auth-core's bench support): `typ: at+jwt`, `kid`,
+/// iss, sub, aud, exp (an hour), iat, nbf, jti, client_id, scope and three roles.
 #[must_use]
 pub fn realistic_token(issuer: &TestIssuer, kid: &str) -> String {
-    issuer
-        .token()
-        .key(kid)
-        .sub("248289761001")
-        .claim("client_id", "s6BhdRkqt3")
-        .scope("openid profile email")
-        .roles(&["admin", "editor", "viewer"])
-        .expires_in(3600)
-        .sign()
+    support::realistic_token(issuer, kid)
 }
 
 /// Something that verifies a token with every check on: signature, `exp`, `nbf`, `iss`, `aud`,
@@ -84,12 +85,6 @@ pub trait Contender {
     fn name(&self) -> &'static str;
     /// Whether `token` verified.
     fn verify(&self, token: &str) -> bool;
-}
-
-fn b64(jwk: &Value, member: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD
-        .decode(jwk[member].as_str().unwrap_or_default())
-        .unwrap_or_default()
 }
 
 fn b64_str<'a>(jwk: &'a Value, member: &str) -> &'a str {
@@ -111,21 +106,7 @@ impl RawSignature {
     /// When the fixture's key or token is malformed.
     #[must_use]
     pub fn new(f: &Fixture) -> Self {
-        let key = match f.alg {
-            "ES256" => {
-                let mut point = vec![4];
-                point.extend(b64(&f.jwk, "x"));
-                point.extend(b64(&f.jwk, "y"));
-                ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-            }
-            "EdDSA" => ParsedPublicKey::new(&signature::ED25519, b64(&f.jwk, "x")),
-            _ => RsaPublicKeyComponents {
-                n: b64(&f.jwk, "n"),
-                e: b64(&f.jwk, "e"),
-            }
-            .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256),
-        }
-        .expect("a valid public key");
+        let key = support::raw_key(&f.jwk, f.alg);
         let (input, sig) = f.token.rsplit_once('.').expect("a compact JWS");
         RawSignature {
             key,

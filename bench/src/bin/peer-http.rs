@@ -13,7 +13,7 @@
 //!   nothing, so `/optional` is the bare handler).
 //!
 //! Every mode verifies against the same issuer's discovery document and JWKS. Measured with
-//! `wrk` by `xtask/http-bench.sh`.
+//! `wrk` by `cargo xtask bench-http` (`xtask/src/http_bench.rs`).
 
 use std::net::SocketAddr;
 

@@ -1,5 +1,6 @@
-//! Shared by the `verify` benchmark and the `verify_loop` harness: the same token and the same
-//! raw aws-lc-rs key, so that every measurement compares the same bytes.
+//! Shared by the `verify` benchmark, the `verify_loop` harness and the side-by-side benchmark
+//! (`bench/`, which includes this file): the same token and the same raw aws-lc-rs key, so that
+//! every measurement compares the same bytes.
 
 use auth_issuer::TestIssuer;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -43,6 +44,8 @@ pub(crate) fn realistic_token(issuer: &TestIssuer, kid: &str) -> String {
         .claim("client_id", "s6BhdRkqt3")
         .scope("openid profile email")
         .roles(&["admin", "editor", "viewer"])
+        // An hour: the side-by-side benchmark (bench/) runs longer than the default 5 minutes.
+        .expires_in(3600)
         .sign()
 }
 
