@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{AuthError, TokenInvalidReason};
-use crate::json::{Key, SeenKeys, StrictIgnore};
+use crate::json::{Key, Members, StrictIgnore};
 
 /// A JWT NumericDate (RFC 7519 §2): seconds since the Unix epoch, possibly fractional.
 ///
@@ -691,20 +691,30 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         f.write_str("a JWT claims object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
+        const NAMES: [&str; 9] = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "client_id",
+            "scope",
+        ];
         let mut r = Registered::default();
-        let mut seen = SeenKeys::default();
+        let mut members = Members::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            seen.insert::<A::Error>(&key)?;
-            match &*key {
-                "iss" => r.iss = Some(map.next_value::<Key<'de>>()?.0),
-                "sub" => r.sub = Some(map.next_value()?),
-                "aud" => r.aud = map.next_value_seed(AudienceSeed)?,
-                "exp" => r.exp = Some(map.next_value()?),
-                "nbf" => r.nbf = Some(map.next_value()?),
-                "iat" => r.iat = Some(map.next_value()?),
-                "jti" => r.jti = Some(map.next_value()?),
-                "client_id" => r.client_id = Some(map.next_value()?),
-                "scope" => r.scope = map.next_value_seed(ScopeSeed)?,
+            match members.insert::<A::Error>(&key, &NAMES)? {
+                Some(0) => r.iss = Some(map.next_value::<Key<'de>>()?.0),
+                Some(1) => r.sub = Some(map.next_value()?),
+                Some(2) => r.aud = map.next_value_seed(AudienceSeed)?,
+                Some(3) => r.exp = Some(map.next_value()?),
+                Some(4) => r.nbf = Some(map.next_value()?),
+                Some(5) => r.iat = Some(map.next_value()?),
+                Some(6) => r.jti = Some(map.next_value()?),
+                Some(7) => r.client_id = Some(map.next_value()?),
+                Some(8) => r.scope = map.next_value_seed(ScopeSeed)?,
                 _ => map.next_value_seed(StrictIgnore)?,
             }
         }

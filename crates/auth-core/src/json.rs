@@ -45,7 +45,38 @@ pub(crate) struct SeenKeys<'de> {
     spill: Vec<Cow<'de, str>>,
 }
 
-const INLINE_KEYS: usize = 16;
+const INLINE_KEYS: usize = 8;
+
+/// Duplicate detection for an object whose interesting members are known in advance: each known
+/// name is one bit (no string kept or compared twice), any other name goes to [`SeenKeys`].
+#[derive(Default)]
+pub(crate) struct Members<'de> {
+    known: u32,
+    others: SeenKeys<'de>,
+}
+
+impl<'de> Members<'de> {
+    /// Records `key`: its index in `names` (at most 32), or `None` for any other name; an error
+    /// when it was already seen.
+    pub(crate) fn insert<E: de::Error>(
+        &mut self,
+        key: &Cow<'de, str>,
+        names: &[&str],
+    ) -> Result<Option<usize>, E> {
+        debug_assert!(names.len() <= 32);
+        match names.iter().position(|n| *n == key) {
+            Some(i) => {
+                let bit = 1u32 << i;
+                if self.known & bit != 0 {
+                    return Err(E::custom(DUPLICATE_KEY));
+                }
+                self.known |= bit;
+                Ok(Some(i))
+            }
+            None => self.others.insert(key).map(|()| None),
+        }
+    }
+}
 
 impl<'de> SeenKeys<'de> {
     /// Records `key`; errors if it was already seen. (Takes the `Cow` to keep a borrowed key

@@ -11,13 +11,12 @@ use std::borrow::Cow;
 use std::fmt;
 
 use aws_lc_rs::signature::ParsedPublicKey;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::alg::Algorithm;
+use crate::b64;
 use crate::error::{AuthError, TokenInvalidReason as R};
-use crate::json::{Key, SeenKeys, StrictIgnore};
+use crate::json::{Key, Members, StrictIgnore};
 
 /// The three segments of a compact JWS, still encoded.
 #[derive(Debug, Clone, Copy)]
@@ -97,16 +96,11 @@ pub(crate) fn decode_header<'b>(
     segment: &str,
     buf: &'b mut HeaderBuf,
 ) -> Result<Header<'b>, AuthError> {
-    let decoded_len = base64::decoded_len_estimate(segment.len());
-    let bytes: &'b [u8] = if decoded_len <= buf.stack.len() {
-        let n = URL_SAFE_NO_PAD
-            .decode_slice(segment, &mut buf.stack)
-            .map_err(|_| invalid(R::Malformed, "token header is not base64url"))?;
-        &buf.stack[..n]
+    let not_b64 = || invalid(R::Malformed, "token header is not base64url");
+    let bytes: &'b [u8] = if b64::decoded_len_bound(segment.len()) <= buf.stack.len() {
+        b64::decode_into(segment.as_bytes(), &mut buf.stack).ok_or_else(not_b64)?
     } else {
-        URL_SAFE_NO_PAD
-            .decode_vec(segment, &mut buf.heap)
-            .map_err(|_| invalid(R::Malformed, "token header is not base64url"))?;
+        buf.heap = b64::decode_vec(segment.as_bytes()).ok_or_else(not_b64)?;
         &buf.heap
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -138,21 +132,21 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
-        let mut seen = SeenKeys::default();
+        const NAMES: [&str; 5] = ["alg", "kid", "typ", "crit", "b64"];
+        let mut members = Members::default();
         let mut alg = None;
         let mut kid = None;
         let mut typ = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            seen.insert::<A::Error>(&key)?;
-            match &*key {
-                "alg" => alg = Some(map.next_value::<Key<'de>>()?.0),
-                "kid" => kid = Some(map.next_value::<Key<'de>>()?.0),
-                "typ" => typ = Some(map.next_value::<Key<'de>>()?.0),
-                "crit" => {
+            match members.insert::<A::Error>(&key, &NAMES)? {
+                Some(0) => alg = Some(map.next_value::<Key<'de>>()?.0),
+                Some(1) => kid = Some(map.next_value::<Key<'de>>()?.0),
+                Some(2) => typ = Some(map.next_value::<Key<'de>>()?.0),
+                Some(3) => {
                     map.next_value_seed(StrictIgnore)?;
                     return Err(de::Error::custom("unsupported critical header parameter"));
                 }
-                "b64" => {
+                Some(4) => {
                     if !map.next_value::<bool>()? {
                         return Err(de::Error::custom("unencoded payloads are not JWTs"));
                     }
@@ -205,19 +199,17 @@ pub(crate) fn decode_signature(segment: &str, alg: Algorithm) -> Result<SigBuf, 
         len: 0,
         heap: Vec::new(),
     };
-    let estimate = base64::decoded_len_estimate(segment.len());
+    let estimate = b64::decoded_len_bound(segment.len());
     if estimate > 1024 + 3 {
         return Err(invalid(R::Malformed, "token signature is too long"));
     }
-    let not_b64 = |_| invalid(R::Malformed, "token signature is not base64url");
+    let not_b64 = || invalid(R::Malformed, "token signature is not base64url");
     if estimate <= buf.stack.len() {
-        buf.len = URL_SAFE_NO_PAD
-            .decode_slice(segment, &mut buf.stack)
-            .map_err(not_b64)?;
+        buf.len = b64::decode_into(segment.as_bytes(), &mut buf.stack)
+            .ok_or_else(not_b64)?
+            .len();
     } else {
-        URL_SAFE_NO_PAD
-            .decode_vec(segment, &mut buf.heap)
-            .map_err(|_| invalid(R::Malformed, "token signature is not base64url"))?;
+        buf.heap = b64::decode_vec(segment.as_bytes()).ok_or_else(not_b64)?;
         buf.len = buf.heap.len();
     }
     if buf.len == 0 {
@@ -246,13 +238,15 @@ pub(crate) fn verify_signature(
 
 /// Decodes the payload segment.
 pub(crate) fn decode_payload(segment: &str) -> Result<Vec<u8>, AuthError> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| invalid(R::Malformed, "token payload is not base64url"))
+    b64::decode_vec(segment.as_bytes())
+        .ok_or_else(|| invalid(R::Malformed, "token payload is not base64url"))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     fn b64(s: &str) -> String {

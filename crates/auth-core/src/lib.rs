@@ -93,6 +93,7 @@ pub mod adapter;
 mod alg;
 pub mod api_key;
 mod authenticator;
+mod b64;
 mod claims;
 mod client_key;
 mod config;

@@ -393,6 +393,37 @@ async fn duplicate_members_are_rejected_in_header_and_claims() {
         nested.as_bytes(),
     );
     assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
+    // An escaped name is the same member: `\u0065xp` is `exp`, `\u006bid` is `kid`.
+    let escaped = claims.replacen(r#""sub":"a""#, r#""sub":"a","\u0065xp":1"#, 1);
+    let t = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1"}"#,
+        escaped.as_bytes(),
+    );
+    assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
+    let t = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1","\u006bid":"x"}"#,
+        claims.as_bytes(),
+    );
+    assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
+    // Members the verifier does not read are held to the same rule, at the top level too.
+    for dup in [r#""roles":[],"roles":["admin"]"#, r#""r":1,"r":1"#] {
+        let t = issuer.sign_raw(
+            "rsa-1",
+            br#"{"alg":"RS256","kid":"rsa-1"}"#,
+            claims
+                .replacen(r#""sub":"a""#, &format!(r#""sub":"a",{dup}"#), 1)
+                .as_bytes(),
+        );
+        assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
+    }
+    let t = issuer.sign_raw(
+        "rsa-1",
+        br#"{"alg":"RS256","kid":"rsa-1","x5t":"a","x5t":"b"}"#,
+        claims.as_bytes(),
+    );
+    assert_code(verify(&v, &t).await, ErrorCode::TokenInvalid);
 }
 
 #[tokio::test]

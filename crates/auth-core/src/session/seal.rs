@@ -13,6 +13,8 @@ use aws_lc_rs::hkdf;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::b64;
+
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
 /// The shortest secret accepted (characters), per the configuration contract.
@@ -90,23 +92,39 @@ impl Sealer {
     }
 
     /// Opens a sealed value; `None` for anything tampered, truncated, foreign or malformed.
+    ///
+    /// One allocation: the value is decoded into a buffer that the last key (normally the only
+    /// one) decrypts in place; older keys, tried first, work on copies.
     pub(crate) fn open(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
-        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let mut raw = b64::decode_vec(sealed.as_bytes())?;
         if raw.len() < 1 + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
             return None;
         }
         let nonce: [u8; NONCE_LEN] = raw[1..1 + NONCE_LEN].try_into().ok()?;
-        for key in &self.keys {
+        let (last, others) = self.keys.split_last()?;
+        for key in others {
             let mut buf = raw[1 + NONCE_LEN..].to_vec();
             if let Ok(plain) = key.open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(purpose.as_bytes()),
                 &mut buf,
             ) {
-                return Some(plain.to_vec());
+                let len = plain.len();
+                buf.truncate(len);
+                return Some(buf);
             }
         }
-        None
+        let len = last
+            .open_within(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(purpose.as_bytes()),
+                &mut raw,
+                1 + NONCE_LEN..,
+            )
+            .ok()?
+            .len();
+        raw.truncate(len);
+        Some(raw)
     }
 }
 
