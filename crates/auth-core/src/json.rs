@@ -58,6 +58,10 @@ pub(crate) struct Members<'de> {
 impl<'de> Members<'de> {
     /// Records `key`: its index in `names` (at most 32), or `None` for any other name; an error
     /// when it was already seen.
+    #[allow(
+        clippy::ptr_arg,
+        reason = "an unknown name is kept as the Cow it is (borrowed stays borrowed)"
+    )]
     pub(crate) fn insert<E: de::Error>(
         &mut self,
         key: &Cow<'de, str>,

@@ -140,30 +140,44 @@ impl KeyCache {
         self.usable_snapshot().await.map(drop)
     }
 
-    /// Finds the key for `(kid, alg)` and runs `f` with it.
-    ///
-    /// The fast path (a fresh set that has the key) takes no lock and does not allocate.
+    /// Finds the key for `(kid, alg)` in a fresh key set and runs `f` with it, without waiting:
+    /// `Ok` with the answer (the result of `f`, or a final miss), `Err(f)` when the set is stale
+    /// or lacks the kid and [`with_key`](Self::with_key) must take the slow path. Takes no
+    /// lock and does not allocate.
+    pub(crate) fn with_fresh_key<R, F: FnOnce(&ParsedPublicKey) -> R>(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        f: F,
+    ) -> Result<Result<R, AuthError>, F> {
+        let guard = self.inner.snapshot.load();
+        if let Some(snap) = guard.as_ref()
+            && Instant::now() < snap.fresh_until
+        {
+            match snap.keys.find(kid, alg) {
+                Ok(key) => {
+                    crate::metrics::key_lookup(true);
+                    return Ok(Ok(f(key)));
+                }
+                Err(Miss::Unknown) => {}
+                Err(miss) => return Ok(Err(self.reject(miss, kid))),
+            }
+        }
+        Err(f)
+    }
+
+    /// Finds the key for `(kid, alg)` and runs `f` with it: from a fresh set at once, else
+    /// after refreshing a stale set or refetching for an unknown kid (within the cooldown).
     pub(crate) async fn with_key<R>(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
         f: impl FnOnce(&ParsedPublicKey) -> R,
     ) -> Result<R, AuthError> {
-        {
-            let guard = self.inner.snapshot.load();
-            if let Some(snap) = guard.as_ref()
-                && Instant::now() < snap.fresh_until
-            {
-                match snap.keys.find(kid, alg) {
-                    Ok(key) => {
-                        crate::metrics::key_lookup(true);
-                        return Ok(f(key));
-                    }
-                    Err(Miss::Unknown) => {}
-                    Err(miss) => return Err(self.reject(miss, kid)),
-                }
-            }
-        }
+        let f = match self.with_fresh_key(kid, alg, f) {
+            Ok(answer) => return answer,
+            Err(f) => f,
+        };
         let snap = self.usable_snapshot().await?;
         match snap.keys.find(kid, alg) {
             Ok(key) => {

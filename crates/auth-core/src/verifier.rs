@@ -153,6 +153,20 @@ impl std::ops::Deref for Resolved<'_> {
     }
 }
 
+/// The outcome of [`Issuer::verify_now`].
+enum Now<'i, E> {
+    Done(Result<Claims<E>, AuthError>),
+    Wait(Wait<'i>),
+}
+
+/// What a verification must wait for.
+enum Wait<'i> {
+    /// The token is introspected at the issuer.
+    Introspection(&'i Introspector),
+    /// The key set is fetched first; the token cache (and key) to record the result in.
+    Keys(Option<(&'i TokenCache, [u8; 32])>),
+}
+
 enum Keys {
     Static(Arc<KeySet>),
     Remote(KeyCache),
@@ -374,11 +388,32 @@ impl Verifier {
         });
         let result = match early {
             Some(hit) => hit,
-            // The full path in its own allocation: its state (header and signature buffers,
-            // the key lookup's fetch) would otherwise make this future, and every future that
-            // awaits a verification (the adapters' per-request ones), kilobytes larger, copied
-            // on every request, hits included.
-            None => Box::pin(self.verify_uncached(token, &span, probed)).await,
+            None => match self.issuer_of(token) {
+                Err(e) => Err(e),
+                Ok(issuer) => {
+                    span.record("issuer", tracing::field::display(&issuer.config.issuer));
+                    // A tenant's issuer (made from a pattern) was not among those probed.
+                    let known = probed.map(|key| (key, matches!(issuer, Resolved::Fixed(_))));
+                    // With its key in a fresh key set (the usual case), a token is verified
+                    // here, synchronously: no future state is built or copied.
+                    match issuer.verify_now::<E>(token, &span, known) {
+                        Now::Done(result) => result,
+                        // A fetch or an introspection first, in its own allocation: its
+                        // state would otherwise make this future, and every future that
+                        // awaits a verification (the adapters' per-request ones), kilobytes
+                        // larger, copied on every request, cache hits included.
+                        Now::Wait(wait) => {
+                            use tracing::Instrument as _;
+                            Box::pin(
+                                issuer
+                                    .verify_after_wait::<E>(token, &span, wait)
+                                    .instrument(span.clone()),
+                            )
+                            .await
+                        }
+                    }
+                }
+            },
         };
         crate::metrics::verification(&result, started);
         if let Some(timed) = timed {
@@ -389,28 +424,6 @@ impl Verifier {
             tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
         }
         result
-    }
-
-    /// The verification of a token the cache did not answer. `probed`: the cache key, when the
-    /// fixed issuers' caches were probed with it.
-    async fn verify_uncached<E>(
-        &self,
-        token: &str,
-        span: &tracing::Span,
-        probed: Option<[u8; 32]>,
-    ) -> Result<Claims<E>, AuthError>
-    where
-        E: DeserializeOwned + 'static,
-    {
-        use tracing::Instrument as _;
-        let issuer = self.issuer_of(token)?;
-        span.record("issuer", tracing::field::display(&issuer.config.issuer));
-        // A tenant's issuer (made from a pattern) was not among those probed.
-        let probed_here = matches!(issuer, Resolved::Fixed(_));
-        issuer
-            .verify_inner(token, span, probed.map(|key| (key, probed_here)))
-            .instrument(span.clone())
-            .await
     }
 
     /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
@@ -569,40 +582,71 @@ impl Issuer {
         }
     }
 
-    /// The JOSE layer: algorithm allow-list, key selection, signature.
-    async fn check_signature(
+    /// The signature's algorithm (from the allow-list) and its decoded bytes: checked before
+    /// any key lookup, so that a malformed signature never causes a fetch.
+    fn signature_of(
         &self,
         parts: &jws::Parts<'_>,
         header: &jws::Header<'_>,
-    ) -> Result<Algorithm, AuthError> {
+    ) -> Result<(Algorithm, jws::SigBuf), AuthError> {
         let alg = jws::check_alg(header, &self.config.algorithms)?;
-        let sig = jws::decode_signature(parts.signature, alg)?;
+        Ok((alg, jws::decode_signature(parts.signature, alg)?))
+    }
+
+    /// Checks the signature with a key at hand (a shared secret, a static key set, or a fresh
+    /// remote one); `Err(cache)` when that remote key set must be fetched, refreshed or
+    /// refetched first ([`check_signature`](Self::check_signature)).
+    fn check_signature_now(
+        &self,
+        parts: &jws::Parts<'_>,
+        header: &jws::Header<'_>,
+        alg: Algorithm,
+        sig: &jws::SigBuf,
+    ) -> Result<Result<(), AuthError>, &KeyCache> {
         if alg.is_symmetric() {
-            let key = self
-                .hmac
-                .iter()
-                .find(|(a, _)| *a == alg)
-                .map(|(_, k)| k)
-                .ok_or_else(|| {
-                    AuthError::invalid_token(
-                        R::AlgorithmNotAllowed,
-                        "the token's algorithm is not allowed",
-                    )
-                })?;
-            return hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice())
-                .map(|()| alg)
-                .map_err(|_| {
+            let Some((_, key)) = self.hmac.iter().find(|(a, _)| *a == alg) else {
+                return Ok(Err(AuthError::invalid_token(
+                    R::AlgorithmNotAllowed,
+                    "the token's algorithm is not allowed",
+                )));
+            };
+            return Ok(
+                hmac::verify(key, parts.signing_input.as_bytes(), sig.as_slice()).map_err(|_| {
                     AuthError::invalid_token(R::BadSignature, "token signature is invalid")
-                });
+                }),
+            );
         }
         let kid = header.kid.as_deref();
         let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
             jws::verify_signature(key, parts.signing_input, sig.as_slice())
         };
         match &self.keys {
-            Keys::Static(set) => check(set.find(kid, alg).map_err(crate::jwk::Miss::into_error)?)?,
-            Keys::Remote(cache) => cache.with_key(kid, alg, check).await??,
+            Keys::Static(set) => Ok(set
+                .find(kid, alg)
+                .map_err(crate::jwk::Miss::into_error)
+                .and_then(check)),
+            Keys::Remote(cache) => match cache.with_fresh_key(kid, alg, check) {
+                Ok(answer) => Ok(answer.and_then(|checked| checked)),
+                Err(_) => Err(cache),
+            },
         }
+    }
+
+    /// Checks the signature, waiting for the key set when it must be fetched first.
+    async fn check_signature(
+        &self,
+        parts: &jws::Parts<'_>,
+        header: &jws::Header<'_>,
+    ) -> Result<Algorithm, AuthError> {
+        let (alg, sig) = self.signature_of(parts, header)?;
+        let cache = match self.check_signature_now(parts, header, alg, &sig) {
+            Ok(checked) => return checked.map(|()| alg),
+            Err(cache) => cache,
+        };
+        let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
+            jws::verify_signature(key, parts.signing_input, sig.as_slice())
+        };
+        cache.with_key(header.kid.as_deref(), alg, check).await??;
         Ok(alg)
     }
 
@@ -631,22 +675,25 @@ impl Issuer {
         None
     }
 
-    /// Verifies `token` for this issuer. `known`: its cache key when the caller computed it, and
-    /// whether this issuer's cache was already probed with it.
-    async fn verify_inner<E>(
+    /// Verifies `token` for this issuer without waiting, when nothing has to be fetched: the
+    /// usual case (a cache hit, or a key in a fresh key set). `known`: its cache key when the
+    /// caller computed it, and whether this issuer's cache was already probed with it.
+    /// [`Now::Wait`] (nothing counted twice, nothing cached yet) when an introspection or a key
+    /// set fetch must come first: [`verify_after_wait`](Self::verify_after_wait) goes on.
+    fn verify_now<E>(
         &self,
         token: &str,
         span: &tracing::Span,
         known: Option<([u8; 32], bool)>,
-    ) -> Result<Claims<E>, AuthError>
+    ) -> Now<'_, E>
     where
         E: DeserializeOwned + 'static,
     {
+        let _in_span = span.enter();
         if let Some(introspection) = &self.introspection
             && introspection.applies_to(token)
         {
-            let payload = introspection.introspect(self, token).await?;
-            return self.claims_of(payload, None, ClaimSource::Introspection);
+            return Now::Wait(Wait::Introspection(introspection));
         }
         let cache_key = match (&self.tokens, known) {
             (None, _) => None,
@@ -659,23 +706,86 @@ impl Issuer {
                 let hit = self.cache_hit::<E>(&key);
                 crate::metrics::token_cache(hit.is_some());
                 if let Some(hit) = hit {
-                    return hit;
+                    return Now::Done(hit);
                 }
                 Some((cache, key))
             }
         };
-        let parts = jws::split(token, self.config.max_token_bytes)?;
         let mut header_buf = jws::HeaderBuf::default();
-        let header = jws::decode_header(parts.header, &mut header_buf)?;
+        let checked = self
+            .jws_parts(token, span, &mut header_buf)
+            .and_then(|(parts, header)| {
+                let (alg, sig) = self.signature_of(&parts, &header)?;
+                Ok(match self.check_signature_now(&parts, &header, alg, &sig) {
+                    Ok(checked) => Some(
+                        checked
+                            .and_then(|()| self.verified_claims(&parts, &header, alg, cache_key)),
+                    ),
+                    Err(_) => None,
+                })
+            });
+        match checked {
+            Ok(Some(result)) => Now::Done(result),
+            Ok(None) => Now::Wait(Wait::Keys(cache_key)),
+            Err(e) => Now::Done(Err(e)),
+        }
+    }
+
+    /// Goes on from [`verify_now`](Self::verify_now) once waiting is needed: introspects, or
+    /// waits for the key set (fetched, refreshed or refetched for an unknown kid) and checks
+    /// the signature then. The token is parsed again (cheap next to the network call).
+    async fn verify_after_wait<E>(
+        &self,
+        token: &str,
+        span: &tracing::Span,
+        wait: Wait<'_>,
+    ) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let cache_key = match wait {
+            Wait::Introspection(introspection) => {
+                let payload = introspection.introspect(self, token).await?;
+                return self.claims_of(payload, None, ClaimSource::Introspection);
+            }
+            Wait::Keys(cache_key) => cache_key,
+        };
+        let mut header_buf = jws::HeaderBuf::default();
+        let (parts, header) = self.jws_parts(token, span, &mut header_buf)?;
+        let alg = self.check_signature(&parts, &header).await?;
+        self.verified_claims(&parts, &header, alg, cache_key)
+    }
+
+    /// The compact JWS's segments and its decoded header (recorded on the span).
+    fn jws_parts<'t, 'b>(
+        &self,
+        token: &'t str,
+        span: &tracing::Span,
+        header_buf: &'b mut jws::HeaderBuf,
+    ) -> Result<(jws::Parts<'t>, jws::Header<'b>), AuthError> {
+        let parts = jws::split(token, self.config.max_token_bytes)?;
+        let header = jws::decode_header(parts.header, header_buf)?;
         if !span.is_disabled() {
             if let Some(kid) = header.kid.as_deref() {
                 span.record("kid", tracing::field::display(crate::log_safe(kid)));
             }
             span.record("alg", header.alg.as_ref());
         }
-        let alg = self.check_signature(&parts, &header).await?;
+        Ok((parts, header))
+    }
 
-        // Signature verified: now the claims.
+    /// After a good signature: the claims checked, revocation checked, and the verification
+    /// cached under `cache_key` (when the token cache is on).
+    fn verified_claims<E>(
+        &self,
+        parts: &jws::Parts<'_>,
+        header: &jws::Header<'_>,
+        alg: Algorithm,
+        cache_key: Option<(&TokenCache, [u8; 32])>,
+    ) -> Result<Claims<E>, AuthError>
+    where
+        E: DeserializeOwned + 'static,
+    {
         let payload = jws::decode_payload(parts.payload)?;
         let Some((cache, key)) = cache_key else {
             let claims = self.claims_of::<E>(payload, header.typ.as_deref(), ClaimSource::Jwt)?;
