@@ -231,14 +231,19 @@ pub(crate) fn read_cookie<T: DeserializeOwned>(
     req: &impl RequestView,
     suffix: &str,
 ) -> Option<T> {
-    let value = sealed_value(req, &s.cookie_name(suffix))?;
+    let value = if suffix == "session" {
+        sealed_value(req, &s.session_cookie)?
+    } else {
+        sealed_value(req, &s.cookie_name(suffix))?
+    };
     let purpose = if suffix.starts_with("flow-") {
         "flow"
     } else {
         suffix
     };
     let plain = s.sealer.open(purpose, &value)?;
-    serde_json::from_slice(&plain).ok()
+    // UTF-8 checked once for the whole value, then parsed as text (see `parse_registered`).
+    serde_json::from_str(std::str::from_utf8(&plain).ok()?).ok()
 }
 
 /// The sealed value of cookie `name`, whole or joined from its chunks `name.0`, `name.1`, ...

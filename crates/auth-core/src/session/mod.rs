@@ -116,6 +116,8 @@ pub struct SessionConfig {
     pub(crate) audience_param: Option<String>,
     pub(crate) extra_params: Vec<(String, String)>,
     pub(crate) cookie_base: String,
+    /// The session cookie's name, read on every request (`cookie_name("session")`).
+    pub(crate) session_cookie: String,
     pub(crate) secure: bool,
     pub(crate) host_prefix: bool,
     pub(crate) same_site: SameSite,
@@ -197,8 +199,7 @@ impl SessionConfig {
     }
 
     pub(crate) fn cookie_name(&self, suffix: &str) -> String {
-        let prefix = if self.host_prefix { "__Host-" } else { "" };
-        format!("{prefix}{}.{suffix}", self.cookie_base)
+        cookie_name(self.host_prefix, &self.cookie_base, suffix)
     }
 
     pub(crate) fn app_origin(&self) -> String {
@@ -560,6 +561,7 @@ impl SessionConfigBuilder {
             ));
         }
         let host_prefix = self.host_prefix.unwrap_or(secure && self.domain.is_none());
+        let cookie_base = self.cookie_base.unwrap_or_else(|| "auth".into());
         if host_prefix && (!secure || self.domain.is_some()) {
             return Err(ConfigError::new(
                 "host_prefix",
@@ -660,7 +662,8 @@ impl SessionConfigBuilder {
             resource: self.resource,
             audience_param: self.audience_param,
             extra_params: self.extra_params,
-            cookie_base: self.cookie_base.unwrap_or_else(|| "auth".into()),
+            session_cookie: cookie_name(host_prefix, &cookie_base, "session"),
+            cookie_base,
             secure,
             host_prefix,
             same_site: self.same_site,
@@ -719,6 +722,12 @@ pub(crate) fn safe_return_to(raw: &str, allowed_origins: &[String]) -> Option<St
     let url = url::Url::parse(raw).ok()?;
     let origin = url.origin().ascii_serialization();
     allowed_origins.contains(&origin).then(|| url.to_string())
+}
+
+/// A cookie's full name: `[__Host-]{base}.{suffix}`.
+fn cookie_name(host_prefix: bool, base: &str, suffix: &str) -> String {
+    let prefix = if host_prefix { "__Host-" } else { "" };
+    format!("{prefix}{base}.{suffix}")
 }
 
 #[cfg(test)]
