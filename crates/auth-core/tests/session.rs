@@ -658,6 +658,35 @@ async fn expired_access_cookie_is_refreshed_transparently_once_for_concurrent_re
     );
 }
 
+#[tokio::test]
+async fn a_remembered_session_cookie_still_expires_on_time() {
+    // Access tokens live 7 s: beyond the engine's 5 s margin at first, within it 2.5 s later.
+    let issuer = issuer_with(|b| b.access_token_ttl(Duration::from_secs(7))).await;
+    let auth = authenticator(&issuer);
+    let mut browser = Browser::default();
+    sign_in(&auth, &mut browser, "/").await;
+    let before = issuer.requests_to("/token");
+    let use_session = |browser: &Browser| {
+        let (auth, req) = (auth.clone(), browser.request("GET", "/api/me"));
+        async move {
+            let per_request = RequestAuth::new(&auth, Unauthenticated::Reject);
+            per_request.required_claims::<NoExtraClaims>(&req).await?;
+            let mut headers = Headers::default();
+            per_request.finish(&mut headers);
+            Ok::<_, auth_core::AuthError>(headers.count("set-cookie"))
+        }
+    };
+    // The second use is answered from the opened-cookie cache: no new cookies, no refresh.
+    for _ in 0..2 {
+        assert_eq!(use_session(&browser).await.expect("signed in"), 0);
+    }
+    assert_eq!(issuer.requests_to("/token"), before);
+    // The remembered expiry is checked on every request: now the token is refreshed.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(use_session(&browser).await.expect("refreshed") > 0);
+    assert_eq!(issuer.requests_to("/token"), before + 1);
+}
+
 // ---------------------------------------------------------------- sign-out
 
 #[tokio::test]

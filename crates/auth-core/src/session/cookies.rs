@@ -11,6 +11,7 @@
 //! Every value is sealed (see `seal`); values over the browser's 4 KB limit are split into
 //! `name.0`, `name.1`, ... and joined on read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::oauth::TokenResponse;
+use super::opened::SessionAccess;
 use super::{ClearPolicy, SameSite, SessionConfig};
 use crate::adapter::{self, RequestView};
 use crate::authenticator::Authenticator;
@@ -45,13 +47,6 @@ pub(crate) struct SessionCookie {
     /// access token does not carry them.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub(crate) pf: serde_json::Map<String, Value>,
-}
-
-/// What a request needs of the session cookie: its access token and when that expires.
-#[derive(Deserialize)]
-struct SessionAccess {
-    at: String,
-    exp: i64,
 }
 
 /// The sealed refresh cookie.
@@ -160,14 +155,13 @@ pub(crate) async fn session_token(
         CookieUse::Request => Ok(()),
     };
     // The common case first: a session whose access token is still good. Only its token and
-    // expiry are read (the ID token and profile are skipped), and the refresh cookie is not
-    // opened at all.
-    let access: Option<SessionAccess> = read_cookie(s, req, "session");
-    if let Some(access) = access
+    // expiry are read (the ID token and profile are skipped; a cookie opened before is not
+    // opened again), and the refresh cookie is not opened at all.
+    if let Some(access) = session_access(s, req)
         && access.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
     {
         check_origin()?;
-        return Ok(Some(access.at));
+        return Ok(Some(access.at.clone()));
     }
     let session: Option<SessionCookie> = read_cookie(s, req, "session");
     let refresh = read_cookie::<RefreshCookie>(s, req, "refresh");
@@ -225,25 +219,38 @@ pub(crate) fn clears_on(s: &SessionConfig, error: &AuthError) -> bool {
     }
 }
 
+/// The session cookie's access token and expiry: remembered from an earlier request with the
+/// same cookie, or opened now (and then remembered). `None` when absent, tampered or foreign.
+fn session_access(s: &SessionConfig, req: &impl RequestView) -> Option<Arc<SessionAccess>> {
+    let sealed = sealed_value(req, &s.session_cookie)?;
+    if let Some(known) = s.opened.get(&sealed) {
+        return Some(known);
+    }
+    let access: Arc<SessionAccess> = Arc::new(open_as(s, "session", &sealed)?);
+    s.opened.insert(sealed, Arc::clone(&access));
+    Some(access)
+}
+
+/// Opens a sealed value and reads it as `T`.
+fn open_as<T: DeserializeOwned>(s: &SessionConfig, purpose: &str, sealed: &str) -> Option<T> {
+    let plain = s.sealer.open(purpose, sealed)?;
+    // UTF-8 checked once for the whole value, then parsed as text (see `parse_registered`).
+    serde_json::from_str(std::str::from_utf8(&plain).ok()?).ok()
+}
+
 /// Reads and unseals a cookie (joining chunks). `None` when absent, tampered or foreign.
 pub(crate) fn read_cookie<T: DeserializeOwned>(
     s: &SessionConfig,
     req: &impl RequestView,
     suffix: &str,
 ) -> Option<T> {
-    let value = if suffix == "session" {
-        sealed_value(req, &s.session_cookie)?
-    } else {
-        sealed_value(req, &s.cookie_name(suffix))?
-    };
+    let value = sealed_value(req, &s.cookie_name(suffix))?;
     let purpose = if suffix.starts_with("flow-") {
         "flow"
     } else {
         suffix
     };
-    let plain = s.sealer.open(purpose, &value)?;
-    // UTF-8 checked once for the whole value, then parsed as text (see `parse_registered`).
-    serde_json::from_str(std::str::from_utf8(&plain).ok()?).ok()
+    open_as(s, purpose, &value)
 }
 
 /// The sealed value of cookie `name`, whole or joined from its chunks `name.0`, `name.1`, ...
@@ -466,6 +473,45 @@ mod tests {
             let err = post(bad).expect_err("refused");
             assert_eq!(err.code(), ErrorCode::PermissionDenied, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_session_cookie_is_opened_once_and_a_tampered_one_never_remembered() {
+        let s = config();
+        let session = SessionCookie {
+            at: "access-token".into(),
+            exp: 4_000_000_000,
+            it: Some("id-token".into()),
+            pf: serde_json::Map::new(),
+        };
+        let json = serde_json::to_vec(&session).expect("json");
+        let sealed = s.sealer.seal("session", &json).expect("sealed");
+        let request = |value: &str| {
+            SimpleRequest::new("GET", "/api/me")
+                .header("cookie", &format!("other=1; {}={value}", s.session_cookie))
+        };
+        assert!(s.opened.get(&sealed).is_none());
+        let first = session_access(&s, &request(&sealed)).expect("opens");
+        assert_eq!(
+            (first.at.as_str(), first.exp),
+            ("access-token", 4_000_000_000)
+        );
+        assert!(s.opened.get(&sealed).is_some(), "remembered");
+        let again = session_access(&s, &request(&sealed)).expect("remembered");
+        assert!(Arc::ptr_eq(&first, &again), "answered from the cache");
+        // One character changed: not the remembered value, and it does not open.
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("ascii");
+        assert!(session_access(&s, &request(&tampered)).is_none());
+        assert!(
+            s.opened.get(&tampered).is_none(),
+            "a value that did not open takes no room"
+        );
+        // A value sealed for another purpose is refused too, cache or not.
+        let refresh = s.sealer.seal("refresh", &json).expect("sealed");
+        assert!(session_access(&s, &request(&refresh)).is_none());
     }
 
     #[test]
