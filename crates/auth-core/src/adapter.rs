@@ -424,10 +424,21 @@ impl RequestAuth {
 
     /// Authenticates the request, once: later calls return the first result.
     async fn outcome(&self, req: &impl RequestView) -> &Outcome {
-        let outcome = self
-            .state
+        let state = &self.state;
+        // Without anything a credential could come from (a public page, a health check), the
+        // outcome is known at once: no async state, no allocation.
+        if state.outcome.get().is_none() && state.authenticator.carries_no_credential(req) {
+            let _ = state.outcome.set(Outcome {
+                result: Ok(None),
+                set_cookies: Vec::new(),
+            });
+        }
+        // Boxed: the authentication's state (the verification, a refresh, the hooks) would
+        // otherwise be part of every extractor's future, and of the handler future that the
+        // framework moves into its own box, on every request.
+        let outcome = state
             .outcome
-            .get_or_init(|| self.state.authenticator.outcome(req))
+            .get_or_init(|| Box::pin(state.authenticator.outcome(req)))
             .await;
         if !matches!(outcome.result, Ok(Some(_)))
             && self.state.unauthenticated == Unauthenticated::RedirectToLogin

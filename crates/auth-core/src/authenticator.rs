@@ -750,6 +750,37 @@ impl Authenticator {
         }
     }
 
+    /// Whether `req` carries nothing a credential could be read from: no `Authorization` or
+    /// API-key header, no cookie (when sessions are on), no query string (when tokens may come
+    /// in it), no WebSocket subprotocol offer. The outcome is then "no credential" without any
+    /// further work: [`outcome`](Self::outcome) would answer `Ok(None)` and set no cookie.
+    pub(crate) fn carries_no_credential(&self, req: &impl RequestView) -> bool {
+        let sources = || {
+            self.inner
+                .token_sources
+                .iter()
+                .chain(&self.inner.upgrade_sources)
+        };
+        let present = |name: &str| {
+            let mut any = false;
+            req.for_each_header(name, &mut |_| any = true);
+            any
+        };
+        !present("authorization")
+            && !self
+                .inner
+                .api_key_header
+                .as_deref()
+                .is_some_and(|name| present(name))
+            && !(self.inner.sessions.is_some()
+                && sources().any(|s| *s == TokenSource::Cookie)
+                && present("cookie"))
+            && !(sources().any(|s| *s == TokenSource::Query)
+                && req.query().is_some_and(|q| !q.is_empty()))
+            && !(sources().any(|s| *s == TokenSource::Subprotocol)
+                && present("sec-websocket-protocol"))
+    }
+
     async fn authenticate_inner<C>(
         &self,
         req: &impl RequestView,

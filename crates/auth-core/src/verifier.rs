@@ -153,18 +153,17 @@ impl std::ops::Deref for Resolved<'_> {
     }
 }
 
-/// The outcome of [`Issuer::verify_now`].
-enum Now<'i, E> {
+/// The outcome of [`Issuer::verify_now`]: done, or a wait first (an introspection or a key-set
+/// fetch), with the token-cache key to record the verification under.
+enum Now<E> {
     Done(Result<Claims<E>, AuthError>),
-    Wait(Wait<'i>),
+    Wait(Option<[u8; 32]>),
 }
 
-/// What a verification must wait for.
-enum Wait<'i> {
-    /// The token is introspected at the issuer.
-    Introspection(&'i Introspector),
-    /// The key set is fetched first; the token cache (and key) to record the result in.
-    Keys(Option<(&'i TokenCache, [u8; 32])>),
+/// The outcome of [`Verifier::verify_now`]: done, or a wait at this issuer.
+enum Step<'v, E> {
+    Done(Result<Claims<E>, AuthError>),
+    Wait(Resolved<'v>, Option<[u8; 32]>),
 }
 
 enum Keys {
@@ -386,44 +385,72 @@ impl Verifier {
             }
             hit
         });
-        let result = match early {
-            Some(hit) => hit,
-            None => match self.issuer_of(token) {
-                Err(e) => Err(e),
-                Ok(issuer) => {
-                    span.record("issuer", tracing::field::display(&issuer.config.issuer));
-                    // A tenant's issuer (made from a pattern) was not among those probed.
-                    let known = probed.map(|key| (key, matches!(issuer, Resolved::Fixed(_))));
-                    // With its key in a fresh key set (the usual case), a token is verified
-                    // here, synchronously: no future state is built or copied.
-                    match issuer.verify_now::<E>(token, &span, known) {
-                        Now::Done(result) => result,
-                        // A fetch or an introspection first, in its own allocation: its
-                        // state would otherwise make this future, and every future that
-                        // awaits a verification (the adapters' per-request ones), kilobytes
-                        // larger, copied on every request, cache hits included.
-                        Now::Wait(wait) => {
-                            use tracing::Instrument as _;
-                            Box::pin(
-                                issuer
-                                    .verify_after_wait::<E>(token, &span, wait)
-                                    .instrument(span.clone()),
-                            )
-                            .await
-                        }
-                    }
+        // With its key in a fresh key set (the usual case), a token is verified here,
+        // synchronously: no future state is built or copied.
+        let (issuer, wait) =
+            match early.map_or_else(|| self.verify_now::<E>(token, &span, probed), Step::Done) {
+                Step::Done(result) => {
+                    self.record_outcome(&result, started, timed, &span);
+                    return result;
                 }
-            },
+                Step::Wait(issuer, wait) => (issuer, wait),
+            };
+        // A fetch or an introspection first, in its own allocation: its state would otherwise
+        // make this future, and every future that awaits a verification (the adapters'
+        // per-request ones), kilobytes larger, copied on every request, cache hits included.
+        let result = {
+            use tracing::Instrument as _;
+            Box::pin(
+                issuer
+                    .verify_after_wait::<E>(token, &span, wait)
+                    .instrument(span.clone()),
+            )
+            .await
         };
-        crate::metrics::verification(&result, started);
+        self.record_outcome(&result, started, timed, &span);
+        result
+    }
+
+    /// The verification of a token the cache did not answer, as far as it goes without
+    /// waiting: its issuer (by `iss` when several are trusted), then [`Issuer::verify_now`].
+    fn verify_now<E>(
+        &self,
+        token: &str,
+        span: &tracing::Span,
+        probed: Option<[u8; 32]>,
+    ) -> Step<'_, E>
+    where
+        E: DeserializeOwned + 'static,
+    {
+        let issuer = match self.issuer_of(token) {
+            Ok(issuer) => issuer,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        span.record("issuer", tracing::field::display(&issuer.config.issuer));
+        // A tenant's issuer (made from a pattern) was not among those probed.
+        let known = probed.map(|key| (key, matches!(issuer, Resolved::Fixed(_))));
+        match issuer.verify_now::<E>(token, span, known) {
+            Now::Done(result) => Step::Done(result),
+            Now::Wait(cache_key) => Step::Wait(issuer, cache_key),
+        }
+    }
+
+    /// Counts and records the outcome of a verification on its span.
+    fn record_outcome<E>(
+        &self,
+        result: &Result<Claims<E>, AuthError>,
+        started: crate::metrics::Started,
+        timed: Option<std::time::Instant>,
+        span: &tracing::Span,
+    ) {
+        crate::metrics::verification(result, started);
         if let Some(timed) = timed {
             span.record("elapsed_us", timed.elapsed().as_micros() as u64);
         }
-        if let Err(e) = &result {
+        if let Err(e) = result {
             span.record("code", e.code().as_str());
             tracing::debug!(code = e.code().as_str(), issuer = %self.primary().config.issuer, reason = e.message(), "token rejected");
         }
-        result
     }
 
     /// Verifies only the JWS layer (header rules, key, signature) and returns the payload bytes,
@@ -685,15 +712,17 @@ impl Issuer {
         token: &str,
         span: &tracing::Span,
         known: Option<([u8; 32], bool)>,
-    ) -> Now<'_, E>
+    ) -> Now<E>
     where
         E: DeserializeOwned + 'static,
     {
         let _in_span = span.enter();
-        if let Some(introspection) = &self.introspection
-            && introspection.applies_to(token)
+        if self
+            .introspection
+            .as_ref()
+            .is_some_and(|x| x.applies_to(token))
         {
-            return Now::Wait(Wait::Introspection(introspection));
+            return Now::Wait(None);
         }
         let cache_key = match (&self.tokens, known) {
             (None, _) => None,
@@ -726,7 +755,7 @@ impl Issuer {
             });
         match checked {
             Ok(Some(result)) => Now::Done(result),
-            Ok(None) => Now::Wait(Wait::Keys(cache_key)),
+            Ok(None) => Now::Wait(cache_key.map(|(_, key)| key)),
             Err(e) => Now::Done(Err(e)),
         }
     }
@@ -738,18 +767,18 @@ impl Issuer {
         &self,
         token: &str,
         span: &tracing::Span,
-        wait: Wait<'_>,
+        cache_key: Option<[u8; 32]>,
     ) -> Result<Claims<E>, AuthError>
     where
         E: DeserializeOwned + 'static,
     {
-        let cache_key = match wait {
-            Wait::Introspection(introspection) => {
-                let payload = introspection.introspect(self, token).await?;
-                return self.claims_of(payload, None, ClaimSource::Introspection);
-            }
-            Wait::Keys(cache_key) => cache_key,
-        };
+        if let Some(introspection) = &self.introspection
+            && introspection.applies_to(token)
+        {
+            let payload = introspection.introspect(self, token).await?;
+            return self.claims_of(payload, None, ClaimSource::Introspection);
+        }
+        let cache_key = cache_key.and_then(|key| Some((self.tokens.as_ref()?, key)));
         let mut header_buf = jws::HeaderBuf::default();
         let (parts, header) = self.jws_parts(token, span, &mut header_buf)?;
         let alg = self.check_signature(&parts, &header).await?;
