@@ -766,19 +766,13 @@ impl Authenticator {
             req.for_each_header(name, &mut |_| any = true);
             any
         };
-        !present("authorization")
-            && !self
-                .inner
-                .api_key_header
-                .as_deref()
-                .is_some_and(|name| present(name))
-            && !(self.inner.sessions.is_some()
-                && sources().any(|s| *s == TokenSource::Cookie)
-                && present("cookie"))
-            && !(sources().any(|s| *s == TokenSource::Query)
-                && req.query().is_some_and(|q| !q.is_empty()))
-            && !(sources().any(|s| *s == TokenSource::Subprotocol)
-                && present("sec-websocket-protocol"))
+        let uses = |source: TokenSource| sources().any(|s| *s == source);
+        let cookie =
+            self.inner.sessions.is_some() && uses(TokenSource::Cookie) && present("cookie");
+        let query = uses(TokenSource::Query) && req.query().is_some_and(|q| !q.is_empty());
+        let subprotocol = uses(TokenSource::Subprotocol) && present("sec-websocket-protocol");
+        let api_key = self.inner.api_key_header.as_deref().is_some_and(&present);
+        !(present("authorization") || api_key || cookie || query || subprotocol)
     }
 
     async fn authenticate_inner<C>(
