@@ -2,7 +2,7 @@
 //! without copying.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use auth_core::adapter::{RequestView, ResponseHeaders};
 
 /// A borrowed view of a request for the core.
@@ -62,5 +62,15 @@ impl ResponseHeaders for ActixHeaders<'_> {
             Ok(value) => self.0.append(HeaderName::from_static(name), value),
             Err(_) => tracing::warn!(header = name, "dropped an invalid header value"),
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        // No copy, no allocation, no parse of the usual names: the value is a constant.
+        let name = match name {
+            "vary" => header::VARY,
+            "cache-control" => header::CACHE_CONTROL,
+            other => HeaderName::from_static(other),
+        };
+        self.0.append(name, HeaderValue::from_static(value));
     }
 }

@@ -1,7 +1,7 @@
 //! The core's [`RequestView`] and [`ResponseHeaders`] over `http` types, without copying.
 
 use auth_core::adapter::{RequestView, ResponseHeaders};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 
 /// A borrowed view of a request for the core.
 pub(crate) struct HttpView<'a> {
@@ -66,5 +66,15 @@ impl ResponseHeaders for HttpHeaders<'_> {
             }
             Err(_) => tracing::warn!(header = name, "dropped an invalid header value"),
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        // No copy, no allocation, no parse of the usual names: the value is a constant.
+        let name = match name {
+            "vary" => header::VARY,
+            "cache-control" => header::CACHE_CONTROL,
+            other => HeaderName::from_static(other),
+        };
+        self.0.append(name, HeaderValue::from_static(value));
     }
 }

@@ -58,6 +58,11 @@ pub trait ResponseHeaders {
     /// Appends a header. `name` is lower-case; `value` is a valid header value (visible ASCII
     /// and spaces).
     fn append(&mut self, name: &'static str, value: &[u8]);
+    /// Appends a header whose value is a constant (`Vary`, `Cache-Control`): an adapter can
+    /// use it without copying or validating it per response. By default, [`append`](Self::append).
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        self.append(name, value.as_bytes());
+    }
 }
 
 /// The first value of a header, as text (bytes that are not UTF-8 become U+FFFD, so that a
@@ -651,12 +656,12 @@ impl RequestAuth {
         let Some(outcome) = self.state.outcome.get() else {
             return;
         };
-        response.append("vary", b"Cookie, Authorization");
+        response.append_static("vary", "Cookie, Authorization");
         if matches!(outcome.result, Ok(Some(_))) {
             let mut has_cache_control = false;
             response.for_each_header("cache-control", &mut |_| has_cache_control = true);
             if !has_cache_control {
-                response.append("cache-control", b"private, no-store");
+                response.append_static("cache-control", "private, no-store");
             }
         }
         if outcome.set_cookies.is_empty() {

@@ -2,7 +2,7 @@
 
 use auth_core::adapter::{RequestView, ResponseHeaders};
 use warp::Filter;
-use warp::http::header::{HeaderName, HeaderValue};
+use warp::http::header::{self, HeaderName, HeaderValue};
 use warp::http::{HeaderMap, Method};
 use warp::path::FullPath;
 
@@ -98,5 +98,15 @@ impl ResponseHeaders for WarpHeaders<'_> {
             }
             Err(_) => tracing::warn!(header = name, "dropped an invalid header value"),
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        // No copy, no allocation, no parse of the usual names: the value is a constant.
+        let name = match name {
+            "vary" => header::VARY,
+            "cache-control" => header::CACHE_CONTROL,
+            other => HeaderName::from_static(other),
+        };
+        self.0.append(name, HeaderValue::from_static(value));
     }
 }
