@@ -628,6 +628,22 @@ async fn clear_policy_always_clears_on_transient_failures() {
     );
 }
 
+/// One request of `browser` to `/api/me` through `RequestAuth`, required: how many cookies the
+/// response sets.
+fn use_session(
+    auth: &Authenticator,
+    browser: &Browser,
+) -> impl std::future::Future<Output = Result<usize, auth_core::AuthError>> + use<> {
+    let (auth, req) = (auth.clone(), browser.request("GET", "/api/me"));
+    async move {
+        let per_request = RequestAuth::new(&auth, Unauthenticated::Reject);
+        per_request.required_claims::<NoExtraClaims>(&req).await?;
+        let mut headers = Headers::default();
+        per_request.finish(&mut headers);
+        Ok(headers.count("set-cookie"))
+    }
+}
+
 #[tokio::test]
 async fn expired_access_cookie_is_refreshed_transparently_once_for_concurrent_requests() {
     // Access tokens live 2 s: inside the engine's 5 s margin, so every use refreshes first.
@@ -638,14 +654,7 @@ async fn expired_access_cookie_is_refreshed_transparently_once_for_concurrent_re
     let before = issuer.requests_to("/token");
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let (auth, req) = (auth.clone(), browser.request("GET", "/api/me"));
-        tasks.push(tokio::spawn(async move {
-            let per_request = RequestAuth::new(&auth, Unauthenticated::Reject);
-            per_request.required_claims::<NoExtraClaims>(&req).await?;
-            let mut headers = Headers::default();
-            per_request.finish(&mut headers);
-            Ok::<_, auth_core::AuthError>(headers.count("set-cookie"))
-        }));
+        tasks.push(tokio::spawn(use_session(&auth, &browser)));
     }
     for t in tasks {
         let set = t.await.expect("join").expect("authenticated");
@@ -666,24 +675,14 @@ async fn a_remembered_session_cookie_still_expires_on_time() {
     let mut browser = Browser::default();
     sign_in(&auth, &mut browser, "/").await;
     let before = issuer.requests_to("/token");
-    let use_session = |browser: &Browser| {
-        let (auth, req) = (auth.clone(), browser.request("GET", "/api/me"));
-        async move {
-            let per_request = RequestAuth::new(&auth, Unauthenticated::Reject);
-            per_request.required_claims::<NoExtraClaims>(&req).await?;
-            let mut headers = Headers::default();
-            per_request.finish(&mut headers);
-            Ok::<_, auth_core::AuthError>(headers.count("set-cookie"))
-        }
-    };
     // The second use is answered from the opened-cookie cache: no new cookies, no refresh.
     for _ in 0..2 {
-        assert_eq!(use_session(&browser).await.expect("signed in"), 0);
+        assert_eq!(use_session(&auth, &browser).await.expect("signed in"), 0);
     }
     assert_eq!(issuer.requests_to("/token"), before);
     // The remembered expiry is checked on every request: now the token is refreshed.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(use_session(&browser).await.expect("refreshed") > 0);
+    assert!(use_session(&auth, &browser).await.expect("refreshed") > 0);
     assert_eq!(issuer.requests_to("/token"), before + 1);
 }
 
