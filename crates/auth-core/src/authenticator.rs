@@ -755,24 +755,28 @@ impl Authenticator {
     /// in it), no WebSocket subprotocol offer. The outcome is then "no credential" without any
     /// further work: [`outcome`](Self::outcome) would answer `Ok(None)` and set no cookie.
     pub(crate) fn carries_no_credential(&self, req: &impl RequestView) -> bool {
-        let sources = || {
-            self.inner
-                .token_sources
-                .iter()
-                .chain(&self.inner.upgrade_sources)
-        };
         let present = |name: &str| {
             let mut any = false;
             req.for_each_header(name, &mut |_| any = true);
             any
         };
-        let uses = |source: TokenSource| sources().any(|s| *s == source);
-        let cookie =
-            self.inner.sessions.is_some() && uses(TokenSource::Cookie) && present("cookie");
-        let query = uses(TokenSource::Query) && req.query().is_some_and(|q| !q.is_empty());
-        let subprotocol = uses(TokenSource::Subprotocol) && present("sec-websocket-protocol");
-        let api_key = self.inner.api_key_header.as_deref().is_some_and(&present);
-        !(present("authorization") || api_key || cookie || query || subprotocol)
+        // `Authorization` and the API-key header are read whatever the sources (two
+        // credentials, or a key in `Bearer`, are told apart there).
+        if present("authorization") || self.inner.api_key_header.as_deref().is_some_and(&present) {
+            return false;
+        }
+        // Every source, named: a new one must say here where its credential would be.
+        let mut sources = self
+            .inner
+            .token_sources
+            .iter()
+            .chain(&self.inner.upgrade_sources);
+        !sources.any(|source| match source {
+            TokenSource::Header | TokenSource::ApiKey => false,
+            TokenSource::Cookie => self.inner.sessions.is_some() && present("cookie"),
+            TokenSource::Query => req.query().is_some_and(|q| !q.is_empty()),
+            TokenSource::Subprotocol => present("sec-websocket-protocol"),
+        })
     }
 
     async fn authenticate_inner<C>(

@@ -191,8 +191,7 @@ impl<'de> Deserialize<'de> for NoExtraClaims {
 
 /// A verified payload: the bytes and, once something asked, their JSON tree.
 struct Payload {
-    /// Valid UTF-8: the strict parse visited every string through serde_json's validating path,
-    /// and JSON outside strings is ASCII (no second check on the hot path).
+    /// Valid UTF-8: checked once, as a whole, before the strict parse (`parse_registered`).
     raw: Vec<u8>,
     tree: OnceLock<Value>,
 }
