@@ -9,23 +9,45 @@
 //! use socketioxide::handler::ConnectHandler;
 //! use socketioxide::SocketIo;
 //!
-//! async fn on_connect(socket: SocketRef) {
+//! // The namespace's events, registered by a middleware that runs after the authentication
+//! // one (see "Registering events" below for why not in the connect handler).
+//! async fn events(socket: SocketRef) -> Result<(), std::convert::Infallible> {
 //!     socket.on("whoami", async |user: SocketUser, ack: AckSender| {
 //!         let _ = ack.send(&serde_json::json!({ "sub": user.subject, "roles": user.roles }));
 //!     });
+//!     Ok(())
+//! }
+//!
+//! async fn on_connect(_socket: SocketRef) {
+//!     // Runs once the client has been told it is connected.
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let authenticator = Authenticator::from_env()?;
 //! let auth = SocketIoAuth::new(&authenticator);
 //! let (layer, io) = SocketIo::new_layer();
-//! io.ns("/", on_connect.with(auth.clone()));
-//! io.ns("/admin", on_connect.with(auth.require(Guard::any_role(["admin"]))));
+//! // The last middleware added runs first: authentication, then `events`, then the handler.
+//! io.ns("/", on_connect.with(events).with(auth.clone()));
+//! io.ns(
+//!     "/admin",
+//!     on_connect.with(events).with(auth.require(Guard::any_role(["admin"]))),
+//! );
 //! // Mount `layer` on the axum router (or any tower/hyper server).
 //! # let _ = layer;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Registering events
+//! socketioxide sends `CONNECT` to the client before it runs the namespace's connect handler,
+//! which it spawns as a task. A client that emits as soon as it is connected (the usual
+//! `socket.on("connect", () => socket.emit(...))`) can therefore be heard before the handler
+//! has registered its events, most often on a busy runtime, and socketioxide drops an event
+//! that has no handler, silently: the client waits for an ack that never comes. Middlewares
+//! run before `CONNECT` is sent, so register events in a middleware placed after the
+//! authentication one, as above: the caller is then known ([`SocketUser`] extracts) and
+//! nothing the client sends can arrive first. The re-authentication event is registered the
+//! same way.
 //!
 //! # Where the credential comes from
 //! In this order, the first one present wins (a payload token is used even when a header is

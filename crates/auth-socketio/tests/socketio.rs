@@ -55,26 +55,37 @@ async fn serve(issuer: &TestIssuer) -> Server {
     let auth = SocketIoAuth::new(&authenticator);
     let joined = Arc::new(AtomicUsize::new(0));
     let (layer, io) = SocketIo::new_layer();
+    // Events are registered in a middleware (after the authentication one), as the crate's
+    // documentation recommends: socketioxide answers CONNECT before it spawns the handler.
+    let events = async |socket: SocketRef| {
+        socket.on("whoami", async |user: SocketUser, ack: AckSender| {
+            let _ = ack.send(&json!({
+                "sub": user.subject,
+                "roles": user.roles,
+                "kind": user.kind.as_str(),
+                "plan": user.user_data().get("plan"),
+            }));
+        });
+        Ok::<(), std::convert::Infallible>(())
+    };
     let on_connect = {
         let joined = joined.clone();
-        move |socket: SocketRef| {
+        move |_: SocketRef| {
             joined.fetch_add(1, Ordering::SeqCst);
-            socket.on("whoami", async |user: SocketUser, ack: AckSender| {
-                let _ = ack.send(&json!({
-                    "sub": user.subject,
-                    "roles": user.roles,
-                    "kind": user.kind.as_str(),
-                    "plan": user.user_data().get("plan"),
-                }));
-            });
             async {}
         }
     };
-    io.ns("/", on_connect.clone().with(auth.clone()));
+    io.ns("/", on_connect.clone().with(events).with(auth.clone()));
     io.ns(
         "/admin",
-        on_connect.with(auth.require(Guard::any_role(["admin"]))),
+        on_connect
+            .with(events)
+            .with(auth.require(Guard::any_role(["admin"]))),
     );
+    // A connect handler that is slow to run (as a busy runtime can make any spawned task): the
+    // events, registered before CONNECT, must answer at once all the same.
+    let slow = async |_: SocketRef| tokio::time::sleep(Duration::from_secs(30)).await;
+    io.ns("/slow", slow.with(events).with(auth.clone()));
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -161,14 +172,24 @@ impl Client {
 
     /// EVENT with an ack id on `/`; the ack's first argument.
     async fn call(&mut self, id: u32, event: &str, data: Option<Value>) -> Value {
+        self.call_in("/", id, event, data).await
+    }
+
+    /// EVENT with an ack id on the namespace `ns`; the ack's first argument.
+    async fn call_in(&mut self, ns: &str, id: u32, event: &str, data: Option<Value>) -> Value {
         let args = match data {
             Some(data) => json!([event, data]),
             None => json!([event]),
         };
-        self.send(format!("42{id}{args}")).await;
+        let prefix = if ns == "/" {
+            String::new()
+        } else {
+            format!("{ns},")
+        };
+        self.send(format!("42{prefix}{id}{args}")).await;
         loop {
             let packet = self.packet(Duration::from_secs(5)).await.expect("an ack");
-            if let Some(rest) = packet.strip_prefix(&format!("43{id}")) {
+            if let Some(rest) = packet.strip_prefix(&format!("43{prefix}{id}")) {
                 let args: Value = serde_json::from_str(rest).expect("ack json");
                 return args[0].clone();
             }
@@ -201,6 +222,18 @@ async fn a_payload_token_connects_and_handlers_see_the_verified_caller() {
         me["plan"], "pro",
         "the provisioning hook's data is on the socket"
     );
+}
+
+#[tokio::test]
+async fn an_event_sent_right_after_connect_is_answered_even_when_the_handler_is_slow() {
+    let issuer = TestIssuer::start().await;
+    let server = serve(&issuer).await;
+    let mut client = Client::open(&server, &[]).await;
+    let t = token(&issuer, "alice", &["admin"], 300);
+    let answer = client.connect("/slow", Some(json!({ "token": t }))).await;
+    assert!(answer.starts_with("40/slow,{\"sid\""), "{answer}");
+    let me = client.call_in("/slow", 1, "whoami", None).await;
+    assert_eq!(me["sub"], "alice");
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@
 //! | `/auth/login`, `/auth/callback`, `POST /auth/refresh`, `POST /auth/signout`, `/auth/me` | the helper routes |
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use auth_axum::auth_core::{Authenticator, Guard};
@@ -48,10 +49,13 @@ use tokio::task::JoinHandle;
 pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
     let sockets = SocketIoAuth::new(&authenticator);
     let (socketio, io) = SocketIo::new_layer();
-    io.ns("/", on_socket.with(sockets.clone()));
+    // Middlewares run last-added first: authentication, then the events, then the handler.
+    io.ns("/", on_socket.with(events).with(sockets.clone()));
     io.ns(
         "/admin",
-        on_socket.with(sockets.require(Guard::any_role(["admin"]))),
+        on_socket
+            .with(events)
+            .with(sockets.require(Guard::any_role(["admin"]))),
     );
     let guard = auth_axum::owner_guard(notes.ownership().clone(), "id");
     Router::new()
@@ -81,12 +85,22 @@ pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
         .layer(socketio)
 }
 
-/// A Socket.IO connection that passed the namespace's guard: `whoami` answers who it is.
-async fn on_socket(socket: SocketRef) {
+/// The events of a Socket.IO connection that passed the namespace's guard: `whoami` answers
+/// who it is.
+///
+/// They are registered in a middleware, not in the connect handler: socketioxide answers
+/// `CONNECT` before it spawns the handler, so a client that emits as soon as it is connected
+/// (the usual `socket.on("connect", () => socket.emit(...))`) could be heard before a handler
+/// registered its events, and the event would be dropped. Middlewares run before `CONNECT`.
+async fn events(socket: SocketRef) -> Result<(), Infallible> {
     socket.on("whoami", async |user: SocketUser, ack: AckSender| {
         let _ = ack.send(&json!({ "sub": user.subject, "roles": user.roles }));
     });
+    Ok(())
 }
+
+/// A connected socket: everything it answers was registered by [`events`].
+async fn on_socket(_socket: SocketRef) {}
 
 /// A person's JWT or a machine's API key: `kind` says which; a key acts as its owner.
 async fn me(AuthData(caller): AuthData) -> Response {
