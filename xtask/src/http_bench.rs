@@ -4,7 +4,8 @@
 //! noisy) and compared as ratios within the table.
 //!
 //! 1. Each example app (axum, actix-web, warp) with its embedded issuer: `/api/optional`
-//!    without a credential (the unauthenticated baseline), `/api/me` with a Bearer token, with
+//!    without a credential (the unauthenticated baseline), the same route with a Bearer token
+//!    (the same answer, so that only authentication differs), `/api/me` with a Bearer token, with
 //!    the session cookie of a real sign-in, and with 1,000 distinct tokens in rotation; once
 //!    with the verified-token cache on (the default) and once with it off.
 //! 2. `peer-http` (bench/): the same routes on axum without authentication, on axum under our
@@ -355,6 +356,10 @@ fn example_table(
         Case {
             name: "`/api/optional`, no credential".into(),
             measure: Box::new(|| wrk(pid, &optional, seconds, &[], None)),
+        },
+        Case {
+            name: "`/api/optional`, Bearer (same answer size)".into(),
+            measure: Box::new(|| wrk(pid, &optional, seconds, &bearer, None)),
         },
         Case {
             name: "`/api/me`, Bearer".into(),

@@ -4,10 +4,10 @@ use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use auth_core::ExtraClaims;
 use auth_core::adapter::{RequestAuth, Unauthenticated};
 use auth_core::{Authenticator, Claims, NoExtraClaims};
 use futures_util::future::LocalBoxFuture;
-use serde::de::DeserializeOwned;
 
 use crate::rejection::{AuthRejection, missing_middleware, missing_setup};
 use crate::view::ActixView;
@@ -33,7 +33,7 @@ use crate::view::ActixView;
 /// use auth_actix::{Auth, OptionalAuth};
 /// use serde::Deserialize;
 ///
-/// #[derive(Debug, Deserialize)]
+/// #[derive(Debug, Clone, Deserialize)]
 /// struct MyClaims {
 ///     #[serde(default)]
 ///     plan: Option<String>,
@@ -89,7 +89,7 @@ impl<C> OptionalAuth<C> {
 
 impl<C> FromRequest for Auth<C>
 where
-    C: DeserializeOwned + 'static,
+    C: ExtraClaims,
 {
     type Error = AuthRejection;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -107,7 +107,7 @@ where
 
 impl<C> FromRequest for OptionalAuth<C>
 where
-    C: DeserializeOwned + 'static,
+    C: ExtraClaims,
 {
     type Error = AuthRejection;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -165,7 +165,7 @@ pub struct OptionalAuthData<C = NoExtraClaims>(pub Option<auth_core::AuthData<C>
 
 impl<C> FromRequest for AuthData<C>
 where
-    C: DeserializeOwned + 'static,
+    C: ExtraClaims,
 {
     type Error = AuthRejection;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -183,7 +183,7 @@ where
 
 impl<C> FromRequest for OptionalAuthData<C>
 where
-    C: DeserializeOwned + 'static,
+    C: ExtraClaims,
 {
     type Error = AuthRejection;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;

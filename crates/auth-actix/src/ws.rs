@@ -7,10 +7,10 @@ use std::future::Future;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use auth_core::ExtraClaims;
 use auth_core::ws::{Next, SocketAuth};
 use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
 use futures_util::future::LocalBoxFuture;
-use serde::de::DeserializeOwned;
 
 use crate::extract::request_auth;
 use crate::rejection::AuthRejection;
@@ -83,7 +83,7 @@ impl AuthUpgrade {
     ///
     /// # Errors
     /// `token_invalid` when the claims do not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthRejection> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthRejection> {
         Ok(self.conn.auth_data::<C>()?)
     }
 

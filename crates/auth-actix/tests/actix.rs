@@ -244,7 +244,7 @@ async fn optional_auth_is_none_without_some_with_and_refuses_a_bad_credential() 
 
 // ---------------------------------------------------------------- application claims
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Plan {
     plan: String,
 }

@@ -3,10 +3,9 @@
 use std::ops::Deref;
 
 use auth_core::adapter::RequestAuth;
-use auth_core::{Claims, NoExtraClaims};
+use auth_core::{Claims, ExtraClaims, NoExtraClaims};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
 
 use crate::rejection::{AuthRejection, missing_layer};
 use crate::view::HttpView;
@@ -34,7 +33,7 @@ use crate::view::HttpView;
 /// use auth_axum::Auth;
 /// use serde::Deserialize;
 ///
-/// #[derive(Debug, Deserialize)]
+/// #[derive(Debug, Clone, Deserialize)]
 /// struct MyClaims {
 ///     #[serde(default)]
 ///     plan: Option<String>,
@@ -81,7 +80,7 @@ impl<C> Deref for Auth<C> {
 impl<S, C> FromRequestParts<S> for Auth<C>
 where
     S: Send + Sync,
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     type Rejection = AuthRejection;
 
@@ -95,7 +94,7 @@ where
 impl<S, C> OptionalFromRequestParts<S> for Auth<C>
 where
     S: Send + Sync,
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     type Rejection = AuthRejection;
 
@@ -146,7 +145,7 @@ impl<C> Deref for AuthData<C> {
 impl<S, C> FromRequestParts<S> for AuthData<C>
 where
     S: Send + Sync,
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     type Rejection = AuthRejection;
 
@@ -160,7 +159,7 @@ where
 impl<S, C> OptionalFromRequestParts<S> for AuthData<C>
 where
     S: Send + Sync,
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     type Rejection = AuthRejection;
 

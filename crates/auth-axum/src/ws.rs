@@ -5,13 +5,12 @@ use std::future::Future;
 
 use auth_core::adapter::RequestAuth;
 use auth_core::ws::{Next, SocketAuth};
-use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
+use auth_core::{AuthData, Claims, ExtraClaims, Guard, NoExtraClaims};
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 
 use crate::rejection::{AuthRejection, missing_layer};
 use crate::view::HttpView;
@@ -116,7 +115,7 @@ impl AuthUpgrade {
     ///
     /// # Errors
     /// `token_invalid` when the claims do not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthRejection> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthRejection> {
         Ok(self.conn.auth_data::<C>()?)
     }
 

@@ -177,7 +177,7 @@ async fn optional_auth_rejects_a_bad_credential() {
 
 // ---------------------------------------------------------------- application claims
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Plan {
     plan: String,
 }

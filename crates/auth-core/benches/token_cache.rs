@@ -7,13 +7,16 @@
 //!   untimed setup): the full path plus what the cache adds to it (hashing the token, the miss,
 //!   the insert);
 //! - `hit_{1,2,4}t`: the same token again and again from 1, 2 and 4 threads at once (the cost
-//!   per verification across all threads; the machine may have fewer cores).
+//!   per verification across all threads; the machine may have fewer cores);
+//! - `hit_typed_1t`: a hit read as an application claims type (`AppClaims`), which the cached
+//!   entry keeps once read (a clone per hit), and `parse_typed`: what reading the payload as
+//!   that type costs, i.e. what each hit would pay without it.
 
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use auth_core::{AuthConfig, NoExtraClaims, Verifier};
+use auth_core::{AuthConfig, ExtraClaims, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
@@ -62,15 +65,35 @@ fn bench(c: &mut Criterion) {
         verify(&on);
         for threads in [1usize, 2, 4] {
             group.bench_function(format!("hit_{threads}t"), |b| {
-                b.iter_custom(|iters| hits(&on, &token, threads, iters))
+                b.iter_custom(|iters| hits::<NoExtraClaims>(&on, &token, threads, iters))
             });
         }
+        group.bench_function("hit_typed_1t", |b| {
+            b.iter_custom(|iters| hits::<AppClaims>(&on, &token, 1, iters))
+        });
+        let claims = verify(&on);
+        let payload = claims.raw_json();
+        group.bench_function("parse_typed", |b| {
+            b.iter(|| serde_json::from_str::<AppClaims>(black_box(payload)).expect("fits"))
+        });
         group.finish();
     }
 }
 
+/// An application's claims type, as `Auth<AppClaims>` would read it.
+#[derive(Clone, serde::Deserialize)]
+#[allow(dead_code)] // Read by serde only.
+struct AppClaims {
+    client_id: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
+
 /// `iters` cache hits spread over `threads` threads started together; the wall time of all.
-fn hits(verifier: &Verifier, token: &str, threads: usize, iters: u64) -> Duration {
+fn hits<C: ExtraClaims>(verifier: &Verifier, token: &str, threads: usize, iters: u64) -> Duration {
     let per_thread = iters.div_ceil(threads as u64);
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|s| {
@@ -79,7 +102,7 @@ fn hits(verifier: &Verifier, token: &str, threads: usize, iters: u64) -> Duratio
                 barrier.wait();
                 for _ in 0..per_thread {
                     let claims = verifier
-                        .verify::<NoExtraClaims>(black_box(token))
+                        .verify::<C>(black_box(token))
                         .now_or_never()
                         .expect("a hit never awaits")
                         .expect("valid");

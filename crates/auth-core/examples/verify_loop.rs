@@ -3,10 +3,12 @@
 //!   loop, with raw aws-lc-rs (`sig`) or through `Verifier::verify` with a warm key cache. Run under
 //!   `valgrind --tool=callgrind` with two iteration counts: the difference divided by the
 //!   difference in iterations is the per-token instruction count, free of start-up work.
+//! - `verify_loop <alg> hit <iterations>`: the same token from the verified-token cache (on, as
+//!   by default), read as the default claims; `hit_typed`: read as an application claims type.
 //! - `verify_loop <alg> paired <rounds>` times short batches of both, interleaved (ABBA), and
 //!   prints the median per-round ratio: machine drift hits both sides of each round alike.
 
-use auth_core::{AuthConfig, NoExtraClaims, Verifier};
+use auth_core::{AuthConfig, ExtraClaims, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
 use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
@@ -52,10 +54,23 @@ fn main() {
         );
         return;
     }
-    let ok = if mode == "sig" {
-        loop_sig(&key, input.as_bytes(), &sig, n)
-    } else {
-        loop_warm(&verifier, &token, n)
+    let ok = match mode {
+        "sig" => loop_sig(&key, input.as_bytes(), &sig, n),
+        "hit" | "hit_typed" => {
+            let config = AuthConfig::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .build()
+                .expect("config");
+            let cached = Verifier::new(config).expect("verifier");
+            rt.block_on(cached.warm_up()).expect("warm up");
+            if mode == "hit" {
+                loop_hit::<NoExtraClaims>(&cached, &token, n)
+            } else {
+                loop_hit::<AppClaims>(&cached, &token, n)
+            }
+        }
+        _ => loop_warm(&verifier, &token, n),
     };
     assert_eq!(ok, n);
     println!("{alg} {mode} {n} ok");
@@ -77,6 +92,32 @@ fn loop_warm(verifier: &Verifier, token: &str, n: usize) -> usize {
             matches!(
                 verifier
                     .verify::<NoExtraClaims>(std::hint::black_box(token))
+                    .now_or_never(),
+                Some(Ok(_))
+            )
+        })
+        .count()
+}
+
+/// An application's claims type, as `Auth<AppClaims>` would read it.
+#[derive(Clone, serde::Deserialize)]
+#[allow(dead_code)] // Read by serde only.
+struct AppClaims {
+    client_id: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// Measured region for callgrind (`--toggle-collect=*loop_hit*`): the first call verifies and
+/// caches, the others hit.
+#[inline(never)]
+fn loop_hit<C: ExtraClaims>(verifier: &Verifier, token: &str, n: usize) -> usize {
+    (0..n)
+        .filter(|_| {
+            matches!(
+                verifier
+                    .verify::<C>(std::hint::black_box(token))
                     .now_or_never(),
                 Some(Ok(_))
             )

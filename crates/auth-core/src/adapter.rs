@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde::de::DeserializeOwned;
+use crate::ExtraClaims;
 use tokio::sync::OnceCell;
 
 use crate::authenticator::{
@@ -479,7 +479,7 @@ impl RequestAuth {
     /// ([`ClaimsShape`](crate::TokenInvalidReason::ClaimsShape)) when the payload does not fit `C`.
     pub async fn claims<C>(&self, req: &impl RequestView) -> Result<Option<Claims<C>>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         match self.authenticated(req).await? {
             Some(auth) => claims::retype::<C>(&auth.claims).map(Some),
@@ -493,7 +493,7 @@ impl RequestAuth {
     /// `token_missing` without a credential; otherwise as [`claims`](Self::claims).
     pub async fn required_claims<C>(&self, req: &impl RequestView) -> Result<Claims<C>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         self.claims::<C>(req).await?.ok_or_else(token_missing)
     }
@@ -508,7 +508,7 @@ impl RequestAuth {
         req: &impl RequestView,
     ) -> Result<Option<AuthData<C>>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         match self.authenticated(req).await? {
             Some(auth) => {
@@ -528,7 +528,7 @@ impl RequestAuth {
         req: &impl RequestView,
     ) -> Result<AuthData<C>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         self.auth_data::<C>(req).await?.ok_or_else(token_missing)
     }

@@ -31,7 +31,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
+use crate::ExtraClaims;
 use serde_json::Value;
 
 use crate::adapter::{self, AuthResponse, RequestView};
@@ -84,7 +84,7 @@ impl Authenticated<NoExtraClaims> {
     ///
     /// # Errors
     /// `token_invalid` when the claims do not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthError> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthError> {
         let claims = claims::retype::<C>(&self.claims)?;
         Ok(AuthData::of(self, claims))
     }
@@ -645,7 +645,7 @@ impl Authenticator {
         key: &str,
     ) -> Result<Authenticated<C>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         let verified = keys.verify(key).await?;
         let claims = claims::for_api_key::<C>(&verified.record, keys.format().prefix())?;
@@ -714,7 +714,7 @@ impl Authenticator {
         req: &impl RequestView,
     ) -> Result<Authenticated<C>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         match self.authenticate_optional::<C>(req).await? {
             Some(auth) => Ok(auth),
@@ -732,7 +732,7 @@ impl Authenticator {
         req: &impl RequestView,
     ) -> Result<Option<Authenticated<C>>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         let mut set_cookies = Vec::new();
         self.authenticate_inner::<C>(req, &mut set_cookies).await
@@ -785,7 +785,7 @@ impl Authenticator {
         set_cookies: &mut Vec<String>,
     ) -> Result<Option<Authenticated<C>>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         let upgrade = ws::is_websocket_upgrade(req);
         let (sources, usage) = if upgrade {
@@ -806,7 +806,7 @@ impl Authenticator {
         set_cookies: &mut Vec<String>,
     ) -> Result<Option<Authenticated<C>>, AuthError>
     where
-        C: DeserializeOwned + 'static,
+        C: ExtraClaims,
     {
         let upgrade = usage == CookieUse::Upgrade;
         // One pass over the header: its count, and the first value's bearer token (the only

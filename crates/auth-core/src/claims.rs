@@ -176,6 +176,30 @@ impl<const N: usize> PartialEq<[&str; N]> for Scopes {
     }
 }
 
+/// The application's own claims type: `C` in `Auth<C>`, [`Claims<C>`](Claims) and
+/// [`AuthData<C>`](crate::AuthData). Implemented for every type that deserialises from the
+/// token's claims object (the registered claims are read from it too, as with
+/// `#[serde(flatten)]`) and is `Clone + Send + Sync + 'static`; never implement it by hand.
+///
+/// Why `Clone`: a token is read as `C` once per token and type; each later request presenting
+/// the same token (a verified-token cache hit) gets a clone of that value instead of parsing the
+/// payload again.
+///
+/// ```
+/// #[derive(Clone, serde::Deserialize)]
+/// struct MyClaims {
+///     org_id: String,
+///     #[serde(default)]
+///     plan: Option<String>,
+/// }
+///
+/// fn needs_claims_type<C: auth_core::ExtraClaims>() {}
+/// needs_claims_type::<MyClaims>();
+/// ```
+pub trait ExtraClaims: DeserializeOwned + Clone + Send + Sync + 'static {}
+
+impl<T: DeserializeOwned + Clone + Send + Sync + 'static> ExtraClaims for T {}
+
 /// The default for `Claims<E>`: no application-specific claims.
 ///
 /// Read ad-hoc claims with [`Claims::get`] or the normalised accessors instead.
@@ -189,11 +213,66 @@ impl<'de> Deserialize<'de> for NoExtraClaims {
     }
 }
 
-/// A verified payload: the bytes and, once something asked, their JSON tree.
+/// A verified payload: the bytes and, once something asked, their JSON tree and their reading
+/// as the application's claims types.
 struct Payload {
     /// Valid UTF-8: checked once, as a whole, before the strict parse (`parse_registered`).
     raw: Vec<u8>,
     tree: OnceLock<Value>,
+    /// The payload read as the first application claims types that asked (`retype`), so that a
+    /// cached token is deserialised once per type, not once per request. Fixed slots filled
+    /// once each: a read is an atomic load, never a lock, whatever the number of threads; a
+    /// type beyond them is read from `raw` every time (an app has one or two claims types).
+    typed: [OnceLock<Typed>; TYPED_SLOTS],
+}
+
+const TYPED_SLOTS: usize = 3;
+
+/// One application claims type's reading of a payload.
+struct Typed {
+    id: TypeId,
+    /// A `C` for `id`.
+    value: Box<dyn std::any::Any + Send + Sync>,
+    /// Roughly what it holds: its size, plus at most the payload's length on the heap.
+    weight: usize,
+}
+
+impl Payload {
+    fn new(raw: Vec<u8>) -> Payload {
+        Payload {
+            raw,
+            tree: OnceLock::new(),
+            typed: [const { OnceLock::new() }; TYPED_SLOTS],
+        }
+    }
+
+    /// The payload as `C`: a clone of the value read before, or read now (and kept when a slot
+    /// is free).
+    fn extra<C: ExtraClaims>(&self) -> Result<C, AuthError> {
+        let id = TypeId::of::<C>();
+        for slot in &self.typed {
+            match slot.get() {
+                Some(typed) if typed.id == id => {
+                    if let Some(value) = typed.value.downcast_ref::<C>() {
+                        return Ok(value.clone());
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    let value = parse_extra::<C>(&self.raw)?;
+                    // Another thread may fill the slot first (with this type or another): then
+                    // this reading is simply not kept; the next call looks again.
+                    let _ = slot.set(Typed {
+                        id,
+                        value: Box::new(value.clone()),
+                        weight: std::mem::size_of::<C>() + self.raw.len(),
+                    });
+                    return Ok(value);
+                }
+            }
+        }
+        parse_extra::<C>(&self.raw)
+    }
 }
 
 /// Verified claims of an access token.
@@ -262,6 +341,17 @@ impl<E> Claims<E> {
     #[must_use]
     pub fn raw_json(&self) -> &str {
         std::str::from_utf8(&self.payload.raw).unwrap_or_default()
+    }
+
+    /// Roughly what the payload's readings as application claims types hold (for the token
+    /// cache's weight).
+    pub(crate) fn typed_weight(&self) -> usize {
+        self.payload
+            .typed
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|typed| typed.weight)
+            .sum()
     }
 
     /// The complete claims object as a JSON value (parsed on first use, then cached).
@@ -786,11 +876,16 @@ fn missing_field(serde_message: &str) -> Option<&str> {
 }
 
 /// Re-reads verified claims with the application's claims type `C` (the `Auth<C>` extractors of
-/// one request share one verification; each type reads its part once from the raw payload).
-pub(crate) fn retype<C: DeserializeOwned + 'static>(
+/// one request share one verification). Each type is read from the raw payload once per token
+/// (see `Payload::typed`); later requests with the same cached token get a clone.
+pub(crate) fn retype<C: ExtraClaims>(
     claims: &Claims<NoExtraClaims>,
 ) -> Result<Claims<C>, AuthError> {
-    let extra = parse_extra::<C>(&claims.payload.raw)?;
+    let extra = if TypeId::of::<C>() == TypeId::of::<NoExtraClaims>() {
+        parse_extra::<C>(&claims.payload.raw)?
+    } else {
+        claims.payload.extra::<C>()?
+    };
     Ok(claims.clone().map_extra(|_| extra))
 }
 
@@ -895,10 +990,7 @@ pub(crate) fn assemble<E>(
         client_id: r.client_id,
         scope: r.scope,
         extra,
-        payload: Arc::new(Payload {
-            raw,
-            tree: OnceLock::new(),
-        }),
+        payload: Arc::new(Payload::new(raw)),
         mapping,
         secondary_issuer: false,
     }

@@ -124,7 +124,9 @@ pub use authenticator::{
     ApiKeyInfo, AuthData, Authenticated, Authenticator, AuthenticatorBuilder, CredentialKind,
     HookContext, ProvisionedUser, TokenSource,
 };
-pub use claims::{Audience, ClaimMapping, ClaimPath, Claims, NoExtraClaims, NumericDate, Scopes};
+pub use claims::{
+    Audience, ClaimMapping, ClaimPath, Claims, ExtraClaims, NoExtraClaims, NumericDate, Scopes,
+};
 pub use client_key::ClientKey;
 pub use config::{
     AuthConfig, AuthConfigBuilder, Clock, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,

@@ -63,7 +63,10 @@ impl Verified {
         // The fixed part is measured, not guessed: 10,000 cached EdDSA tokens with a 270-byte
         // payload grew the process by 874 B each (the entry, the claims, the shard's slot,
         // the allocator's rounding; bench/benches/scale.rs).
-        let total = 600 + claims.raw_json().len() + strings + lists;
+        // The claims read as the application's type (`retype`, before the entry is cached) are
+        // counted; a second or third type read later from a cache hit is not (at most
+        // `size_of` plus the payload's length each).
+        let total = 600 + claims.raw_json().len() + strings + lists + claims.typed_weight();
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+use crate::ExtraClaims;
 use aws_lc_rs::hmac;
-use serde::de::DeserializeOwned;
 
 use crate::alg::Algorithm;
 use crate::claims::{self, Claims, NoExtraClaims, NumericDate};
@@ -356,7 +356,7 @@ impl Verifier {
     /// had right now.
     pub async fn verify<E>(&self, token: &str) -> Result<Claims<E>, AuthError>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let started = crate::metrics::start();
         let span = tracing::debug_span!(
@@ -420,7 +420,7 @@ impl Verifier {
         probed: Option<[u8; 32]>,
     ) -> Step<'_, E>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let issuer = match self.issuer_of(token) {
             Ok(issuer) => issuer,
@@ -691,7 +691,7 @@ impl Issuer {
     /// that no longer does is dropped).
     fn cache_hit<E>(&self, key: &[u8; 32]) -> Option<Result<Claims<E>, AuthError>>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let cache = self.tokens.as_ref()?;
         let hit = cache.get(key)?;
@@ -714,7 +714,7 @@ impl Issuer {
         known: Option<([u8; 32], bool)>,
     ) -> Now<E>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let _in_span = span.enter();
         if self
@@ -770,7 +770,7 @@ impl Issuer {
         cache_key: Option<[u8; 32]>,
     ) -> Result<Claims<E>, AuthError>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         if let Some(introspection) = &self.introspection
             && introspection.applies_to(token)
@@ -813,7 +813,7 @@ impl Issuer {
         cache_key: Option<(&TokenCache, [u8; 32])>,
     ) -> Result<Claims<E>, AuthError>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let payload = jws::decode_payload(parts.payload)?;
         let Some((cache, key)) = cache_key else {
@@ -885,7 +885,7 @@ impl Issuer {
         source: ClaimSource,
     ) -> Result<Claims<E>, AuthError>
     where
-        E: DeserializeOwned + 'static,
+        E: ExtraClaims,
     {
         let config = &self.config;
         let registered = claims::parse_registered(&payload).map_err(|e| {

@@ -65,8 +65,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::ExtraClaims;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::adapter::{self, RequestView};
 use crate::authenticator::{AuthData, Authenticated, Authenticator, TokenSource};
@@ -469,7 +469,7 @@ impl SocketAuth {
     ///
     /// # Errors
     /// `token_invalid` when the payload does not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthError> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthError> {
         self.auth.auth_data()
     }
 

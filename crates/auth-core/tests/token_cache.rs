@@ -102,7 +102,7 @@ async fn a_revoked_jti_is_refused_cached_or_not() {
         .expect("verified again");
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Plan {
     plan: String,
 }
@@ -147,6 +147,89 @@ async fn the_claims_type_applies_to_cached_tokens_and_the_cache_can_be_off() {
         bad.map(drop).expect_err("not a number").variable(),
         "AUTH_TOKEN_CACHE_BYTES"
     );
+}
+
+/// A claims type that counts how often a payload is read as it.
+#[derive(Debug, Clone)]
+struct Counted<const N: usize> {
+    plan: String,
+}
+
+static READS: [std::sync::atomic::AtomicUsize; 5] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 5];
+
+impl<'de, const N: usize> serde::Deserialize<'de> for Counted<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        READS[N].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Plan::deserialize(d).map(|p| Counted { plan: p.plan })
+    }
+}
+
+fn reads(n: usize) -> usize {
+    READS[n].load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_cached_token_is_read_as_each_claims_type_once() {
+    let issuer = TestIssuer::start().await;
+    let verifier = Verifier::new(common::builder(&issuer).build().expect("config")).expect("v");
+    let token = issuer.token().sub("alice").claim("plan", "gold").sign();
+    for _ in 0..4 {
+        let claims = verifier.verify::<Counted<0>>(&token).await.expect("typed");
+        assert_eq!(claims.extra.plan, "gold");
+    }
+    assert_eq!(reads(0), 1, "read once, then cloned from the cached entry");
+    // More types than the entry keeps: each still gets its own, correct reading.
+    for _ in 0..3 {
+        assert_eq!(
+            verifier
+                .verify::<Counted<1>>(&token)
+                .await
+                .expect("1")
+                .extra
+                .plan,
+            "gold"
+        );
+        assert_eq!(
+            verifier
+                .verify::<Counted<2>>(&token)
+                .await
+                .expect("2")
+                .extra
+                .plan,
+            "gold"
+        );
+        assert_eq!(
+            verifier
+                .verify::<Counted<3>>(&token)
+                .await
+                .expect("3")
+                .extra
+                .plan,
+            "gold"
+        );
+        assert_eq!(
+            verifier
+                .verify::<Counted<0>>(&token)
+                .await
+                .expect("0")
+                .extra
+                .plan,
+            "gold"
+        );
+    }
+    assert_eq!((reads(0), reads(1), reads(2)), (1, 1, 1));
+    assert_eq!(reads(3), 3, "a fourth type is read every time");
+    // Without the cache, every verification reads the payload.
+    let off = common::builder(&issuer)
+        .token_cache_bytes(0)
+        .build()
+        .expect("config");
+    let verifier = Verifier::new(off).expect("verifier");
+    for _ in 0..3 {
+        verifier.verify::<Counted<4>>(&token).await.expect("typed");
+    }
+    assert_eq!(reads(4), 3);
 }
 
 #[tokio::test]

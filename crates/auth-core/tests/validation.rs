@@ -44,7 +44,7 @@ async fn accepts_every_rsa_algorithm_and_es384() {
 
 #[tokio::test]
 async fn application_claims_deserialize_into_e() {
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, Clone, serde::Deserialize)]
     struct Mine {
         plan: String,
         #[serde(default)]
@@ -928,13 +928,13 @@ async fn every_token_invalid_names_its_reason() {
 
 #[tokio::test]
 async fn a_claims_shape_error_names_the_claim_and_keeps_serde_s_error() {
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, Clone, serde::Deserialize)]
     #[allow(dead_code)]
     struct Mine {
         plan: String,
         limits: Limits,
     }
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, Clone, serde::Deserialize)]
     #[allow(dead_code)]
     struct Limits {
         seats: u32,

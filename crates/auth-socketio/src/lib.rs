@@ -108,10 +108,10 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth_core::ExtraClaims;
 use auth_core::adapter::RequestView;
 use auth_core::ws::SocketAuth;
 use auth_core::{AuthData, AuthError, Authenticated, Authenticator, ErrorCode, Guard};
-use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
@@ -342,7 +342,7 @@ impl SocketUser {
     ///
     /// # Errors
     /// `token_invalid` when the claims do not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthError> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthError> {
         self.auth.auth_data()
     }
 

@@ -61,8 +61,7 @@ use std::task::{Context, Poll};
 
 pub use auth_core;
 use auth_core::adapter::{RequestAuth, RequestView, SimpleRequest, Unauthenticated};
-use auth_core::{AuthData, AuthError, Authenticator, Claims, Guard, NoExtraClaims};
-use serde::de::DeserializeOwned;
+use auth_core::{AuthData, AuthError, Authenticator, Claims, ExtraClaims, Guard, NoExtraClaims};
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
@@ -290,7 +289,7 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<&AuthData, Status> {
 /// As [`caller`]; `UNAUTHENTICATED` (`token_invalid`) when the claims do not fit `C`.
 pub async fn claims<C, T>(request: &tonic::Request<T>) -> Result<Claims<C>, Status>
 where
-    C: DeserializeOwned + 'static,
+    C: ExtraClaims,
 {
     let call = request
         .extensions()

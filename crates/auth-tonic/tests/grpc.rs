@@ -20,7 +20,7 @@ use tonic_health::pb::{
 /// A health service whose answers depend on the caller: `service` names what to check.
 struct Guarded;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Extra {
     #[serde(default)]
     plan: Option<String>,

@@ -4,8 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use auth_core::adapter::RequestAuth;
-use auth_core::{Authenticator, Claims, Guard, NoExtraClaims};
-use serde::de::DeserializeOwned;
+use auth_core::{Authenticator, Claims, ExtraClaims, Guard, NoExtraClaims};
 use warp::Filter;
 use warp::reject::Rejection;
 use warp::reply::Response;
@@ -55,7 +54,7 @@ pub(crate) fn request_auth() -> impl Filter<Extract = (RequestAuth,), Error = Re
 /// use auth_warp::Auth;
 /// use warp::Filter;
 ///
-/// #[derive(Debug, serde::Deserialize)]
+/// #[derive(Debug, Clone, serde::Deserialize)]
 /// struct MyClaims {
 ///     #[serde(default)]
 ///     plan: Option<String>,
@@ -69,7 +68,7 @@ pub(crate) fn request_auth() -> impl Filter<Extract = (RequestAuth,), Error = Re
 #[must_use]
 pub fn auth<C>() -> impl Filter<Extract = (Auth<C>,), Error = Rejection> + Clone
 where
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     request_auth()
         .and(view())
@@ -86,7 +85,7 @@ where
 #[must_use]
 pub fn optional_auth<C>() -> impl Filter<Extract = (Option<Auth<C>>,), Error = Rejection> + Clone
 where
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     request_auth()
         .and(view())
@@ -119,7 +118,7 @@ impl<C> Deref for AuthData<C> {
 #[must_use]
 pub fn auth_data<C>() -> impl Filter<Extract = (AuthData<C>,), Error = Rejection> + Clone
 where
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     request_auth()
         .and(view())
@@ -136,7 +135,7 @@ where
 pub fn optional_auth_data<C>()
 -> impl Filter<Extract = (Option<AuthData<C>>,), Error = Rejection> + Clone
 where
-    C: DeserializeOwned + Send + 'static,
+    C: ExtraClaims,
 {
     request_auth()
         .and(view())

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::future::Future;
 
+use auth_core::ExtraClaims;
 use auth_core::adapter::RequestAuth;
 use auth_core::ws::{Next, SocketAuth};
 use auth_core::{AuthData, Claims, Guard, NoExtraClaims};
 use futures_util::{SinkExt as _, StreamExt as _};
-use serde::de::DeserializeOwned;
 use warp::Filter;
 use warp::http::HeaderValue;
 use warp::reject::Rejection;
@@ -89,7 +89,7 @@ impl AuthUpgrade {
     ///
     /// # Errors
     /// `token_invalid` when the claims do not fit `C`.
-    pub fn auth_data<C: DeserializeOwned + 'static>(&self) -> Result<AuthData<C>, AuthRejection> {
+    pub fn auth_data<C: ExtraClaims>(&self) -> Result<AuthData<C>, AuthRejection> {
         Ok(self.conn.auth_data::<C>()?)
     }
 

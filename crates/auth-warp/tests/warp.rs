@@ -218,7 +218,7 @@ async fn optional_auth_is_none_without_some_with_and_refuses_a_bad_credential() 
     );
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 struct Plan {
     plan: String,
 }
