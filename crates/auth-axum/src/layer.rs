@@ -149,7 +149,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -162,21 +162,78 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         if !self.layer.required {
-            // Authentication happens in the handler's extractors, if any: this future holds
-            // none of its state (it is copied into its box on every request).
-            return Box::pin(async move {
-                let response = inner.call(req).await?;
-                Ok(finish(&auth, response))
-            });
-        }
-        Box::pin(async move {
-            let view = HttpView::new(req.method(), req.uri(), req.headers());
-            let response = match auth.require(&view, None).await {
-                Err(error) => into_response(auth.render(&error)),
-                Ok(()) => inner.call(req).await?,
+            // Authentication happens in the handler's extractors, if any: the inner service is
+            // called now and its future wrapped as it is, with no allocation and no copy of
+            // the request into a box.
+            return ResponseFuture {
+                kind: Kind::Inner {
+                    future: inner.call(req),
+                    auth,
+                },
             };
-            Ok(finish(&auth, response))
-        })
+        }
+        ResponseFuture {
+            kind: Kind::Required {
+                future: Box::pin(async move {
+                    let view = HttpView::new(req.method(), req.uri(), req.headers());
+                    let response = match auth.require(&view, None).await {
+                        Err(error) => into_response(auth.render(&error)),
+                        Ok(()) => inner.call(req).await?,
+                    };
+                    Ok(finish(&auth, response))
+                }),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`AuthService`]: the inner service's future, then the request's
+    /// authentication outcome on the response (its headers, a rejection rendered with the
+    /// authenticator's settings).
+    pub struct ResponseFuture<F: Future> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F: Future> {
+        // Authentication in the handler's extractors, if any.
+        Inner {
+            #[pin]
+            future: F,
+            auth: RequestAuth,
+        },
+        // `AuthLayer::required`: the credential is checked before the inner service is called.
+        Required {
+            future: BoxFuture<F::Output>,
+        },
+    }
+}
+
+impl<F: Future> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future, auth } => match future.poll(cx) {
+                Poll::Ready(Ok(response)) => Poll::Ready(Ok(finish(auth, response))),
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            },
+            KindProj::Required { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

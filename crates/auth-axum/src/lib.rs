@@ -117,7 +117,7 @@ pub use auth_core;
 
 pub use extract::{Auth, AuthData};
 pub use guard::{GuardLayer, GuardService, guard};
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthLayer, AuthService, ResponseFuture};
 pub use owner::{Owned, OwnerGuardLayer, OwnerGuardService, owner_guard};
 pub use rejection::AuthRejection;
 pub use response::into_response;
