@@ -22,7 +22,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 
 mod support;
-use support::{kid_for, realistic_token};
+use support::{AppClaims, kid_for, realistic_token};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -78,18 +78,6 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
-}
-
-/// An application's claims type, as `Auth<AppClaims>` would read it.
-#[derive(Clone, serde::Deserialize)]
-#[allow(dead_code)] // Read by serde only.
-struct AppClaims {
-    client_id: String,
-    roles: Vec<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    tenant_id: Option<String>,
 }
 
 /// `iters` cache hits spread over `threads` threads started together; the wall time of all.

@@ -17,7 +17,7 @@ use futures_util::FutureExt as _;
 
 #[path = "../benches/support/mod.rs"]
 mod support;
-use support::{kid_for, raw_key, realistic_token};
+use support::{AppClaims, kid_for, raw_key, realistic_token};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -97,16 +97,6 @@ fn loop_warm(verifier: &Verifier, token: &str, n: usize) -> usize {
             )
         })
         .count()
-}
-
-/// An application's claims type, as `Auth<AppClaims>` would read it.
-#[derive(Clone, serde::Deserialize)]
-#[allow(dead_code)] // Read by serde only.
-struct AppClaims {
-    client_id: String,
-    roles: Vec<String>,
-    #[serde(default)]
-    email: Option<String>,
 }
 
 /// Measured region for callgrind (`--toggle-collect=*loop_hit*`): the first call verifies and

@@ -57,3 +57,15 @@ pub(crate) fn kid_for(alg: &str) -> &'static str {
         _ => "rsa-1",
     }
 }
+
+/// An application's claims type, as `Auth<AppClaims>` would read it from `realistic_token`.
+#[derive(Clone, serde::Deserialize)]
+#[allow(dead_code, reason = "read by serde only; not every includer uses it")]
+pub(crate) struct AppClaims {
+    client_id: String,
+    roles: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
