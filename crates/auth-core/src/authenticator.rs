@@ -150,15 +150,18 @@ pub struct ApiKeyInfo {
 impl<C> AuthData<C> {
     /// The caller of an authenticated request, with its claims read as `C`.
     pub(crate) fn of(auth: &Authenticated<NoExtraClaims>, claims: Claims<C>) -> Self {
+        // Read through the claim mapping once per verified token (a cached token's later
+        // requests clone the reading).
+        let identity = claims.identity();
         AuthData {
             kind: match auth.source {
                 TokenSource::ApiKey => CredentialKind::ApiToken,
                 _ => CredentialKind::Jwt,
             },
             subject: claims.sub.clone(),
-            tenant: claims.tenant_id().map(str::to_owned),
-            scopes: claims.scopes().into_iter().map(str::to_owned).collect(),
-            roles: claims.roles().into_iter().map(str::to_owned).collect(),
+            tenant: identity.tenant.clone(),
+            scopes: claims.owned_scopes(),
+            roles: identity.roles.clone(),
             api_key: auth.api_key.as_ref().map(|k| ApiKeyInfo {
                 id: k.id.clone(),
                 name: k.name.clone(),

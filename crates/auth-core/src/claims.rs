@@ -224,6 +224,21 @@ struct Payload {
     /// once each: a read is an atomic load, never a lock, whatever the number of threads; a
     /// type beyond them is read from `raw` every time (an app has one or two claims types).
     typed: [OnceLock<Typed>; TYPED_SLOTS],
+    /// What the claim mapping reads from the payload (roles, extra scopes, tenant), once asked
+    /// (every authenticated request's `AuthData` needs it): once per token, not per request.
+    /// Only the payload's tree and the mapping go into it, and neither changes for the
+    /// `Claims` sharing this payload (clones of one verification).
+    identity: OnceLock<Identity>,
+}
+
+/// What the claim mapping reads from a verified payload (see [`Claims::identity`]).
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub(crate) tenant: Option<String>,
+    /// The scopes at the mapping's scope paths (the `scope` field is added per call: it is
+    /// public, so a caller may have changed it).
+    pub(crate) mapped_scopes: Vec<String>,
+    pub(crate) roles: Vec<String>,
 }
 
 const TYPED_SLOTS: usize = 3;
@@ -243,6 +258,7 @@ impl Payload {
             raw,
             tree: OnceLock::new(),
             typed: [const { OnceLock::new() }; TYPED_SLOTS],
+            identity: OnceLock::new(),
         }
     }
 
@@ -341,6 +357,31 @@ impl<E> Claims<E> {
     #[must_use]
     pub fn raw_json(&self) -> &str {
         std::str::from_utf8(&self.payload.raw).unwrap_or_default()
+    }
+
+    /// The mapped tenant, roles and scopes, read once per verified payload and shared by every
+    /// clone of these claims (the token cache's entry and each request's copy).
+    pub(crate) fn identity(&self) -> &Identity {
+        self.payload.identity.get_or_init(|| Identity {
+            tenant: self.tenant_id().map(str::to_owned),
+            mapped_scopes: self
+                .collect(&self.mapping.scopes)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            roles: self.roles().into_iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// [`scopes`](Self::scopes), owned, with the mapped part from [`identity`](Self::identity).
+    pub(crate) fn owned_scopes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.scope.iter().map(str::to_owned).collect();
+        for s in &self.identity().mapped_scopes {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
     }
 
     /// Roughly what the payload's readings as application claims types hold (for the token
@@ -1020,6 +1061,39 @@ mod tests {
     fn claims(json: &str, mapping: ClaimMapping) -> Claims {
         let payload: Value = serde_json::from_str(json).expect("JSON");
         test_claims(&payload, &Arc::new(mapping))
+    }
+
+    #[test]
+    fn the_kept_identity_reads_as_the_accessors_do() {
+        let cases = [
+            (
+                r#"{"iss":"i","exp":1,"scope":"a b","roles":["r1","r2"],"tenant_id":"t"}"#,
+                ClaimMapping::default(),
+            ),
+            (
+                r#"{"iss":"i","exp":1,"scp":"read write","roles":["app"],"tid":"x","scope":"read"}"#,
+                ClaimMapping::entra(),
+            ),
+            (
+                r#"{"iss":"i","exp":1,"realm_access":{"roles":["admin"]},"resource_access":{"api":{"roles":["editor","admin"]}}}"#,
+                ClaimMapping::keycloak("api"),
+            ),
+            (r#"{"iss":"i","exp":1}"#, ClaimMapping::default()),
+        ];
+        for (json, mapping) in cases {
+            let c = claims(json, mapping);
+            for _ in 0..2 {
+                let identity = c.identity();
+                assert_eq!(identity.roles, c.roles(), "{json}");
+                assert_eq!(identity.tenant.as_deref(), c.tenant_id(), "{json}");
+                assert_eq!(c.owned_scopes(), c.scopes(), "{json}");
+            }
+            // A clone shares the reading; a changed `scope` field still shows.
+            let mut copy = c.clone();
+            copy.scope = Scopes("changed read".to_owned());
+            assert_eq!(copy.owned_scopes(), copy.scopes(), "{json}");
+            assert!(std::ptr::eq(copy.identity(), c.identity()));
+        }
     }
 
     #[test]

@@ -65,7 +65,8 @@ impl Verified {
         // the allocator's rounding; bench/benches/scale.rs).
         // The claims read as the application's type (`retype`, before the entry is cached) are
         // counted; a second or third type read later from a cache hit is not (at most
-        // `size_of` plus the payload's length each).
+        // `size_of` plus the payload's length each), nor the mapped roles and scopes kept once a
+        // request asked for them (strings taken from the payload: at most its length).
         let total = 600 + claims.raw_json().len() + strings + lists + claims.typed_weight();
         u32::try_from(total).unwrap_or(u32::MAX)
     }
