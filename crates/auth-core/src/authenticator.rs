@@ -41,7 +41,7 @@ use crate::claims::{Claims, NoExtraClaims};
 use crate::config::ConfigError;
 use crate::error::{AuthError, ErrorCode};
 use crate::session::SessionConfig;
-use crate::session::cookies::{self, CookieUse};
+use crate::session::cookies::{self, CookieUse, PresentedToken};
 use crate::session::refresh::RefreshCache;
 use crate::verifier::Verifier;
 use crate::ws::{self, WebSocketConfig};
@@ -852,12 +852,13 @@ impl Authenticator {
         }
         for source in sources {
             let token = match source {
-                TokenSource::Header => bearer.take(),
-                TokenSource::Query => query_token.take(),
+                TokenSource::Header => bearer.take().map(PresentedToken::Text),
+                TokenSource::Query => query_token.take().map(PresentedToken::Text),
                 // Keys were looked for above, by their format.
                 TokenSource::ApiKey => None,
                 TokenSource::Subprotocol if upgrade => {
                     ws::subprotocol_token(req, self.inner.websocket.subprotocol_prefix_str())?
+                        .map(PresentedToken::Text)
                 }
                 TokenSource::Subprotocol => None,
                 TokenSource::Cookie => match &self.inner.sessions {
@@ -869,7 +870,11 @@ impl Authenticator {
                 },
             };
             if let Some(token) = token {
-                let claims = self.inner.verifier.verify::<C>(&token).await?;
+                let claims = self
+                    .inner
+                    .verifier
+                    .verify_keyed::<C>(token.token(), token.cache_key())
+                    .await?;
                 let user = self.run_hooks(&claims).await?;
                 return Ok(Some(Authenticated {
                     claims,

@@ -358,6 +358,20 @@ impl Verifier {
     where
         E: ExtraClaims,
     {
+        self.verify_keyed(token, None).await
+    }
+
+    /// [`verify`](Self::verify), with the token's verified-token cache key when the caller
+    /// already has it (`token_cache::key_of(token)`, kept with an opened session cookie), so
+    /// that it is not hashed again.
+    pub(crate) async fn verify_keyed<E>(
+        &self,
+        token: &str,
+        key: Option<[u8; 32]>,
+    ) -> Result<Claims<E>, AuthError>
+    where
+        E: ExtraClaims,
+    {
         let started = crate::metrics::start();
         let span = tracing::debug_span!(
             "auth.verify",
@@ -376,7 +390,7 @@ impl Verifier {
         let probed = issuers
             .iter()
             .any(|i| i.caches(token))
-            .then(|| token_cache::key_of(token));
+            .then(|| key.unwrap_or_else(|| token_cache::key_of(token)));
         // An issuer that introspects this token never cached it: probing it is a plain miss.
         let early = probed.as_ref().and_then(|key| {
             let hit = issuers.iter().find_map(|i| i.cache_hit::<E>(key));

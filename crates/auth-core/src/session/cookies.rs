@@ -142,13 +142,40 @@ pub(crate) enum CookieUse {
     Handshake,
 }
 
+/// An access token found in a request.
+pub(crate) enum PresentedToken {
+    /// A session cookie's, still valid, with its verified-token cache key (the cookie was
+    /// opened now or remembered from an earlier request).
+    Session(Arc<SessionAccess>),
+    /// Any other: a bearer token, a query or subprotocol token, or one a refresh just obtained.
+    Text(String),
+}
+
+impl PresentedToken {
+    /// The access token.
+    pub(crate) fn token(&self) -> &str {
+        match self {
+            PresentedToken::Session(access) => &access.at,
+            PresentedToken::Text(token) => token,
+        }
+    }
+
+    /// Its key in the verified-token cache, when already known.
+    pub(crate) fn cache_key(&self) -> Option<[u8; 32]> {
+        match self {
+            PresentedToken::Session(access) => Some(access.key),
+            PresentedToken::Text(_) => None,
+        }
+    }
+}
+
 pub(crate) async fn session_token(
     auth: &Authenticator,
     s: &SessionConfig,
     req: &impl RequestView,
     usage: CookieUse,
     set_cookies: &mut Vec<String>,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Option<PresentedToken>, AuthError> {
     let check_origin = || match usage {
         CookieUse::Upgrade | CookieUse::Handshake => crate::ws::check_upgrade_origin(auth, req),
         CookieUse::Request if is_unsafe(req.method()) => check_same_origin(s, req),
@@ -161,7 +188,7 @@ pub(crate) async fn session_token(
         && access.exp > auth.now_secs() + EXPIRY_MARGIN_SECS
     {
         check_origin()?;
-        return Ok(Some(access.at.clone()));
+        return Ok(Some(PresentedToken::Session(access)));
     }
     let session: Option<SessionCookie> = read_cookie(s, req, "session");
     let refresh = read_cookie::<RefreshCookie>(s, req, "refresh");
@@ -198,7 +225,7 @@ pub(crate) async fn session_token(
                 carried,
                 req,
             ));
-            Ok(Some(tokens.access_token.clone()))
+            Ok(Some(PresentedToken::Text(tokens.access_token.clone())))
         }
         Err(error) => {
             if clears_on(s, &error) {
@@ -221,18 +248,23 @@ pub(crate) fn clears_on(s: &SessionConfig, error: &AuthError) -> bool {
 
 /// The session cookie's access token and expiry: remembered from an earlier request with the
 /// same cookie, or opened now (and then remembered). `None` when absent, tampered or foreign.
+///
+/// A whole (unchunked) cookie is looked up where it lies in the `Cookie` header: nothing is
+/// copied on the usual path.
 fn session_access(s: &SessionConfig, req: &impl RequestView) -> Option<Arc<SessionAccess>> {
-    let sealed = sealed_value(req, &s.session_cookie)?;
-    if let Some(known) = s.opened.get(&sealed) {
-        return Some(known);
-    }
-    let access: Arc<SessionAccess> = Arc::new(open_as(s, "session", &sealed)?);
-    s.opened.insert(sealed, Arc::clone(&access));
-    Some(access)
+    with_sealed_value(req, &s.session_cookie, |sealed| {
+        if let Some(known) = s.opened.get(sealed) {
+            return Some(known);
+        }
+        let access: SessionAccess = open_as(s, "session", sealed)?;
+        let access = Arc::new(access.keyed());
+        s.opened.insert(sealed, Arc::clone(&access));
+        Some(access)
+    })
 }
 
 /// Opens a sealed value and reads it as `T`.
-fn open_as<T: DeserializeOwned>(s: &SessionConfig, purpose: &str, sealed: &str) -> Option<T> {
+fn open_as<T: DeserializeOwned>(s: &SessionConfig, purpose: &str, sealed: &[u8]) -> Option<T> {
     let plain = s.sealer.open(purpose, sealed)?;
     // UTF-8 checked once for the whole value, then parsed as text (see `parse_registered`).
     serde_json::from_str(std::str::from_utf8(&plain).ok()?).ok()
@@ -244,24 +276,31 @@ pub(crate) fn read_cookie<T: DeserializeOwned>(
     req: &impl RequestView,
     suffix: &str,
 ) -> Option<T> {
-    let value = sealed_value(req, &s.cookie_name(suffix))?;
     let purpose = if suffix.starts_with("flow-") {
         "flow"
     } else {
         suffix
     };
-    open_as(s, purpose, &value)
+    with_sealed_value(req, &s.cookie_name(suffix), |value| {
+        open_as(s, purpose, value)
+    })
 }
 
-/// The sealed value of cookie `name`, whole or joined from its chunks `name.0`, `name.1`, ...
-/// (at most [`MAX_CHUNKS`], contiguous from 0), from one pass over the `Cookie` headers. The
-/// first cookie of a name wins, as browsers send the most specific first.
-fn sealed_value(req: &impl RequestView, name: &str) -> Option<String> {
-    let mut whole: Option<String> = None;
-    let mut chunks: Vec<Option<String>> = Vec::new();
+/// Calls `f` with the sealed value of cookie `name`: whole (borrowed from the header, not
+/// copied) or joined from its chunks `name.0`, `name.1`, ... (at most [`MAX_CHUNKS`],
+/// contiguous from 0), from one pass over the `Cookie` headers. The first cookie of a name
+/// wins, as browsers send the most specific first. `None` when there is no such cookie.
+fn with_sealed_value<R>(
+    req: &impl RequestView,
+    name: &str,
+    f: impl FnOnce(&[u8]) -> Option<R>,
+) -> Option<R> {
+    let mut f = Some(f);
+    let mut whole: Option<Option<R>> = None;
+    let mut chunks: Vec<Option<Vec<u8>>> = Vec::new();
     adapter::for_each_cookie(req, &mut |n, v| {
         if n == name {
-            whole = Some(v.to_owned());
+            whole = f.take().map(|f| f(v));
             return false;
         }
         if let Some(index) = n
@@ -274,20 +313,26 @@ fn sealed_value(req: &impl RequestView, name: &str) -> Option<String> {
                 chunks.resize(index + 1, None);
             }
             if chunks[index].is_none() {
-                chunks[index] = Some(v.to_owned());
+                chunks[index] = Some(v.to_vec());
             }
         }
         true
     });
-    if whole.is_some() {
-        return whole;
+    if let Some(result) = whole {
+        return result;
     }
     // The chunks from 0 up to the first gap; one past the limit means a forged set.
     let present = chunks.iter().take_while(|c| c.is_some()).count();
     if present == 0 || present > MAX_CHUNKS {
         return None;
     }
-    Some(chunks.into_iter().take(present).flatten().collect())
+    let joined: Vec<u8> = chunks
+        .into_iter()
+        .take(present)
+        .flatten()
+        .flatten()
+        .collect();
+    f.take()?(&joined)
 }
 
 /// `Set-Cookie` values for a sealed cookie, chunked under the 4 KB browser limit.
@@ -490,13 +535,18 @@ mod tests {
             SimpleRequest::new("GET", "/api/me")
                 .header("cookie", &format!("other=1; {}={value}", s.session_cookie))
         };
-        assert!(s.opened.get(&sealed).is_none());
+        assert!(s.opened.get(sealed.as_bytes()).is_none());
         let first = session_access(&s, &request(&sealed)).expect("opens");
         assert_eq!(
             (first.at.as_str(), first.exp),
             ("access-token", 4_000_000_000)
         );
-        assert!(s.opened.get(&sealed).is_some(), "remembered");
+        assert!(s.opened.get(sealed.as_bytes()).is_some(), "remembered");
+        assert_eq!(
+            first.key,
+            crate::token_cache::key_of("access-token"),
+            "the token's cache key is kept with it"
+        );
         let again = session_access(&s, &request(&sealed)).expect("remembered");
         assert!(Arc::ptr_eq(&first, &again), "answered from the cache");
         // One character changed: not the remembered value, and it does not open.
@@ -506,7 +556,7 @@ mod tests {
         let tampered = String::from_utf8(tampered).expect("ascii");
         assert!(session_access(&s, &request(&tampered)).is_none());
         assert!(
-            s.opened.get(&tampered).is_none(),
+            s.opened.get(tampered.as_bytes()).is_none(),
             "a value that did not open takes no room"
         );
         // A value sealed for another purpose is refused too, cache or not.

@@ -95,8 +95,8 @@ impl Sealer {
     ///
     /// One allocation: the value is decoded into a buffer that the last key (normally the only
     /// one) decrypts in place; older keys, tried first, work on copies.
-    pub(crate) fn open(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
-        let mut raw = b64::decode_vec(sealed.as_bytes())?;
+    pub(crate) fn open(&self, purpose: &str, sealed: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+        let mut raw = b64::decode_vec(sealed.as_ref())?;
         if raw.len() < 1 + NONCE_LEN + TAG_LEN || raw[0] != VERSION {
             return None;
         }
