@@ -39,10 +39,14 @@ struct Rate {
     /// The server's CPU time (user + system) per request: steadier than the rate on a shared
     /// machine, and what the auth layer adds to each request.
     cpu_us: f64,
+    /// The user-space part of it: the server's own code (the application, the framework, the
+    /// SDK) without the kernel's loopback TCP work, part of which is the client's (see
+    /// docs/benchmarks.md, "Through HTTP").
+    user_us: f64,
 }
 
-/// A process's CPU time so far (user + system), in microseconds, from `/proc`.
-fn cpu_us(pid: u32) -> f64 {
+/// A process's CPU time so far, (user, user + system), in microseconds, from `/proc`.
+fn cpu_us(pid: u32) -> (f64, f64) {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // After the command name (in parentheses, which may hold spaces): fields 14 and 15 of
     // proc(5), utime and stime, in clock ticks (100 per second on Linux).
@@ -54,7 +58,7 @@ fn cpu_us(pid: u32) -> f64 {
             .and_then(|f| f.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) * 10_000.0
+    (ticks(11) * 10_000.0, (ticks(11) + ticks(12)) * 10_000.0)
 }
 
 pub(crate) fn run(quick: bool) -> Result<(), String> {
@@ -220,9 +224,10 @@ fn wrk(
     if let Some((script, tokens)) = script {
         command.arg("-s").arg(script).env("TOKENS", tokens);
     }
-    let cpu_before = cpu_us(pid);
+    let (user_before, cpu_before) = cpu_us(pid);
     let out = command.arg(url).output().map_err(|e| format!("wrk: {e}"))?;
-    let cpu = cpu_us(pid) - cpu_before;
+    let (user_after, cpu_after) = cpu_us(pid);
+    let (user, cpu) = (user_after - user_before, cpu_after - cpu_before);
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("Non-2xx") {
         return Err(format!("wrk {url}: non-2xx answers\n{text}"));
@@ -254,6 +259,7 @@ fn wrk(
         p50_ms: ms(field("50%")),
         p99_ms: ms(field("99%")),
         cpu_us: cpu / (per_second * f64::from(seconds)).max(1.0),
+        user_us: user / (per_second * f64::from(seconds)).max(1.0),
     })
 }
 
@@ -303,6 +309,7 @@ fn interleave(cases: &[Case<'_>], rounds: usize) -> Result<Vec<Rate>, String> {
                 p50_ms: median(|r| r.p50_ms),
                 p99_ms: median(|r| r.p99_ms),
                 cpu_us: median(|r| r.cpu_us),
+                user_us: median(|r| r.user_us),
             }
         })
         .collect())
@@ -310,12 +317,12 @@ fn interleave(cases: &[Case<'_>], rounds: usize) -> Result<Vec<Rate>, String> {
 
 fn print_table(title: &str, cases: &[Case<'_>], rates: &[Rate], baseline: usize) {
     let mut out = format!(
-        "\n{title}\n\n| route | requests/s | p50 | p99 | rate ÷ first | server CPU per request | ÷ first |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "\n{title}\n\n| route | requests/s | p50 | p99 | rate ÷ first | server CPU per request | ÷ first | user-space CPU | ÷ first |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (case, rate) in cases.iter().zip(rates) {
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.3}× | {:.1} µs | {:.3}× |",
+            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.3}× | {:.1} µs | {:.3}× | {:.1} µs | {:.3}× |",
             case.name,
             rate.per_second,
             rate.p50_ms,
@@ -323,6 +330,8 @@ fn print_table(title: &str, cases: &[Case<'_>], rates: &[Rate], baseline: usize)
             rate.per_second / rates[baseline].per_second,
             rate.cpu_us,
             rate.cpu_us / rates[baseline].cpu_us,
+            rate.user_us,
+            rate.user_us / rates[baseline].user_us,
         );
     }
     print!("{out}");
