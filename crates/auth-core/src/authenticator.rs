@@ -763,9 +763,14 @@ impl Authenticator {
             req.for_each_header(name, &mut |_| any = true);
             any
         };
-        // `Authorization` and the API-key header are read whatever the sources (two
-        // credentials, or a key in `Bearer`, are told apart there).
-        if present("authorization") || self.inner.api_key_header.as_deref().is_some_and(&present) {
+        // `Authorization` is read whatever the sources (two credentials, or a key in `Bearer`,
+        // are told apart there), and the API-key header whenever API keys are accepted.
+        let api_key_header = self
+            .inner
+            .api_keys
+            .as_ref()
+            .and(self.inner.api_key_header.as_deref());
+        if present("authorization") || api_key_header.is_some_and(&present) {
             return false;
         }
         // Every source, named: a new one must say here where its credential would be.
