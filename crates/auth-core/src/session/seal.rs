@@ -150,7 +150,7 @@ mod tests {
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).expect("b64");
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        assert_eq!(s.open("session", &URL_SAFE_NO_PAD.encode(&bytes)), None);
+        assert_eq!(s.open("session", URL_SAFE_NO_PAD.encode(&bytes)), None);
         assert_eq!(s.open("session", &sealed[..sealed.len() - 4]), None);
         assert_eq!(s.open("session", ""), None);
         assert_eq!(s.open("session", "!!not base64!!"), None);
