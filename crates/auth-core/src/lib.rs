@@ -53,6 +53,7 @@
 //! | `reqwest` | yes | the default [`HttpClient`](http::HttpClient) (reqwest + rustls on aws-lc-rs) |
 //! | `reqwest-middleware` | no | [`ServiceClient`](service::ServiceClient) as a [`reqwest-middleware`](https://docs.rs/reqwest-middleware) middleware |
 //! | `metrics` | no | counters and histograms through the [`metrics`](https://docs.rs/metrics) facade (below) |
+//! | `http` | no | [`adapter::for_each_http_header`] for adapters over the [`http`](https://docs.rs/http) 1 types (auth-axum and auth-warp enable it) |
 //!
 //! # Metrics
 //! With the `metrics` feature (the adapters pass it through as their own `metrics` feature),

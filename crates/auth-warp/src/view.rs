@@ -48,7 +48,7 @@ impl RequestView for WarpView {
     }
 
     fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for_each_value(&self.headers, name, f);
+        auth_core::adapter::for_each_http_header(&self.headers, name, f);
     }
 }
 
@@ -73,37 +73,8 @@ impl RequestView for BorrowedView<'_> {
     }
 
     fn for_each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for_each_value(self.headers, name, f);
+        auth_core::adapter::for_each_http_header(self.headers, name, f);
     }
-}
-
-/// Calls `f` with each value of header `name`.
-fn for_each_value(headers: &HeaderMap, name: &str, f: &mut dyn FnMut(&[u8])) {
-    let values = match known(name) {
-        Some(name) => headers.get_all(name),
-        None => headers.get_all(name),
-    };
-    for value in values {
-        f(value.as_bytes());
-    }
-}
-
-/// The constant for a header name the core reads on every request. A lookup by `&str` parses
-/// and validates the name first; in a `perf` profile of a request without a credential that
-/// parse was two thirds of the credential check.
-fn known(name: &str) -> Option<HeaderName> {
-    Some(match name {
-        "authorization" => header::AUTHORIZATION,
-        "cookie" => header::COOKIE,
-        "upgrade" => header::UPGRADE,
-        "connection" => header::CONNECTION,
-        "sec-websocket-protocol" => header::SEC_WEBSOCKET_PROTOCOL,
-        "origin" => header::ORIGIN,
-        "host" => header::HOST,
-        // The default API-key header.
-        "x-api-key" => const { HeaderName::from_static("x-api-key") },
-        _ => return None,
-    })
 }
 
 /// The headers of a response, for [`RequestAuth::finish`](auth_core::adapter::RequestAuth::finish).
