@@ -565,6 +565,71 @@ mod tests {
     }
 
     #[test]
+    fn a_cookie_is_read_whole_or_joined_from_its_chunks() {
+        let read = |header: &str| {
+            let req = SimpleRequest::new("GET", "/").header("cookie", header);
+            with_sealed_value(&req, "auth.session", |v| {
+                Some(String::from_utf8(v.to_vec()).expect("ascii"))
+            })
+        };
+        assert_eq!(read("a=1; auth.session=whole").as_deref(), Some("whole"));
+        assert_eq!(
+            read("auth.session.1=def; auth.session.0=abc; auth.session.2=gh").as_deref(),
+            Some("abcdefgh")
+        );
+        // A whole value wins over chunks; the first of a name wins; chunks stop at a gap.
+        assert_eq!(
+            read("auth.session.0=abc; auth.session=whole").as_deref(),
+            Some("whole")
+        );
+        assert_eq!(
+            read("auth.session=one; auth.session=two").as_deref(),
+            Some("one")
+        );
+        assert_eq!(
+            read("auth.session.0=a; auth.session.0=b; auth.session.2=c").as_deref(),
+            Some("a")
+        );
+        assert_eq!(read("auth.session.1=def"), None);
+        assert_eq!(read("auth.sessionx=1; other.session=2"), None);
+        // Past the limit: a forged set.
+        let many: Vec<String> = (0..=MAX_CHUNKS)
+            .map(|i| format!("auth.session.{i}=x"))
+            .collect();
+        assert_eq!(read(&many.join("; ")), None);
+
+        // A chunked session cookie opens, and is remembered, like a whole one.
+        let s = config();
+        let session = SessionCookie {
+            at: "access-token".into(),
+            exp: 4_000_000_000,
+            it: Some("i".repeat(5_000)),
+            pf: serde_json::Map::new(),
+        };
+        let set = seal_cookie(
+            &s,
+            "session",
+            "session",
+            &session,
+            Duration::from_secs(60),
+            None,
+        );
+        assert!(set.len() > 1, "{} cookies", set.len());
+        // What a browser then sends: the chunks (the first `Set-Cookie` deletes the whole one).
+        let pairs: Vec<&str> = set
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .map(|c| c.split(';').next().expect("pair"))
+            .collect();
+        assert_eq!(pairs.len(), set.len() - 1, "{set:?}");
+        let req = SimpleRequest::new("GET", "/api/me").header("cookie", &pairs.join("; "));
+        let first = session_access(&s, &req).expect("opens from chunks");
+        assert_eq!(first.at, "access-token");
+        let again = session_access(&s, &req).expect("remembered");
+        assert!(Arc::ptr_eq(&first, &again));
+    }
+
+    #[test]
     fn safe_methods_are_not_state_changing() {
         for m in ["GET", "head", "OPTIONS", "TRACE"] {
             assert!(!is_unsafe(m), "{m}");
