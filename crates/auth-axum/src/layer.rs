@@ -227,11 +227,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future, auth } => match future.poll(cx) {
-                Poll::Ready(Ok(response)) => Poll::Ready(Ok(finish(auth, response))),
-                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-                Poll::Pending => Poll::Pending,
-            },
+            KindProj::Inner { future, auth } => {
+                future.poll(cx).map_ok(|response| finish(auth, response))
+            }
             KindProj::Required { future } => future.as_mut().poll(cx),
         }
     }
