@@ -218,39 +218,49 @@
 //!
 //! The minimum supported Rust version is 1.89 (the workspace's `rust-version`).
 
-mod endpoints;
 mod fault;
-mod grants;
 mod keys;
-mod pkce;
 #[cfg(feature = "auth-core")]
 mod sdk;
 mod server;
 mod token;
 mod users;
-mod verify;
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use auth_provider::{MemoryStore, Provider, SigningKey};
+use futures_util::FutureExt as _;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use crate::fault::Fault;
-pub use crate::keys::{KeyOptions, KeySpec};
-pub use crate::token::TokenBuilder;
-pub use crate::users::{ClientAuth, TestClient, TestUser};
+pub use auth_provider::{ClientAuth, KeyOptions, KeySpec};
 
-use crate::grants::Grants;
-use crate::keys::{KeyMaterial, KeyStore, SigningKey, pooled};
-use crate::server::{Counters, Lifetimes, Provider, Settings, Shared, lock};
-use crate::users::Directory;
+pub use crate::fault::Fault;
+pub use crate::token::TokenBuilder;
+pub use crate::users::{TestClient, TestUser};
+
+use crate::keys::pooled;
+use crate::server::{Counters, Settings, Shared, lock};
+use crate::users::{DevUsers, Directory};
+
+/// PBKDF2 iterations for the secrets of test clients: the engine's production default costs a
+/// quarter of a second per client, and tests start hundreds of issuers.
+const TEST_SECRET_ITERATIONS: u32 = 1_000;
+
+/// The answer of a [`MemoryStore`] call, which never waits and never fails.
+fn memory<T>(answer: Option<Result<T, auth_provider::StoreError>>) -> T {
+    match answer {
+        Some(Ok(value)) => value,
+        _ => panic!("auth-issuer: the memory store did not answer"),
+    }
+}
 
 /// How long [`TestIssuer::shutdown`] waits for open connections before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -285,7 +295,7 @@ impl fmt::Debug for TestIssuer {
         let shared = &self.inner.shared;
         f.debug_struct("TestIssuer")
             .field("issuer", &shared.issuer)
-            .field("keys", &*shared.keys())
+            .field("provider", &shared.provider)
             .finish_non_exhaustive()
     }
 }
@@ -332,7 +342,7 @@ impl TestIssuer {
     /// The JWKS URL the discovery documents advertise: `{issuer}/jwks`.
     #[must_use]
     pub fn jwks_uri(&self) -> String {
-        self.shared().jwks_uri()
+        format!("{}/jwks", self.shared().issuer)
     }
 
     /// The origin only, e.g. `http://127.0.0.1:41234`.
@@ -418,11 +428,17 @@ impl TestIssuer {
 
     // ----- keys -----
 
-    fn key(&self, kid: &str) -> Arc<SigningKey> {
+    fn key(&self, kid: &str) -> SigningKey {
         self.shared()
-            .keys()
-            .get(kid)
+            .provider
+            .key(kid)
             .unwrap_or_else(|| panic!("auth-issuer: no key with kid {kid:?}"))
+    }
+
+    /// The provider engine behind this issuer: its keys, clients and grants.
+    #[must_use]
+    pub fn provider(&self) -> &Provider {
+        &self.shared().provider
     }
 
     /// Generates a fresh key, publishes it at the end of the JWKS and returns its kid
@@ -439,17 +455,16 @@ impl TestIssuer {
     ///
     /// If the kid is already taken or the algorithm does not suit the key.
     pub fn add_key_with(&self, spec: KeySpec, options: KeyOptions) -> String {
-        let material = Arc::new(KeyMaterial::generate(spec));
-        let added = {
-            let mut keys = self.shared().keys_mut();
-            let kid = options
-                .explicit_kid()
-                .map_or_else(|| keys.next_kid(spec), str::to_owned);
-            SigningKey::new(material, kid.clone(), &options)
-                .and_then(|key| keys.insert(key))
-                .map(|()| kid)
-        };
-        let kid = added.unwrap_or_else(|reason| panic!("auth-issuer: {reason}"));
+        let provider = &self.shared().provider;
+        let kid = options
+            .explicit_kid()
+            .map_or_else(|| provider.next_kid(spec), str::to_owned);
+        let added = SigningKey::generate(spec, kid.clone())
+            .with_options(kid.clone(), &options)
+            .and_then(|key| provider.add_key(key));
+        if let Err(reason) = added {
+            panic!("auth-issuer: {reason}");
+        }
         tracing::debug!(kid, ?spec, "auth-issuer: key added");
         kid
     }
@@ -461,7 +476,7 @@ impl TestIssuer {
     /// If the issuer has no key `kid`.
     pub fn set_default_key(&self, kid: &str) {
         assert!(
-            self.shared().keys_mut().set_default(kid),
+            self.shared().provider.set_active_key(kid),
             "auth-issuer: no key with kid {kid:?}"
         );
     }
@@ -469,11 +484,7 @@ impl TestIssuer {
     /// The kid [`token`](Self::token) signs with.
     #[must_use]
     pub fn default_kid(&self) -> String {
-        self.shared()
-            .keys()
-            .default_key()
-            .map(|key| key.kid().to_owned())
-            .expect("an issuer always has a default key")
+        self.shared().provider.active_key().kid().to_owned()
     }
 
     /// Retires `kid`: it stays in the JWKS but is no longer the default signer. If it was
@@ -485,7 +496,7 @@ impl TestIssuer {
     /// If the issuer has no key `kid`.
     pub fn retire_key(&self, kid: &str) {
         assert!(
-            self.shared().keys_mut().retire(kid),
+            self.shared().provider.retire_key(kid),
             "auth-issuer: no key with kid {kid:?}"
         );
     }
@@ -499,7 +510,7 @@ impl TestIssuer {
     /// If the issuer has no key `kid`.
     pub fn remove_key(&self, kid: &str) {
         assert!(
-            self.shared().keys_mut().remove(kid),
+            self.shared().provider.remove_key(kid),
             "auth-issuer: no key with kid {kid:?}"
         );
     }
@@ -507,11 +518,7 @@ impl TestIssuer {
     /// The kids published in the JWKS, in JWKS order (extra raw keys not included).
     #[must_use]
     pub fn kids(&self) -> Vec<String> {
-        self.shared()
-            .keys()
-            .published()
-            .map(|key| key.kid().to_owned())
-            .collect()
+        self.shared().provider.published_kids()
     }
 
     /// The public JWK of `kid`, as published (also for removed keys).
@@ -567,7 +574,7 @@ impl TestIssuer {
     /// Adds a user, or replaces the one with the same `sub` (a replaced user's next tokens
     /// and userinfo answers show the new profile).
     pub fn add_user(&self, user: TestUser) {
-        self.shared().provider().directory.add_user(user);
+        lock(&self.shared().directory).add_user(user);
     }
 
     /// Registers a client, or replaces the one with the same id: this is how the default
@@ -586,52 +593,64 @@ impl TestIssuer {
     /// # }
     /// ```
     pub fn add_client(&self, client: TestClient) {
-        self.shared().provider().directory.add_client(client);
+        {
+            let mut clients = lock(&self.shared().clients);
+            match clients
+                .iter_mut()
+                .find(|c| c.client_id() == client.client_id())
+            {
+                Some(existing) => *existing = client.clone(),
+                None => clients.push(client.clone()),
+            }
+        }
+        let registered = self
+            .shared()
+            .provider
+            .register_client(client.into_client())
+            .now_or_never();
+        assert!(
+            matches!(registered, Some(Ok(()))),
+            "auth-issuer: the memory store refused a client"
+        );
     }
 
     /// Signs this user in without showing the login page: `GET {issuer}/authorize` redirects
     /// back with a code at once (also for `prompt=none`). A `sub` that is not configured
     /// becomes an ad-hoc user without roles. `None` (the default) shows the login page.
     pub fn set_auto_login(&self, sub: Option<String>) {
-        self.shared().provider().directory.auto_login = sub;
+        lock(&self.shared().directory).auto_login = sub;
     }
 
     /// Disables a user: sign-in redirects back with `access_denied`, and their codes,
     /// refresh tokens and access tokens (at userinfo) are refused until
     /// [`enable_user`](Self::enable_user).
     pub fn disable_user(&self, sub: &str) {
-        self.shared().provider().directory.set_disabled(sub, true);
+        lock(&self.shared().directory).set_disabled(sub, true);
     }
 
     /// Undoes [`disable_user`](Self::disable_user).
     pub fn enable_user(&self, sub: &str) {
-        self.shared().provider().directory.set_disabled(sub, false);
+        lock(&self.shared().directory).set_disabled(sub, false);
     }
 
     /// Revokes every grant of `sub`, as an administrator ending their sessions would: their
     /// refresh tokens stop working, and so do their access tokens at userinfo. Returns how
     /// many refresh tokens were active.
     pub fn revoke_refresh_tokens_for(&self, sub: &str) -> usize {
-        self.shared()
-            .provider()
-            .grants
-            .revoke_subject(sub, std::time::Instant::now())
+        memory(self.shared().provider.revoke_user(sub).now_or_never())
     }
 
     /// Refresh tokens issued since start, rotated and revoked ones included.
     #[must_use]
     pub fn refresh_token_count(&self) -> u64 {
-        self.shared().provider().grants.refresh_tokens_issued()
+        self.shared().provider.refresh_tokens_issued()
     }
 
     /// Refresh tokens the token endpoint would accept now: not yet rotated, not revoked, not
     /// expired.
     #[must_use]
     pub fn active_refresh_tokens(&self) -> usize {
-        self.shared()
-            .provider()
-            .grants
-            .active_refresh_tokens(std::time::Instant::now(), |_| true)
+        memory(self.shared().provider.active_refresh_tokens().now_or_never())
     }
 
     // ----- counters -----
@@ -684,17 +703,14 @@ impl TestIssuer {
     /// Makes the token endpoint issue opaque access tokens (`opq_…`, answered by
     /// `POST {path}/introspect`) instead of JWTs, from now on.
     pub fn set_opaque_access_tokens(&self, on: bool) {
-        self.shared().settings().opaque_access_tokens = on;
+        self.shared().provider.set_opaque_access_tokens(on);
     }
 
     /// Changes the lifetime of the access tokens the token endpoint issues from now on (whole
     /// seconds; `Duration::ZERO` makes every session's access token expire at once, so that
     /// the next request refreshes it).
     pub fn set_access_token_ttl(&self, ttl: Duration) {
-        self.shared()
-            .lifetimes
-            .access_secs
-            .store(ttl.as_secs(), Ordering::Relaxed);
+        self.shared().provider.set_access_token_ttl(ttl);
     }
 
     /// Makes both discovery documents fail in this way until called with `None`.
@@ -763,6 +779,8 @@ pub struct TestIssuerBuilder {
     access_token_ttl: Duration,
     refresh_token_ttl: Duration,
     id_token_ttl: Duration,
+    /// `Some(initial access token)` turns dynamic client registration on.
+    registration: Option<Option<String>>,
 }
 
 impl Default for TestIssuerBuilder {
@@ -780,6 +798,7 @@ impl Default for TestIssuerBuilder {
             access_token_ttl: Duration::from_secs(300),
             refresh_token_ttl: Duration::from_secs(24 * 60 * 60),
             id_token_ttl: Duration::from_secs(300),
+            registration: None,
         }
     }
 }
@@ -879,6 +898,14 @@ impl TestIssuerBuilder {
         self
     }
 
+    /// Turns dynamic client registration (RFC 7591) on at `{issuer}/register` (default off),
+    /// optionally requiring this initial access token. Clients that register themselves are
+    /// third-party: their users see the consent page.
+    pub fn dynamic_registration(mut self, initial_access_token: Option<&str>) -> Self {
+        self.registration = Some(initial_access_token.map(str::to_owned));
+        self
+    }
+
     /// Binds the listener and starts serving on the current Tokio runtime (it must be
     /// called from within one, like [`tokio::spawn`]).
     ///
@@ -888,9 +915,9 @@ impl TestIssuerBuilder {
     /// holds characters that do not belong in a URL path, no key was given, two keys share a
     /// kid or a key option names an algorithm the key cannot use.
     pub async fn start(self) -> io::Result<TestIssuer> {
+        let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
         let path = normalize_path(&self.path)?;
-        let keys = self.key_store()?;
-        let directory = self.directory();
+        let keys = self.signing_keys()?;
         let listener = TcpListener::bind(SocketAddr::new(self.bind, self.port)).await?;
         let local_addr = listener.local_addr()?;
         let host = match local_addr.ip() {
@@ -899,25 +926,54 @@ impl TestIssuerBuilder {
             ip => ip,
         };
         let origin = format!("http://{}", SocketAddr::new(host, local_addr.port()));
+        let issuer = format!("{origin}{path}");
+        let directory = Arc::new(Mutex::new(self.directory()));
+        let store = Arc::new(MemoryStore::new());
+        let clients = if self.clients.is_empty() {
+            vec![TestClient::default_client()]
+        } else {
+            self.clients.clone()
+        };
+        let mut builder = Provider::builder(issuer.clone())
+            .audience(self.audience.clone())
+            .store(Arc::clone(&store) as Arc<dyn auth_provider::ProviderStore>)
+            .users(DevUsers {
+                directory: Arc::clone(&directory),
+                action: format!("{path}/authorize"),
+                issuer: issuer.clone(),
+            })
+            .any_scope()
+            .secret_hash_iterations(TEST_SECRET_ITERATIONS)
+            .access_token_ttl(self.access_token_ttl)
+            .refresh_token_ttl(self.refresh_token_ttl)
+            .id_token_ttl(self.id_token_ttl)
+            .insecure_http(true);
+        if let Some(token) = &self.registration {
+            builder = builder.dynamic_registration(token.clone());
+        }
+        for key in keys {
+            builder = builder.key(key);
+        }
+        for client in &clients {
+            builder = builder.client(client.clone().into_client());
+        }
+        let provider = builder
+            .build()
+            .await
+            .map_err(|error| invalid(error.to_string()))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            issuer: format!("{origin}{path}"),
+            issuer,
             origin,
             path,
             audience: self.audience,
             dev_endpoints: self.dev_endpoints,
-            keys: RwLock::new(keys),
+            provider,
+            store,
+            directory,
+            clients: Mutex::new(clients),
             settings: Mutex::new(Settings::default()),
             counters: Counters::default(),
-            lifetimes: Lifetimes {
-                access_secs: self.access_token_ttl.as_secs().into(),
-                refresh: self.refresh_token_ttl,
-                id: self.id_token_ttl,
-            },
-            provider: Mutex::new(Provider {
-                directory,
-                grants: Grants::default(),
-            }),
             shutdown: shutdown_rx.clone(),
         });
         let app = server::router(Arc::clone(&shared));
@@ -948,44 +1004,56 @@ impl TestIssuerBuilder {
         } else {
             self.users.clone()
         };
-        let clients = if self.clients.is_empty() {
-            vec![TestClient::default_client()]
-        } else {
-            self.clients.clone()
-        };
-        Directory::new(users, clients, self.auto_login.clone())
+        Directory::new(users, self.auto_login.clone())
     }
 
-    fn key_store(&self) -> io::Result<KeyStore> {
+    /// The configured keys, first one signing. Kids must be unique (the engine checks).
+    fn signing_keys(&self) -> io::Result<Vec<SigningKey>> {
         let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
-        let mut store = KeyStore::default();
         let Some(specs) = &self.keys else {
-            for (spec, kid) in [
+            return [
                 (KeySpec::Rsa2048, "rsa-1"),
                 (KeySpec::P256, "ec-1"),
                 (KeySpec::Ed25519, "ed-1"),
-            ] {
-                let key = SigningKey::new(pooled(spec, 0), kid.to_owned(), &KeyOptions::new())
-                    .map_err(invalid)?;
-                store.insert(key).map_err(invalid)?;
-            }
-            return Ok(store);
+            ]
+            .into_iter()
+            .map(|(spec, kid)| {
+                pooled(spec, 0)
+                    .with_options(kid, &KeyOptions::new())
+                    .map_err(|e| invalid(e.to_string()))
+            })
+            .collect();
         };
         if specs.is_empty() {
             return Err(invalid("a test issuer needs at least one key".to_owned()));
         }
-        // The n-th key of a kind uses the n-th pooled key of that kind.
+        // The n-th key of a kind uses the n-th pooled key of that kind; generated kids count
+        // per prefix.
         let mut used: Vec<KeySpec> = Vec::new();
+        let mut kids: Vec<String> = Vec::new();
+        let mut keys = Vec::new();
         for (spec, options) in specs {
             let index = used.iter().filter(|&&s| s == *spec).count();
             used.push(*spec);
-            let kid = options
-                .explicit_kid()
-                .map_or_else(|| store.next_kid(*spec), str::to_owned);
-            let key = SigningKey::new(pooled(*spec, index), kid, options).map_err(invalid)?;
-            store.insert(key).map_err(invalid)?;
+            let kid = options.explicit_kid().map_or_else(
+                || {
+                    (1..)
+                        .map(|n| format!("{}-{n}", spec.kid_prefix()))
+                        .find(|kid| !kids.contains(kid))
+                        .expect("an unbounded range always yields a free kid")
+                },
+                str::to_owned,
+            );
+            if kids.contains(&kid) {
+                return Err(invalid(format!("a key with kid {kid:?} already exists")));
+            }
+            kids.push(kid.clone());
+            let key = pooled(*spec, index)
+                .with_options(kid, options)
+                .map_err(|e| invalid(e.to_string()))?;
+            keys.push(key);
         }
-        Ok(store)
+        Ok(keys)
     }
 }
 

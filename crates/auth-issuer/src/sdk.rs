@@ -56,8 +56,8 @@ impl TestIssuer {
     /// The session settings for an app at `app_url` that signs in through this issuer's first
     /// client, with a fixed test cookie secret.
     pub fn session_config(&self, app_url: &str) -> SessionConfigBuilder {
-        let provider = self.shared().provider();
-        let client = provider.directory.first_client();
+        let clients = crate::server::lock(&self.shared().clients);
+        let client = clients.first();
         let mut builder = SessionConfig::builder(app_url).cookie_secret(TEST_COOKIE_SECRET);
         if let Some(client) = client {
             builder = builder.client_id(client.client_id());

@@ -1,30 +1,29 @@
-//! The HTTP side: shared state, routes, request counting and fault injection.
+//! The HTTP side: shared state, routes, request counting and fault injection around the
+//! provider engine.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use auth_provider::{MemoryStore, Provider, ProviderRequest};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use futures_util::stream::{self, StreamExt as _};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use crate::endpoints::{authorize, introspect, logout, revoke, token, userinfo};
 use crate::fault::Fault;
-use crate::grants::Grants;
-use crate::keys::KeyStore;
 use crate::token::TokenBuilder;
-use crate::users::Directory;
+use crate::users::{Directory, TestClient};
 
 /// Everything the routes and the [`crate::TestIssuer`] handles share.
 #[derive(Debug)]
@@ -37,34 +36,18 @@ pub(crate) struct Shared {
     pub(crate) issuer: String,
     pub(crate) audience: String,
     pub(crate) dev_endpoints: bool,
-    pub(crate) keys: RwLock<KeyStore>,
+    /// The engine: endpoints, keys, clients and grants.
+    pub(crate) provider: Provider,
+    /// The engine's store (for opaque tokens minted by tests).
+    pub(crate) store: Arc<MemoryStore>,
+    /// The users the dev login page offers.
+    pub(crate) directory: Arc<Mutex<Directory>>,
+    /// The clients configured at start, in order (the first one is the SDK helpers').
+    pub(crate) clients: Mutex<Vec<TestClient>>,
     pub(crate) settings: Mutex<Settings>,
     pub(crate) counters: Counters,
-    pub(crate) lifetimes: Lifetimes,
-    pub(crate) provider: Mutex<Provider>,
     /// Turns `true` when the server is shutting down; ends delays and stalls early.
     pub(crate) shutdown: watch::Receiver<bool>,
-}
-
-/// Token lifetimes: refresh and ID tokens fixed at start, access tokens changeable at run time
-/// (whole seconds).
-#[derive(Debug)]
-pub(crate) struct Lifetimes {
-    pub(crate) access_secs: std::sync::atomic::AtomicU64,
-    pub(crate) refresh: Duration,
-    pub(crate) id: Duration,
-}
-
-/// The algorithms accepted for `private_key_jwt` client assertions.
-const ASSERTION_ALGS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
-
-/// Users, clients and the grants issued to them.
-#[derive(Debug)]
-pub(crate) struct Provider {
-    pub(crate) directory: Directory,
-    pub(crate) grants: Grants,
 }
 
 /// Behaviour that tests change at run time.
@@ -77,10 +60,6 @@ pub(crate) struct Settings {
     pub(crate) jwks_extra_keys: Vec<Value>,
     pub(crate) jwks_cache_control: Option<String>,
     pub(crate) token_fault: Option<Fault>,
-    /// The token endpoint issues opaque access tokens (introspect them) instead of JWTs.
-    pub(crate) opaque_access_tokens: bool,
-    /// Opaque access tokens and their claims (for introspection).
-    pub(crate) opaque: HashMap<String, Map<String, Value>>,
 }
 
 impl Default for Settings {
@@ -93,8 +72,6 @@ impl Default for Settings {
             jwks_extra_keys: Vec::new(),
             jwks_cache_control: None,
             token_fault: None,
-            opaque_access_tokens: false,
-            opaque: HashMap::new(),
         }
     }
 }
@@ -125,89 +102,26 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn keys(&self) -> RwLockReadGuard<'_, KeyStore> {
-        self.keys.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn keys_mut(&self) -> RwLockWriteGuard<'_, KeyStore> {
-        self.keys.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The lifetime of access tokens issued now.
-    pub(crate) fn access_ttl(&self) -> Duration {
-        Duration::from_secs(
-            self.lifetimes
-                .access_secs
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
-    }
-
     pub(crate) fn settings(&self) -> MutexGuard<'_, Settings> {
         lock(&self.settings)
     }
 
-    /// Users, clients and grants. Never held across an `.await`.
-    pub(crate) fn provider(&self) -> MutexGuard<'_, Provider> {
-        lock(&self.provider)
-    }
-
-    pub(crate) fn jwks_uri(&self) -> String {
-        format!("{}/jwks", self.issuer)
-    }
-
     /// The JWKS as served: published keys in order, then the extra raw keys.
     pub(crate) fn jwks(&self) -> Value {
-        let mut keys: Vec<Value> = self.keys().published().map(|k| k.public_jwk()).collect();
-        keys.extend(self.settings().jwks_extra_keys.iter().cloned());
-        json!({ "keys": keys })
+        let mut jwks = self.provider.jwks();
+        if let Some(keys) = jwks["keys"].as_array_mut() {
+            keys.extend(self.settings().jwks_extra_keys.iter().cloned());
+        }
+        jwks
     }
 
-    /// The discovery document (the same for OIDC and RFC 8414).
-    pub(crate) fn discovery_document(&self) -> Value {
-        let issuer = self.settings().issuer_override.clone();
-        let issuer = issuer.as_deref().unwrap_or(&self.issuer);
-        let mut algs: Vec<&'static str> = Vec::new();
-        for key in self.keys().published() {
-            let alg = key.alg().name();
-            if !algs.contains(&alg) {
-                algs.push(alg);
-            }
+    /// The discovery document as served (with the test's `issuer` override).
+    fn discovery_document(&self) -> Value {
+        let mut document = self.provider.discovery_document();
+        if let Some(issuer) = self.settings().issuer_override.clone() {
+            document["issuer"] = issuer.into();
         }
-        let base = &self.issuer;
-        json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{base}/authorize"),
-            "token_endpoint": format!("{base}/token"),
-            "userinfo_endpoint": format!("{base}/userinfo"),
-            "revocation_endpoint": format!("{base}/revoke"),
-            "introspection_endpoint": format!("{base}/introspect"),
-            "end_session_endpoint": format!("{base}/logout"),
-            "jwks_uri": self.jwks_uri(),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": algs,
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-            "revocation_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-            "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-            "introspection_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-            "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-            "authorization_response_iss_parameter_supported": true,
-            "request_parameter_supported": false,
-            "request_uri_parameter_supported": false,
-            "claims_parameter_supported": false,
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce",
-                "at_hash", "sid", "client_id", "scope", "name", "email", "roles",
-            ],
-        })
+        document
     }
 }
 
@@ -219,96 +133,24 @@ pub(crate) async fn pause(duration: Duration, mut shutdown: watch::Receiver<bool
     }
 }
 
-/// The issuer's routes, with every request counted.
+/// The issuer's routes, with every request counted: the engine's, wrapped in the test
+/// knobs, and `/dev/mint` when enabled.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let path = &shared.path;
-    let mut router = Router::new()
-        .route(
-            &format!("{path}/.well-known/openid-configuration"),
-            get(oidc_discovery),
-        )
-        .route(
-            &format!("/.well-known/oauth-authorization-server{path}"),
-            get(oauth_metadata),
-        )
-        .route(&format!("{path}/jwks"), get(jwks))
-        .route(
-            &format!("{path}/authorize"),
-            get(authorize::get).post(authorize::post),
-        )
-        .route(&format!("{path}/token"), post(token::token))
-        .route(&format!("{path}/revoke"), post(revoke::revoke))
-        .route(&format!("{path}/introspect"), post(introspect::introspect))
-        .route(
-            &format!("{path}/userinfo"),
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
-        .route(
-            &format!("{path}/logout"),
-            get(logout::logout).post(logout::logout),
-        );
+    let mut router = Router::new();
     if shared.dev_endpoints {
         router = router.route(&format!("{path}/dev/mint"), post(dev_mint));
     }
     router
-        .fallback(not_found)
-        .layer(middleware::from_fn(cors))
+        .fallback(engine)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
         .with_state(shared)
-}
-
-/// CORS for the endpoints a browser application calls with `fetch` (discovery, JWKS, token,
-/// revocation, userinfo): any origin, no cookies. The HTML endpoints (authorize, logout) are
-/// navigated to, not fetched, and get no CORS headers.
-async fn cors(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let html = path.ends_with("/authorize") || path.ends_with("/logout");
-    if html || !request.headers().contains_key(header::ORIGIN) {
-        return next.run(request).await;
-    }
-    let preflight = request.method() == axum::http::Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight {
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-        response
-    } else {
-        next.run(request).await
-    };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate"),
-    );
-    response
 }
 
 async fn count(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     tracing::trace!(method = %request.method(), path = request.uri().path(), "auth-issuer request");
     shared.counters.record(request.uri().path());
     next.run(request).await
-}
-
-async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
 fn error_response(status: StatusCode, error: &str, description: &str) -> Response {
@@ -319,45 +161,125 @@ fn error_response(status: StatusCode, error: &str, description: &str) -> Respons
         .into_response()
 }
 
-async fn oidc_discovery(State(shared): State<Arc<Shared>>) -> Response {
-    shared.counters.discovery.fetch_add(1, Ordering::Relaxed);
-    if !shared.settings().oidc_discovery_enabled {
-        return not_found().await;
+/// What the knobs apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Knobs {
+    OidcDiscovery,
+    OauthMetadata,
+    Jwks,
+    Token,
+    None,
+}
+
+fn knobs_for(shared: &Shared, path: &str) -> Knobs {
+    let own = |name: &str| path == format!("{}{name}", shared.path);
+    if own("/.well-known/openid-configuration") {
+        Knobs::OidcDiscovery
+    } else if path == format!("/.well-known/oauth-authorization-server{}", shared.path) {
+        Knobs::OauthMetadata
+    } else if own("/jwks") {
+        Knobs::Jwks
+    } else if own("/token") {
+        Knobs::Token
+    } else {
+        Knobs::None
     }
-    serve_discovery(&shared).await
 }
 
-async fn oauth_metadata(State(shared): State<Arc<Shared>>) -> Response {
-    shared.counters.discovery.fetch_add(1, Ordering::Relaxed);
-    serve_discovery(&shared).await
-}
-
-async fn serve_discovery(shared: &Shared) -> Response {
-    let fault = shared.settings().discovery_fault.clone();
-    let body = shared.discovery_document().to_string();
-    answer(shared, fault, body.into_bytes()).await
-}
-
-async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    shared.counters.jwks.fetch_add(1, Ordering::Relaxed);
-    let (fault, cache_control) = {
-        let settings = shared.settings();
-        (
-            settings.jwks_fault.clone(),
-            settings.jwks_cache_control.clone(),
-        )
+/// Every request the routes above do not take: to the engine, through the test knobs.
+async fn engine(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let knobs = knobs_for(&shared, request.uri().path());
+    let is_get = request.method() == axum::http::Method::GET;
+    let request = match ProviderRequest::from_axum(request).await {
+        Ok(request) => request,
+        Err(response) => return response,
     };
-    let body = shared.jwks().to_string();
-    let mut response = answer(&shared, fault, body.into_bytes()).await;
-    if let Some(value) = cache_control {
-        match HeaderValue::from_str(&value) {
-            Ok(value) => {
-                response.headers_mut().insert(header::CACHE_CONTROL, value);
+    match knobs {
+        Knobs::OidcDiscovery | Knobs::OauthMetadata if is_get => {
+            shared.counters.discovery.fetch_add(1, Ordering::Relaxed);
+            if knobs == Knobs::OidcDiscovery && !shared.settings().oidc_discovery_enabled {
+                return error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint");
             }
-            Err(_) => tracing::warn!(value, "auth-issuer: invalid Cache-Control value ignored"),
+            let fault = shared.settings().discovery_fault.clone();
+            let body = shared.discovery_document().to_string().into_bytes();
+            with_cors(&request, answer(&shared, fault, body).await)
         }
+        Knobs::Jwks if is_get => {
+            shared.counters.jwks.fetch_add(1, Ordering::Relaxed);
+            let (fault, cache_control) = {
+                let settings = shared.settings();
+                (
+                    settings.jwks_fault.clone(),
+                    settings.jwks_cache_control.clone(),
+                )
+            };
+            let body = shared.jwks().to_string().into_bytes();
+            let mut response = answer(&shared, fault, body).await;
+            if let Some(value) = cache_control {
+                match HeaderValue::from_str(&value) {
+                    Ok(value) => {
+                        response.headers_mut().insert(header::CACHE_CONTROL, value);
+                    }
+                    Err(_) => {
+                        tracing::warn!(value, "auth-issuer: invalid Cache-Control value ignored");
+                    }
+                }
+            }
+            with_cors(&request, response)
+        }
+        Knobs::Token => token(&shared, request).await,
+        _ => shared.provider.handle(request).await.into_response(),
+    }
+}
+
+/// CORS as the engine answers it, for the documents served here.
+fn with_cors(request: &ProviderRequest, mut response: Response) -> Response {
+    if request.header_value("origin").is_some() {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate"),
+        );
     }
     response
+}
+
+/// `POST {path}/token`, with the fault set by `TestIssuer::set_token_fault`.
+///
+/// `Status`, `Html`, `InvalidJson` and `Drop` answer without processing the request (no
+/// code or refresh token is used up). `Delay` waits, then processes it: a client that gave
+/// up meanwhile has lost its answer, as with a real slow server. `Oversized` and `SlowBody`
+/// process the request and pad or stall the real answer.
+async fn token(shared: &Arc<Shared>, request: ProviderRequest) -> Response {
+    let fault = shared.settings().token_fault.clone();
+    match fault {
+        None => shared.provider.handle(request).await.into_response(),
+        Some(Fault::Delay(duration)) => {
+            pause(duration, shared.shutdown.clone()).await;
+            shared.provider.handle(request).await.into_response()
+        }
+        Some(fault @ (Fault::Oversized(_) | Fault::SlowBody(_))) => {
+            let (status, headers, body) = shared.provider.handle(request).await.into_parts();
+            let mut response = answer(shared, Some(fault), body).await;
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            for (name, value) in headers {
+                if name != "content-type"
+                    && let Ok(value) = HeaderValue::from_str(&value)
+                {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        Some(fault @ (Fault::Status(_) | Fault::Html | Fault::InvalidJson | Fault::Drop)) => {
+            answer(shared, Some(fault), Vec::new()).await
+        }
+    }
 }
 
 /// Whitespace that pads [`Fault::Oversized`] bodies, sent a slice at a time.
@@ -472,7 +394,7 @@ async fn dev_mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     let mut token = TokenBuilder::new(Arc::clone(&shared));
     if let Some(kid) = &request.kid {
-        if shared.keys().get(kid).is_none() {
+        if shared.provider.key(kid).is_none() {
             return error_response(StatusCode::BAD_REQUEST, "invalid_request", "unknown kid");
         }
         token = token.key(kid);

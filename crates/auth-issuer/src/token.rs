@@ -4,12 +4,31 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use auth_provider::{AccessRecord, ProviderStore as _, SigningKey};
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
 
-use crate::keys::{Alg, SigningKey, hmac_sign};
 use crate::server::Shared;
+
+/// The JWS algorithms a key can really sign with.
+const SIGNING_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// Computes an HMAC for `HS256`, `HS384` or `HS512`; `None` for any other name.
+fn hmac_sign(alg: &str, secret: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+    let algorithm = match alg {
+        "HS256" => hmac::HMAC_SHA256,
+        "HS384" => hmac::HMAC_SHA384,
+        "HS512" => hmac::HMAC_SHA512,
+        _ => return None,
+    };
+    let key = hmac::Key::new(algorithm, secret);
+    Some(hmac::sign(&key, message).as_ref().to_vec())
+}
 
 /// How long minted tokens live unless told otherwise, in seconds.
 const DEFAULT_LIFETIME: i64 = 300;
@@ -58,8 +77,8 @@ const DEFAULT_LIFETIME: i64 = 300;
 #[derive(Clone)]
 pub struct TokenBuilder {
     shared: Arc<Shared>,
-    key: Arc<SigningKey>,
-    signing_alg: Alg,
+    key: SigningKey,
+    signing_alg: &'static str,
     /// Set by [`Self::signing_alg`]: [`Self::key`] no longer resets the algorithm.
     signing_alg_pinned: bool,
     header: Map<String, Value>,
@@ -75,7 +94,7 @@ impl fmt::Debug for TokenBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenBuilder")
             .field("key", &self.key.kid())
-            .field("signing_alg", &self.signing_alg.name())
+            .field("signing_alg", &self.signing_alg)
             .field("header", &JsonText(&self.header))
             .field("claims", &JsonText(&self.claims))
             .finish_non_exhaustive()
@@ -114,10 +133,6 @@ pub(crate) fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-/// `bytes` random bytes as unpadded base64url: opaque codes and refresh tokens.
-pub(crate) fn random_b64(bytes: usize) -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes(bytes))
-}
 
 /// `base64url(header) "." base64url(payload)`.
 fn signing_input(header: &[u8], payload: &[u8]) -> String {
@@ -139,7 +154,7 @@ fn compact(signing_input: String, signature: &[u8]) -> String {
 pub(crate) fn sign_raw(key: &SigningKey, header: &[u8], payload: &[u8]) -> String {
     let input = signing_input(header, payload);
     let signature = key
-        .sign(key.alg(), input.as_bytes())
+        .sign(key.algorithm(), input.as_bytes())
         .expect("a key signs with its own default algorithm");
     compact(input, &signature)
 }
@@ -150,13 +165,10 @@ fn to_json(map: &Map<String, Value>) -> Vec<u8> {
 
 impl TokenBuilder {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let key = shared
-            .keys()
-            .default_key()
-            .expect("an issuer always has a default key");
+        let key = shared.provider.active_key();
         let now = unix_now();
         let mut header = Map::new();
-        header.insert("alg".into(), key.alg().name().into());
+        header.insert("alg".into(), key.algorithm().into());
         header.insert("typ".into(), "at+jwt".into());
         header.insert("kid".into(), key.kid().into());
         let mut claims = Map::new();
@@ -170,7 +182,7 @@ impl TokenBuilder {
         claims.insert("client_id".into(), "test-client".into());
         claims.insert("scope".into(), "openid profile".into());
         Self {
-            signing_alg: key.alg(),
+            signing_alg: key.algorithm(),
             signing_alg_pinned: false,
             key,
             shared,
@@ -254,15 +266,14 @@ impl TokenBuilder {
     pub fn key(mut self, kid: &str) -> Self {
         let key = self
             .shared
-            .keys()
-            .get(kid)
+            .provider
+            .key(kid)
             .unwrap_or_else(|| panic!("auth-issuer: no key with kid {kid:?}"));
         if !self.signing_alg_pinned {
-            self.signing_alg = key.alg();
+            self.signing_alg = key.algorithm();
         }
         if !self.header_alg_pinned {
-            self.header
-                .insert("alg".into(), self.signing_alg.name().into());
+            self.header.insert("alg".into(), self.signing_alg.into());
         }
         if !self.header_kid_pinned {
             self.header.insert("kid".into(), key.kid().into());
@@ -280,12 +291,14 @@ impl TokenBuilder {
     /// If `alg` is none of these. A key that cannot sign with `alg` makes
     /// [`sign`](Self::sign) panic.
     pub fn signing_alg(mut self, alg: &str) -> Self {
-        let parsed = Alg::parse(alg)
+        let parsed = SIGNING_ALGS
+            .into_iter()
+            .find(|known| *known == alg)
             .unwrap_or_else(|| panic!("auth-issuer: unsupported signing algorithm {alg:?}"));
         self.signing_alg = parsed;
         self.signing_alg_pinned = true;
         if !self.header_alg_pinned {
-            self.header.insert("alg".into(), parsed.name().into());
+            self.header.insert("alg".into(), parsed.into());
         }
         self
     }
@@ -338,11 +351,6 @@ impl TokenBuilder {
 
     // ----- inspection -----
 
-    /// The algorithm [`sign`](Self::sign) will use.
-    pub(crate) fn algorithm(&self) -> Alg {
-        self.signing_alg
-    }
-
     /// The header as it would be signed now.
     #[must_use]
     pub fn header_json(&self) -> Value {
@@ -362,7 +370,29 @@ impl TokenBuilder {
     /// until its `exp`.
     #[must_use]
     pub fn sign_opaque(self) -> String {
-        crate::endpoints::introspect::register_opaque(&self.shared, self.claims.clone())
+        let token = format!("opq_{}", random_hex(24));
+        let hash = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()));
+        let claim = |name: &str| self.claims.get(name);
+        let record = AccessRecord {
+            jti: claim("jti")
+                .and_then(Value::as_str)
+                .map_or_else(|| random_hex(16), str::to_owned),
+            authorization_id: None,
+            client_id: claim("client_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            expires_at: claim("exp").and_then(Value::as_i64).unwrap_or(0),
+            revoked: false,
+            opaque: Some((hash, self.claims.clone())),
+        };
+        // The memory store answers at once.
+        let stored = self.shared.store.insert_access_token(&record).now_or_never();
+        assert!(
+            matches!(stored, Some(Ok(()))),
+            "auth-issuer: the memory store refused an opaque token"
+        );
+        token
     }
 
     /// Signs with the key and algorithm chosen, returning the compact JWS

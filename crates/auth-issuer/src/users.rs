@@ -1,9 +1,19 @@
-//! Test users and registered clients, and the directory that holds them at run time.
+//! Test users and clients, the directory that holds the users at run time, and the
+//! provider's [`Users`] hook over it (the dev login page).
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
+use auth_provider::pages::{escape, hidden_inputs, page, respond};
+use auth_provider::{
+    Authentication, AuthorizeContext, BoxFuture, Client, ClientAuth, ProviderResponse, SignedIn,
+    StoreError, UserClaims, Users,
+};
 use serde_json::{Map, Value};
+
+use crate::server::lock;
 
 /// A user who can sign in at the issuer's login page (or automatically, see
 /// [`TestIssuerBuilder::auto_login`](crate::TestIssuerBuilder::auto_login)).
@@ -27,6 +37,7 @@ pub struct TestUser {
     sub: String,
     name: Option<String>,
     email: Option<String>,
+    email_verified: bool,
     roles: Vec<String>,
     claims: Map<String, Value>,
 }
@@ -49,6 +60,7 @@ pub(crate) const PROTECTED_CLAIMS: &[&str] = &[
     "sid",
     "name",
     "email",
+    "email_verified",
     "roles",
 ];
 
@@ -59,6 +71,7 @@ impl TestUser {
             sub: sub.into(),
             name: None,
             email: None,
+            email_verified: true,
             roles: Vec::new(),
             claims: Map::new(),
         }
@@ -70,9 +83,16 @@ impl TestUser {
         self
     }
 
-    /// Sets the email address (`email` claim).
+    /// Sets the email address (`email` claim; `email_verified` is `true` unless
+    /// [`email_verified`](Self::email_verified) says otherwise).
     pub fn email(mut self, email: impl Into<String>) -> Self {
         self.email = Some(email.into());
+        self
+    }
+
+    /// Whether the email address counts as verified (`email_verified`, default `true`).
+    pub fn email_verified(mut self, verified: bool) -> Self {
+        self.email_verified = verified;
         self
     }
 
@@ -133,29 +153,17 @@ impl TestUser {
         }
         if let Some(email) = &self.email {
             claims.insert("email".into(), email.clone().into());
+            claims.insert("email_verified".into(), self.email_verified.into());
         }
         claims.insert("roles".into(), self.roles.clone().into());
         claims
     }
 }
 
-/// How a client authenticates at the token and revocation endpoints (RFC 6749 §2.3,
-/// OpenID Connect Core §9), for [`TestClient::auth_method`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// `client_secret_basic`: HTTP Basic with the form-urlencoded client id and secret.
-    Basic,
-    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
-    Post,
-    /// `none`: a public client sends its `client_id` and no secret.
-    None,
-    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT signed with a key
-    /// registered for the client (see [`TestClient::private_key_jwt`]).
-    PrivateKeyJwt,
-}
-
-/// A client (relying party) registered at the issuer.
+/// A client (relying party) registered at the issuer: an [`auth_provider::Client`] that is
+/// first-party unless [`first_party`](Self::first_party) says otherwise (no consent page, and
+/// `offline_access` without `prompt=consent`), as an app under test expects of its own
+/// identity provider.
 ///
 /// Redirect URIs are compared as exact strings, as OAuth 2.1 requires: register every URI
 /// the client will send.
@@ -168,129 +176,106 @@ pub enum ClientAuth {
 ///     .post_logout_redirect_uri("http://127.0.0.1:3000/");
 /// let basic_only = TestClient::confidential("svc", "s3cret").auth_method(ClientAuth::Basic);
 /// let spa = TestClient::public("spa").redirect_uri("http://localhost:5173/callback");
-/// # let _ = (web, basic_only, spa);
+/// let third_party = TestClient::public("mcp").redirect_uri("http://127.0.0.1/cb").first_party(false);
+/// # let _ = (web, basic_only, spa, third_party);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub struct TestClient {
-    id: String,
+    client: Client,
+    /// Kept in clear for [`TestIssuer::session_config`](crate::TestIssuer::session_config).
     secret: Option<String>,
-    auth: Option<ClientAuth>,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    refresh_tokens: bool,
-    /// Public JWKs of a `private_key_jwt` client.
-    jwks: Vec<serde_json::Map<String, Value>>,
 }
 
 impl fmt::Debug for TestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TestClient")
-            .field("id", &self.id)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("auth", &self.auth)
-            .field("redirect_uris", &self.redirect_uris)
-            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
-            .field("refresh_tokens", &self.refresh_tokens)
-            .field("jwks", &self.jwks.len())
-            .finish()
+        self.client.fmt(f)
     }
 }
 
 impl TestClient {
-    /// A confidential client with a secret. It authenticates with HTTP Basic
-    /// (`client_secret_basic`) or with the secret in the form (`client_secret_post`) unless
-    /// [`auth_method`](Self::auth_method) allows only one; a request without the secret is
-    /// refused.
+    /// A confidential client with a secret (see [`Client::confidential`]).
     pub fn confidential(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        let secret = secret.into();
         Self {
-            id: client_id.into(),
-            secret: Some(secret.into()),
-            auth: None,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            refresh_tokens: true,
-            jwks: Vec::new(),
+            client: Client::confidential(client_id, secret.clone()).first_party(true),
+            secret: Some(secret),
         }
     }
 
-    /// A public client (a browser or native app): it sends its `client_id` and must not
-    /// send a secret. It cannot use the `client_credentials` grant.
+    /// A public client (see [`Client::public`]).
     pub fn public(client_id: impl Into<String>) -> Self {
         Self {
-            id: client_id.into(),
+            client: Client::public(client_id).first_party(true),
             secret: None,
-            auth: Some(ClientAuth::None),
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            refresh_tokens: true,
-            jwks: Vec::new(),
         }
     }
 
-    /// A confidential client that authenticates with `private_key_jwt` (RFC 7523): each
-    /// request carries a JWT (`iss` = `sub` = the client id, `aud` the issuer or the endpoint,
-    /// `exp`, a single-use `jti`) signed with the private half of `public_jwk` (an RSA, EC or
-    /// OKP JWK). Call [`jwk`](Self::jwk) to register more keys. Secrets are refused.
+    /// A `private_key_jwt` client (see [`Client::private_key_jwt`]).
     pub fn private_key_jwt(client_id: impl Into<String>, public_jwk: Value) -> Self {
         Self {
-            id: client_id.into(),
+            client: Client::private_key_jwt(client_id, public_jwk).first_party(true),
             secret: None,
-            auth: Some(ClientAuth::PrivateKeyJwt),
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            refresh_tokens: true,
-            jwks: Vec::new(),
         }
-        .jwk(public_jwk)
     }
 
-    /// Registers one more public JWK for `private_key_jwt` (a value that is not a JSON object is
-    /// ignored; private members are dropped).
-    pub fn jwk(mut self, public_jwk: Value) -> Self {
-        if let Value::Object(mut jwk) = public_jwk {
-            for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
-                jwk.remove(private);
-            }
-            self.jwks.push(jwk);
-        }
+    fn map(mut self, change: impl FnOnce(Client) -> Client) -> Self {
+        self.client = change(self.client);
         self
+    }
+
+    /// Registers one more public JWK for `private_key_jwt` (see [`Client::jwk`]).
+    pub fn jwk(self, public_jwk: Value) -> Self {
+        self.map(|c| c.jwk(public_jwk))
     }
 
     /// Registers a redirect URI (exact string; call again for more).
-    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.redirect_uris.push(uri.into());
-        self
+    pub fn redirect_uri(self, uri: impl Into<String>) -> Self {
+        self.map(|c| c.redirect_uri(uri))
     }
 
     /// Registers a post-logout redirect URI for RP-initiated logout (call again for more).
-    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.post_logout_redirect_uris.push(uri.into());
-        self
+    pub fn post_logout_redirect_uri(self, uri: impl Into<String>) -> Self {
+        self.map(|c| c.post_logout_redirect_uri(uri))
     }
 
-    /// Accepts only this authentication method. [`ClientAuth::None`] turns a confidential
-    /// client into a public one (its secret is forgotten); [`ClientAuth::Basic`] or
-    /// [`ClientAuth::Post`] on a public client means no request can authenticate.
+    /// Accepts only this authentication method (see [`Client::auth_method`]).
     pub fn auth_method(mut self, method: ClientAuth) -> Self {
         if method == ClientAuth::None {
             self.secret = None;
         }
-        self.auth = Some(method);
-        self
+        self.map(|c| c.auth_method(method))
     }
 
-    /// Whether the client gets refresh tokens from the `authorization_code` grant and may use
-    /// the `refresh_token` grant (default `true`).
-    pub fn refresh_tokens(mut self, on: bool) -> Self {
-        self.refresh_tokens = on;
-        self
+    /// Whether the client may get refresh tokens (for `offline_access`) and use the
+    /// `refresh_token` grant (default `true`).
+    pub fn refresh_tokens(self, on: bool) -> Self {
+        self.map(|c| c.refresh_tokens(on))
+    }
+
+    /// A first-party client skips the consent page (default `true` here).
+    pub fn first_party(self, on: bool) -> Self {
+        self.map(|c| c.first_party(on))
+    }
+
+    /// A native client's loopback redirect URIs match on any port (RFC 8252 §7.3).
+    pub fn native(self, on: bool) -> Self {
+        self.map(|c| c.native(on))
+    }
+
+    /// The scopes this client may ask for (default: any).
+    pub fn scopes<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.map(|c| c.scopes(scopes))
     }
 
     /// The client identifier.
     #[must_use]
     pub fn client_id(&self) -> &str {
-        &self.id
+        self.client.client_id()
     }
 
     /// The default client: confidential `test-client` with secret `test-secret` and no
@@ -299,82 +284,34 @@ impl TestClient {
         Self::confidential("test-client", "test-secret")
     }
 
+    #[cfg(feature = "auth-core")]
     pub(crate) fn secret(&self) -> Option<&str> {
         self.secret.as_deref()
     }
 
-    /// Whether the client authenticates with a secret or a key (and may use
-    /// `client_credentials`).
-    pub(crate) fn is_confidential(&self) -> bool {
-        match self.auth {
-            Some(ClientAuth::PrivateKeyJwt) => true,
-            Some(ClientAuth::None) => false,
-            _ => self.secret.is_some(),
-        }
-    }
-
-    /// The public keys of a `private_key_jwt` client.
-    pub(crate) fn jwks(&self) -> &[serde_json::Map<String, Value>] {
-        &self.jwks
-    }
-
-    /// Whether `method` is an accepted way for this client to authenticate.
-    pub(crate) fn accepts(&self, method: ClientAuth) -> bool {
-        match self.auth {
-            Some(only) => only == method,
-            None if self.secret.is_some() => method != ClientAuth::None,
-            None => method == ClientAuth::None,
-        }
-    }
-
-    pub(crate) fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
-    }
-
-    pub(crate) fn has_redirect_uris(&self) -> bool {
-        !self.redirect_uris.is_empty()
-    }
-
-    pub(crate) fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
-        self.post_logout_redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
-    }
-
-    pub(crate) fn gets_refresh_tokens(&self) -> bool {
-        self.refresh_tokens
+    pub(crate) fn into_client(self) -> Client {
+        self.client
     }
 }
 
-/// Users, clients and login settings, changed by tests at run time.
+/// Users and login settings, changed by tests at run time.
 #[derive(Debug)]
 pub(crate) struct Directory {
     /// In the order they were added: the login page lists them so.
     users: Vec<TestUser>,
-    clients: Vec<TestClient>,
     disabled: HashSet<String>,
     pub(crate) auto_login: Option<String>,
 }
 
 impl Directory {
-    pub(crate) fn new(
-        users: Vec<TestUser>,
-        clients: Vec<TestClient>,
-        auto_login: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(users: Vec<TestUser>, auto_login: Option<String>) -> Self {
         let mut directory = Self {
             users: Vec::new(),
-            clients: Vec::new(),
             disabled: HashSet::new(),
             auto_login,
         };
         for user in users {
             directory.add_user(user);
-        }
-        for client in clients {
-            directory.add_client(client);
         }
         directory
     }
@@ -384,14 +321,6 @@ impl Directory {
         match self.users.iter_mut().find(|u| u.sub == user.sub) {
             Some(existing) => *existing = user,
             None => self.users.push(user),
-        }
-    }
-
-    /// Adds a client, replacing one with the same id in place.
-    pub(crate) fn add_client(&mut self, client: TestClient) {
-        match self.clients.iter_mut().find(|c| c.id == client.id) {
-            Some(existing) => *existing = client,
-            None => self.clients.push(client),
         }
     }
 
@@ -410,16 +339,6 @@ impl Directory {
         }
     }
 
-    /// The first registered client.
-    #[cfg(feature = "auth-core")]
-    pub(crate) fn first_client(&self) -> Option<&TestClient> {
-        self.clients.first()
-    }
-
-    pub(crate) fn client(&self, id: &str) -> Option<&TestClient> {
-        self.clients.iter().find(|c| c.id == id)
-    }
-
     pub(crate) fn set_disabled(&mut self, sub: &str, disabled: bool) {
         if disabled {
             self.disabled.insert(sub.to_owned());
@@ -432,3 +351,225 @@ impl Directory {
         self.disabled.contains(sub)
     }
 }
+
+/// Form fields of the login page itself, as opposed to the authorization request.
+const LOGIN_FIELDS: &[&str] = &["user", "username", "action"];
+
+/// The longest username the login page accepts.
+const MAX_USERNAME: usize = 255;
+
+/// What the login form asks for.
+#[derive(Debug)]
+enum Login {
+    Cancel,
+    SignIn(String),
+    /// Re-show the form with this message.
+    Retry(&'static str),
+}
+
+fn login_action(request: &AuthorizeContext<'_>) -> Option<Login> {
+    if request.request().method() != "POST" {
+        return None;
+    }
+    if request.param("action") == Some("cancel") {
+        return Some(Login::Cancel);
+    }
+    let name = match (request.param("user"), request.param("action")) {
+        (Some(user), _) => user,
+        (None, Some(_)) => request.param("username").unwrap_or(""),
+        (None, None) => return None,
+    };
+    let name = name.trim();
+    Some(if name.is_empty() {
+        Login::Retry("Enter a username or choose a test user.")
+    } else if name.chars().count() > MAX_USERNAME || name.chars().any(char::is_control) {
+        Login::Retry("That username is not valid.")
+    } else {
+        Login::SignIn(name.to_owned())
+    })
+}
+
+/// The issuer's [`Users`]: the dev login page (any name signs in), auto-login, and the
+/// directory's users and their claims.
+#[derive(Debug, Clone)]
+pub(crate) struct DevUsers {
+    pub(crate) directory: Arc<Mutex<Directory>>,
+    /// Where the login form posts: `{path}/authorize`.
+    pub(crate) action: String,
+    pub(crate) issuer: String,
+}
+
+impl DevUsers {
+    fn sign_in(&self, sub: &str) -> Authentication {
+        let mut directory = lock(&self.directory);
+        if directory.is_disabled(sub) {
+            return Authentication::Denied("the user is disabled".to_owned());
+        }
+        directory.ensure_user(sub);
+        tracing::debug!(sub, "auth-issuer: signed in");
+        Authentication::SignedIn(SignedIn::new(sub))
+    }
+
+    fn login_page(&self, request: &AuthorizeContext<'_>, error: Option<&str>) -> Authentication {
+        let users = lock(&self.directory)
+            .users()
+            .iter()
+            .map(|user| UserChoice {
+                sub: user.sub().to_owned(),
+                name: user.display_name().map(str::to_owned),
+                roles: user.role_names().to_vec(),
+            })
+            .collect();
+        let scope = request.scopes().join(" ");
+        let typed = request.param("username");
+        let page = LoginPage {
+            action: &self.action,
+            issuer: &self.issuer,
+            client_id: request.client_id(),
+            scope: &scope,
+            hidden: request
+                .params()
+                .filter(|(name, _)| !LOGIN_FIELDS.contains(name) && !name.starts_with("consent"))
+                .collect(),
+            users,
+            username: typed.or(request.login_hint()),
+            error,
+        }
+        .render();
+        Authentication::Respond(page)
+    }
+}
+
+impl Users for DevUsers {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a AuthorizeContext<'a>,
+    ) -> BoxFuture<'a, Authentication> {
+        let answer = match login_action(request) {
+            Some(Login::Cancel) => Authentication::Denied("the user cancelled the sign-in".to_owned()),
+            Some(Login::SignIn(sub)) => self.sign_in(&sub),
+            Some(Login::Retry(message)) => self.login_page(request, Some(message)),
+            None => {
+                let auto_login = lock(&self.directory).auto_login.clone();
+                match auto_login {
+                    // prompt=login always shows the form.
+                    Some(sub) if !request.login_required() => self.sign_in(&sub),
+                    _ => self.login_page(request, None),
+                }
+            }
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn claims<'a>(
+        &'a self,
+        sub: &'a str,
+    ) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>> {
+        let directory = lock(&self.directory);
+        let claims = if directory.is_disabled(sub) {
+            None
+        } else {
+            // A subject the directory does not know is an ad-hoc user without claims (tokens
+            // minted for any `sub` work at userinfo).
+            Some(UserClaims::from_map(
+                directory
+                    .user(sub)
+                    .map(TestUser::profile_claims)
+                    .unwrap_or_default(),
+            ))
+        };
+        Box::pin(std::future::ready(Ok(claims)))
+    }
+}
+
+/// A user offered as a button on the login page.
+#[derive(Debug)]
+pub(crate) struct UserChoice {
+    pub(crate) sub: String,
+    pub(crate) name: Option<String>,
+    pub(crate) roles: Vec<String>,
+}
+
+/// What the login page shows and carries.
+#[derive(Debug)]
+pub(crate) struct LoginPage<'a> {
+    /// Where the form posts: `{path}/authorize`.
+    pub(crate) action: &'a str,
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) scope: &'a str,
+    /// The authorization request's parameters, carried as hidden inputs.
+    pub(crate) hidden: Vec<(&'a str, &'a str)>,
+    pub(crate) users: Vec<UserChoice>,
+    /// Prefills the username field (`login_hint`).
+    pub(crate) username: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+}
+
+impl LoginPage<'_> {
+    pub(crate) fn render(&self) -> ProviderResponse {
+        let mut body = String::new();
+        let _ = write!(
+            body,
+            "<p class=\"muted\">to <strong id=\"client-id\">{}</strong> at <code>{}</code>",
+            escape(self.client_id),
+            escape(self.issuer)
+        );
+        if !self.scope.is_empty() {
+            let _ = write!(
+                body,
+                "<br>scope <code id=\"scope\">{}</code>",
+                escape(self.scope)
+            );
+        }
+        body.push_str("</p>\n");
+        if let Some(error) = self.error {
+            let _ = writeln!(
+                body,
+                "<p class=\"error\" id=\"error\" role=\"alert\">{}</p>",
+                escape(error)
+            );
+        }
+        let _ = writeln!(
+            body,
+            "<form id=\"login-form\" method=\"post\" action=\"{}\" accept-charset=\"utf-8\">",
+            escape(self.action)
+        );
+        body.push_str(&hidden_inputs(self.hidden.iter().copied()));
+        // The username field and its button come first: pressing Enter in the field submits
+        // with the form's first button.
+        let _ = writeln!(
+            body,
+            "<label for=\"username\">Username</label>\n\
+             <input type=\"text\" id=\"username\" name=\"username\" value=\"{}\" \
+             autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus>\n\
+             <button type=\"submit\" id=\"sign-in\" name=\"action\" value=\"sign-in\">Sign in</button>",
+            escape(self.username.unwrap_or(""))
+        );
+        if !self.users.is_empty() {
+            body.push_str(
+                "<p class=\"muted\">or continue as a test user:</p>\n<ul id=\"users\">\n",
+            );
+            for user in &self.users {
+                let sub = escape(&user.sub);
+                let label = escape(user.name.as_deref().unwrap_or(&user.sub));
+                let mut detail = sub.clone();
+                if !user.roles.is_empty() {
+                    let _ = write!(detail, " · {}", escape(&user.roles.join(", ")));
+                }
+                let _ = writeln!(
+                    body,
+                    "<li><button type=\"submit\" name=\"user\" value=\"{sub}\" data-user=\"{sub}\">\
+                     {label}<small>{detail}</small></button></li>"
+                );
+            }
+            body.push_str("</ul>\n");
+        }
+        body.push_str(
+            "<button type=\"submit\" id=\"cancel\" name=\"action\" value=\"cancel\">Cancel</button>\n\
+             </form>\n",
+        );
+        respond(200, page("Sign in · auth-issuer", &body))
+    }
+}
+

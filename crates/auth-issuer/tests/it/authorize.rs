@@ -200,7 +200,7 @@ async fn unregistered_redirect_uri_shows_an_error_page_and_does_not_redirect() {
 async fn a_client_without_redirect_uris_gets_a_page_naming_the_fix() {
     let issuer = TestIssuer::start().await;
     let params = auth_params(CLIENT_ID, &Pkce::new(), &[]);
-    assert_error_page(&issuer, &params, "TestClient::redirect_uri").await;
+    assert_error_page(&issuer, &params, "has no registered redirect URIs").await;
 }
 
 async fn redirected_error(issuer: &TestIssuer, params: &[(String, String)]) -> (String, String) {
@@ -254,7 +254,20 @@ async fn pkce_is_required_and_s256_only() {
 #[tokio::test]
 async fn unsupported_response_type() {
     let issuer = issuer().await;
-    let params = auth_params(CLIENT_ID, &Pkce::new(), &[("response_type", "token")]);
+    let params = auth_params(CLIENT_ID, &Pkce::new(), &[("response_type", "code id_token")]);
+    // Hybrid and implicit requests expect the answer in the fragment.
+    let response = get_authorize(&issuer, &params).await;
+    assert_eq!(response.status(), 302);
+    let location = location(&response);
+    let fragment = location.fragment().expect("a fragment");
+    assert!(location.query().is_none());
+    let returned: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    assert_eq!(returned["error"], "unsupported_response_type");
+    assert_eq!(returned["state"], "st-1");
+    assert_eq!(returned["iss"], issuer.issuer());
+    // Any other unknown type answers in the query.
+    let params = auth_params(CLIENT_ID, &Pkce::new(), &[("response_type", "device")]);
     assert_eq!(
         redirected_error(&issuer, &params).await.0,
         "unsupported_response_type"

@@ -75,7 +75,7 @@ pub(crate) fn auth_params(
         ("response_type", "code"),
         ("client_id", client_id),
         ("redirect_uri", REDIRECT),
-        ("scope", "openid profile email"),
+        ("scope", "openid profile email offline_access"),
         ("state", "st-1"),
         ("nonce", "n-1"),
         ("code_challenge", pkce.challenge.as_str()),

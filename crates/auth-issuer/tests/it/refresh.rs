@@ -23,7 +23,7 @@ async fn rotation_gives_new_tokens_and_retires_the_old_refresh_token() {
     let second = refreshed(&issuer, text(&first, "refresh_token")).await;
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
-    assert_eq!(second["scope"], "openid profile email");
+    assert_eq!(second["scope"], "openid profile email offline_access");
     assert_eq!(second["expires_in"], 300);
     assert_eq!(issuer.refresh_token_count(), 2);
     assert_eq!(issuer.active_refresh_tokens(), 1);
@@ -108,7 +108,7 @@ async fn scope_can_narrow_but_not_widen() {
 
     // Narrowing one access token does not shrink the grant.
     let full = refreshed(&issuer, text(&narrowed, "refresh_token")).await;
-    assert_eq!(full["scope"], "openid profile email");
+    assert_eq!(full["scope"], "openid profile email offline_access");
 }
 
 #[tokio::test]

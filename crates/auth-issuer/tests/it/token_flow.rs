@@ -30,7 +30,7 @@ async fn code_flow_with_pkce() {
     let tokens: Value = response.json().await.expect("JSON");
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 300);
-    assert_eq!(tokens["scope"], "openid profile email");
+    assert_eq!(tokens["scope"], "openid profile email offline_access");
     let refresh_token = text(&tokens, "refresh_token");
     assert!(
         refresh_token.len() >= 22,
@@ -56,7 +56,7 @@ async fn code_flow_with_pkce() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["aud"], "test-api");
     assert_eq!(claims["client_id"], CLIENT_ID);
-    assert_eq!(claims["scope"], "openid profile email");
+    assert_eq!(claims["scope"], "openid profile email offline_access");
     assert_eq!(claims["roles"], json!(["admin", "user"]));
     assert_eq!(claims["name"], "Alice Example");
     assert_eq!(claims["email"], "alice@example.com");

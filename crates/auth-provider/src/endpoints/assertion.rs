@@ -5,10 +5,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::OAuthError;
+use crate::client::{Client, ClientAuth};
+use crate::engine::Engine;
+use crate::jwt::unix_now;
 use crate::keys::{Alg, verify_with_jwk};
-use crate::server::Shared;
-use crate::token::unix_now;
-use crate::users::{ClientAuth, TestClient};
 
 /// The only `client_assertion_type` accepted.
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -30,12 +30,12 @@ fn part(segment: &str) -> Option<Map<String, Value>> {
 /// the client's registered keys with an asymmetric algorithm; `iss` = `sub` = the client id
 /// (and `form_client_id`, when sent); `aud` naming this issuer or one of its endpoints; not
 /// expired, not issued for longer than ten minutes, not used before (`jti`).
-pub(crate) fn authenticate(
-    shared: &Shared,
+pub(crate) async fn authenticate(
+    engine: &Engine,
     assertion_type: &str,
     assertion: &str,
     form_client_id: Option<&str>,
-) -> Result<TestClient, OAuthError> {
+) -> Result<Client, OAuthError> {
     if assertion_type != JWT_BEARER {
         return Err(OAuthError::invalid_client(
             "unsupported client_assertion_type",
@@ -71,11 +71,10 @@ pub(crate) fn authenticate(
     if form_client_id.is_some_and(|id| id != sub) {
         return Err(invalid("client_id differs from the assertion's sub"));
     }
-    let client = shared
-        .provider()
-        .directory
+    let client = engine
+        .store
         .client(sub)
-        .cloned()
+        .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     if !client.accepts(ClientAuth::PrivateKeyJwt) {
         return Err(OAuthError::invalid_client(
@@ -92,7 +91,7 @@ pub(crate) fn authenticate(
     if !signed {
         return Err(invalid("no registered key of the client signed it"));
     }
-    let base = &shared.issuer;
+    let base = &engine.issuer;
     let accepted = |aud: &str| {
         aud == base
             || ["token", "revoke", "introspect"]
@@ -126,11 +125,11 @@ pub(crate) fn authenticate(
         return Err(invalid("not valid yet (nbf)"));
     }
     let jti = text("jti").ok_or_else(|| invalid("jti is missing"))?;
-    if !shared.provider().grants.use_assertion_id(
-        &format!("{sub}\u{0}{jti}"),
-        exp + LEEWAY_SECS,
-        now,
-    ) {
+    if !engine
+        .store
+        .use_once(&format!("assertion\u{0}{sub}\u{0}{jti}"), exp + LEEWAY_SECS)
+        .await?
+    {
         return Err(invalid("jti was used before"));
     }
     Ok(client)
