@@ -1,8 +1,11 @@
 //! `auth dev-issuer`: a local OpenID Connect issuer for development, from `auth-issuer`.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use auth_issuer::TestIssuer;
+use auth_issuer::{TestClient, TestIssuer};
+use auth_provider::{KeySpec, SigningKey};
 use clap::Args;
 
 use crate::common::{Exit, out};
@@ -19,9 +22,22 @@ Output (stdout, one `name: value` per line, flushed at once so that scripts can 
   verify: <an `auth verify` command line that accepts that token>
   mint: <an `auth mint` command line for more tokens>
 
-Endpoints: /.well-known/openid-configuration, /jwks and POST /dev/mint (see `auth mint`).
-The keys are generated at start and lost at exit. There is no authentication: anybody who
-can reach the port can mint tokens, so keep the default --bind 127.0.0.1.";
+  registration_endpoint: <URL>   (with --dcr)
+  db: <PATH>                      (with --db)
+
+Endpoints: discovery (/.well-known/openid-configuration, /.well-known/oauth-authorization-server),
+/jwks, /authorize (a dev login page: type any name, or pick alice or bob), /token, /userinfo,
+/revoke, /introspect, /logout, /register (with --dcr) and POST /dev/mint (see `auth mint`).
+
+Clients: `test-client` / `test-secret` unless --client is given. --client ID:SECRET:REDIRECT_URI
+registers a first-party client (an empty SECRET makes a public one: `cli::http://127.0.0.1/cb`);
+repeat it for more. With --dcr, any client registers itself (RFC 7591) and its users see the
+consent page.
+
+State: in memory, lost at exit, unless --db PATH keeps clients, grants, codes, tokens and
+consents in that SQLite file and the signing keys in PATH.keys.json (mode 0600), so that a
+restart loses nothing. There is no authentication: anybody who can reach the port can sign in
+as anyone and mint tokens, so keep the default --bind 127.0.0.1.";
 
 /// Arguments of `auth dev-issuer`.
 #[derive(Debug, Args)]
@@ -38,6 +54,99 @@ pub(crate) struct DevIssuerArgs {
     /// The `aud` of the tokens it mints.
     #[arg(long, value_name = "AUD", default_value = "dev-api")]
     audience: String,
+
+    /// Turn on dynamic client registration (RFC 7591) at /register, open to anyone.
+    #[arg(long)]
+    dcr: bool,
+
+    /// Register a client: ID:SECRET:REDIRECT_URI (empty SECRET: a public client). Repeatable.
+    #[arg(long = "client", value_name = "ID:SECRET:URI", value_parser = parse_client)]
+    clients: Vec<ClientArg>,
+
+    /// Keep the provider's state in this SQLite file (and its keys in PATH.keys.json).
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+/// A client given with `--client`.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientArg {
+    id: String,
+    secret: Option<String>,
+    redirect_uri: String,
+}
+
+fn parse_client(text: &str) -> Result<ClientArg, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(id), Some(secret), Some(redirect_uri)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected ID:SECRET:REDIRECT_URI (SECRET may be empty)".to_owned());
+    };
+    if id.is_empty() {
+        return Err("the client id is empty".to_owned());
+    }
+    match url::Url::parse(redirect_uri) {
+        Ok(_) if !redirect_uri.contains('#') => {}
+        _ => {
+            return Err(format!(
+                "{redirect_uri:?} is not an absolute URI without a fragment"
+            ));
+        }
+    }
+    Ok(ClientArg {
+        id: id.to_owned(),
+        secret: (!secret.is_empty()).then(|| secret.to_owned()),
+        redirect_uri: redirect_uri.to_owned(),
+    })
+}
+
+/// The signing keys kept next to the database: read them, or create and write them.
+fn persistent_keys(path: &Path) -> Result<Vec<SigningKey>, String> {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Stored {
+        kid: String,
+        pem: String,
+    }
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stored: Vec<Stored> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        return stored
+            .into_iter()
+            .map(|k| {
+                SigningKey::from_pkcs8_pem(k.kid, &k.pem)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect();
+    }
+    let keys = vec![
+        SigningKey::generate(KeySpec::Rsa2048, "rsa-1"),
+        SigningKey::generate(KeySpec::P256, "ec-1"),
+        SigningKey::generate(KeySpec::Ed25519, "ed-1"),
+    ];
+    let stored: Vec<Stored> = keys
+        .iter()
+        .map(|k| Stored {
+            kid: k.kid().to_owned(),
+            pem: k.to_pkcs8_pem(),
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&stored).map_err(|e| e.to_string())?;
+    write_private(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(keys)
+}
+
+/// Writes `text` to a new file only the owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Runs `auth dev-issuer` until Ctrl-C or SIGTERM.
@@ -48,13 +157,44 @@ pub(crate) async fn run(args: DevIssuerArgs) -> Exit {
             args.bind
         );
     }
-    let started = TestIssuer::builder()
+    let mut builder = TestIssuer::builder()
         .port(args.port)
         .bind(args.bind)
         .audience(args.audience.as_str())
-        .dev_endpoints(true)
-        .start()
-        .await;
+        .dev_endpoints(true);
+    if args.dcr {
+        builder = builder.dynamic_registration(None);
+    }
+    for client in &args.clients {
+        let registered = match &client.secret {
+            Some(secret) => TestClient::confidential(&client.id, secret),
+            None => TestClient::public(&client.id),
+        };
+        builder = builder.client(registered.redirect_uri(&client.redirect_uri));
+    }
+    if let Some(db) = &args.db {
+        let mut keys_path = db.clone().into_os_string();
+        keys_path.push(".keys.json");
+        let keys = match persistent_keys(Path::new(&keys_path)) {
+            Ok(keys) => keys,
+            Err(e) => {
+                eprintln!("error: cannot use the dev issuer's keys: {e}");
+                return Exit::Failed;
+            }
+        };
+        for key in keys {
+            builder = builder.signing_key(key);
+        }
+        let store = match auth_store::SqlStore::open(&format!("sqlite:{}", db.display())).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("error: cannot open {}: {e}", db.display());
+                return Exit::Failed;
+            }
+        };
+        builder = builder.store(Arc::new(store));
+    }
+    let started = builder.start().await;
     let issuer = match started {
         Ok(issuer) => issuer,
         Err(e) => {
@@ -85,6 +225,12 @@ pub(crate) async fn run(args: DevIssuerArgs) -> Exit {
     out(format_args!(
         "mint: auth mint --issuer {url} --sub alice --role admin"
     ));
+    if args.dcr {
+        out(format_args!("registration_endpoint: {url}/register"));
+    }
+    if let Some(db) = &args.db {
+        out(format_args!("db: {}", db.display()));
+    }
     eprintln!("dev issuer running; press Ctrl-C to stop");
 
     stop.await;

@@ -8,7 +8,7 @@
 //! auth verify [--json] --issuer URL [--audience AUD]... [--jwks-uri URL] [--leeway SECS]
 //!             [--require-typ at+jwt] [--allow-http] TOKEN|-
 //! auth decode [--json] TOKEN|-
-//! auth dev-issuer [--port N] [--bind IP] [--audience AUD]
+//! auth dev-issuer [--port N] [--bind IP] [--audience AUD] [--dcr] [--client ID:SECRET:URI]... [--db PATH]
 //! auth mint --issuer URL [--sub SUB] [--role ROLE]... [--scope "a b"] [--audience AUD]...
 //!           [--expires-in SECS] [--claim KEY=VALUE]... [--kid KID]
 //! auth keys [--database-url URL] [--prefix P] [--json] create --name N --owner ID [--scope S]...

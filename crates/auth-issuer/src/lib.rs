@@ -152,35 +152,48 @@
 //!
 //! # Behaviour the specifications leave open
 //!
+//! The endpoints are the [`auth_provider`] engine's (see `docs/provider.md` for every rule);
+//! what the issuer adds is the dev login page, auto-login, the directory of test users and the
+//! test knobs. In short:
+//!
 //! * **Authorize.** An unknown client, a missing, repeated or unregistered `redirect_uri`
 //!   (exact string match) answers a `400` HTML page and never redirects. Every other error
-//!   redirects back with `error`, `error_description`, `state` and `iss`. PKCE is required,
-//!   `S256` only; `response_type` must be `code` and `response_mode` `query`; a repeated
-//!   parameter is `invalid_request` (except `resource`, which RFC 8707 lets repeat).
-//!   `resource` or the Auth0-style `audience` becomes the access token `aud` (default: the
-//!   issuer's [audience](TestIssuerBuilder::audience)). `prompt=none` without auto-login is
-//!   `login_required`. Scope values are granted as requested (any `NQCHAR` string); without
-//!   `openid` there is no ID token. Each sign-in is a new authentication (`auth_time`).
-//! * **Codes** live 60 seconds and are used up by the first token request that names them,
+//!   redirects back with `error`, `error_description`, `state` and `iss` (in the fragment for
+//!   an implicit-style `response_type`, refused with `unsupported_response_type`). PKCE is
+//!   required, `S256` only; `response_mode` must be `query`; a repeated parameter is
+//!   `invalid_request` (except `resource`, which RFC 8707 lets repeat). `resource` or the
+//!   Auth0-style `audience` becomes the access token `aud` (default: the issuer's
+//!   [audience](TestIssuerBuilder::audience)). `prompt=none` without auto-login is
+//!   `login_required`; `prompt=login` always shows the login page. Scope values are granted as
+//!   requested (any `NQCHAR` string), except `offline_access`, which stands only for a
+//!   first-party client or with `prompt=consent`; without `openid` there is no ID token.
+//!   Clients configured here are first-party (no consent page) unless
+//!   [`TestClient::first_party`] says otherwise; clients that register themselves
+//!   ([`TestIssuerBuilder::dynamic_registration`]) see the consent page.
+//! * **Codes** live ten minutes and are used up by the first token request that names them,
 //!   successful or not; presenting one again revokes every token issued for it.
 //! * **Client authentication**: a confidential client uses `client_secret_basic` or
 //!   `client_secret_post` (one of them, never both) unless [`TestClient::auth_method`] allows
 //!   only one; a public client sends its `client_id` and no secret. Failures answer `401
 //!   invalid_client` with a `Basic` challenge.
-//! * **Refresh tokens** are 256 random bits, rotate on every use and live
+//! * **Refresh tokens** are issued only when `offline_access` was granted. They are 256
+//!   random bits, rotate on every use and live
 //!   [`refresh_token_ttl`](TestIssuerBuilder::refresh_token_ttl) from their own issue.
 //!   Presenting a rotated token revokes its whole family — every refresh token and access
 //!   token issued since that sign-in (RFC 9700 §4.14.2). There is no grace period for
 //!   concurrent refreshes. A narrower `scope` narrows the new access token, not the grant.
 //!   A refreshed ID token keeps `auth_time` and `sid` and has no `nonce`.
 //! * **Tokens.** Access tokens carry `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`,
-//!   `client_id`, `scope`, `auth_time` and the user's `name`, `email`, `roles` and extra
-//!   claims; ID tokens carry `iss`, `sub`, `aud` (the client), `exp`, `iat`, `jti`,
-//!   `auth_time`, `sid`, `at_hash`, `nonce` (when sent) and the same profile claims. Both
-//!   are signed with the current default key; profile claims are not filtered by scope.
+//!   `client_id`, `scope`, `auth_time` and all the user's claims (`name`, `email`,
+//!   `email_verified`, `roles`, extra claims); ID tokens carry `iss`, `sub`, `aud` and `azp`
+//!   (the client), `exp`, `iat`, `jti`, `auth_time`, `sid`, `at_hash`, `nonce` (when sent)
+//!   and the user's claims by scope (`profile` → `name`, `email` → `email` and
+//!   `email_verified`; non-standard claims such as `roles` always). Both are signed with the
+//!   current default key.
 //! * **Userinfo** accepts any unexpired, unrevoked access token (`typ` `at+jwt`) signed by
 //!   a published key of this issuer — tokens from [`TestIssuer::token`] too — and wants
-//!   `openid` in its scope (else `403 insufficient_scope`).
+//!   `openid` in its scope (else `403 insufficient_scope`); it answers the user's claims by
+//!   the token's scope.
 //! * **Revocation** of a refresh token revokes its family; of an access token, that token
 //!   (userinfo refuses it). Unknown tokens answer `200`; another client's token answers
 //!   `400 unauthorized_client`.
@@ -233,7 +246,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auth_provider::{MemoryStore, Provider, SigningKey};
+use auth_provider::{MemoryStore, Provider, ProviderStore, SigningKey};
 use futures_util::FutureExt as _;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -650,7 +663,12 @@ impl TestIssuer {
     /// expired.
     #[must_use]
     pub fn active_refresh_tokens(&self) -> usize {
-        memory(self.shared().provider.active_refresh_tokens().now_or_never())
+        memory(
+            self.shared()
+                .provider
+                .active_refresh_tokens()
+                .now_or_never(),
+        )
     }
 
     // ----- counters -----
@@ -764,7 +782,7 @@ impl TestIssuer {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct TestIssuerBuilder {
     bind: IpAddr,
@@ -781,6 +799,25 @@ pub struct TestIssuerBuilder {
     id_token_ttl: Duration,
     /// `Some(initial access token)` turns dynamic client registration on.
     registration: Option<Option<String>>,
+    /// Keys given as they are (before any generated ones).
+    signing_keys: Vec<SigningKey>,
+    store: Option<Arc<dyn ProviderStore>>,
+}
+
+impl fmt::Debug for TestIssuerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestIssuerBuilder")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("path", &self.path)
+            .field("audience", &self.audience)
+            .field("keys", &self.keys)
+            .field("signing_keys", &self.signing_keys)
+            .field("users", &self.users)
+            .field("clients", &self.clients)
+            .field("store", &self.store.as_ref().map(|_| "custom"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for TestIssuerBuilder {
@@ -799,6 +836,8 @@ impl Default for TestIssuerBuilder {
             refresh_token_ttl: Duration::from_secs(24 * 60 * 60),
             id_token_ttl: Duration::from_secs(300),
             registration: None,
+            signing_keys: Vec::new(),
+            store: None,
         }
     }
 }
@@ -906,6 +945,25 @@ impl TestIssuerBuilder {
         self
     }
 
+    /// Signs with this key, kid and all (the first one given signs). Without
+    /// [`keys`](Self::keys) or [`key_with`](Self::key_with), it replaces the default keys: how
+    /// a dev issuer keeps its keys across restarts.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_keys.push(key);
+        self
+    }
+
+    /// Keeps clients, grants, codes, tokens and consents in `store` instead of memory (e.g.
+    /// `auth_store::SqlStore` on an SQLite file, to survive a restart). The synchronous
+    /// helpers that read the store ([`TestIssuer::active_refresh_tokens`],
+    /// [`TestIssuer::revoke_refresh_tokens_for`], [`TestIssuer::add_client`],
+    /// [`TokenBuilder::sign_opaque`]) need the memory store and panic with another; use
+    /// [`TestIssuer::provider`]'s async methods instead.
+    pub fn store(mut self, store: Arc<dyn ProviderStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Binds the listener and starts serving on the current Tokio runtime (it must be
     /// called from within one, like [`tokio::spawn`]).
     ///
@@ -928,7 +986,10 @@ impl TestIssuerBuilder {
         let origin = format!("http://{}", SocketAddr::new(host, local_addr.port()));
         let issuer = format!("{origin}{path}");
         let directory = Arc::new(Mutex::new(self.directory()));
-        let store = Arc::new(MemoryStore::new());
+        let store: Arc<dyn ProviderStore> = match &self.store {
+            Some(store) => Arc::clone(store),
+            None => Arc::new(MemoryStore::new()),
+        };
         let clients = if self.clients.is_empty() {
             vec![TestClient::default_client()]
         } else {
@@ -936,7 +997,7 @@ impl TestIssuerBuilder {
         };
         let mut builder = Provider::builder(issuer.clone())
             .audience(self.audience.clone())
-            .store(Arc::clone(&store) as Arc<dyn auth_provider::ProviderStore>)
+            .store(Arc::clone(&store))
             .users(DevUsers {
                 directory: Arc::clone(&directory),
                 action: format!("{path}/authorize"),
@@ -1010,6 +1071,9 @@ impl TestIssuerBuilder {
     /// The configured keys, first one signing. Kids must be unique (the engine checks).
     fn signing_keys(&self) -> io::Result<Vec<SigningKey>> {
         let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
+        if self.keys.is_none() && !self.signing_keys.is_empty() {
+            return Ok(self.signing_keys.clone());
+        }
         let Some(specs) = &self.keys else {
             return [
                 (KeySpec::Rsa2048, "rsa-1"),
@@ -1030,8 +1094,12 @@ impl TestIssuerBuilder {
         // The n-th key of a kind uses the n-th pooled key of that kind; generated kids count
         // per prefix.
         let mut used: Vec<KeySpec> = Vec::new();
-        let mut kids: Vec<String> = Vec::new();
-        let mut keys = Vec::new();
+        let mut kids: Vec<String> = self
+            .signing_keys
+            .iter()
+            .map(|k| k.kid().to_owned())
+            .collect();
+        let mut keys = self.signing_keys.clone();
         for (spec, options) in specs {
             let index = used.iter().filter(|&&s| s == *spec).count();
             used.push(*spec);

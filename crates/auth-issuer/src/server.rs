@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use auth_provider::{MemoryStore, Provider, ProviderRequest};
+use auth_provider::{Provider, ProviderRequest, ProviderStore};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -39,7 +39,7 @@ pub(crate) struct Shared {
     /// The engine: endpoints, keys, clients and grants.
     pub(crate) provider: Provider,
     /// The engine's store (for opaque tokens minted by tests).
-    pub(crate) store: Arc<MemoryStore>,
+    pub(crate) store: Arc<dyn ProviderStore>,
     /// The users the dev login page offers.
     pub(crate) directory: Arc<Mutex<Directory>>,
     /// The clients configured at start, in order (the first one is the SDK helpers').

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth_provider::{AccessRecord, ProviderStore as _, SigningKey};
+use auth_provider::{AccessRecord, SigningKey};
 use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -132,7 +132,6 @@ pub(crate) fn random_hex(bytes: usize) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
-
 
 /// `base64url(header) "." base64url(payload)`.
 fn signing_input(header: &[u8], payload: &[u8]) -> String {
@@ -387,7 +386,11 @@ impl TokenBuilder {
             opaque: Some((hash, self.claims.clone())),
         };
         // The memory store answers at once.
-        let stored = self.shared.store.insert_access_token(&record).now_or_never();
+        let stored = self
+            .shared
+            .store
+            .insert_access_token(&record)
+            .now_or_never();
         assert!(
             matches!(stored, Some(Ok(()))),
             "auth-issuer: the memory store refused an opaque token"

@@ -446,7 +446,9 @@ impl Users for DevUsers {
         request: &'a AuthorizeContext<'a>,
     ) -> BoxFuture<'a, Authentication> {
         let answer = match login_action(request) {
-            Some(Login::Cancel) => Authentication::Denied("the user cancelled the sign-in".to_owned()),
+            Some(Login::Cancel) => {
+                Authentication::Denied("the user cancelled the sign-in".to_owned())
+            }
             Some(Login::SignIn(sub)) => self.sign_in(&sub),
             Some(Login::Retry(message)) => self.login_page(request, Some(message)),
             None => {
@@ -461,10 +463,7 @@ impl Users for DevUsers {
         Box::pin(std::future::ready(answer))
     }
 
-    fn claims<'a>(
-        &'a self,
-        sub: &'a str,
-    ) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>> {
+    fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>> {
         let directory = lock(&self.directory);
         let claims = if directory.is_disabled(sub) {
             None
@@ -572,4 +571,3 @@ impl LoginPage<'_> {
         respond(200, page("Sign in · auth-issuer", &body))
     }
 }
-

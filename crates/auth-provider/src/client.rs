@@ -97,6 +97,9 @@ pub struct Client {
     first_party: bool,
     #[serde(default)]
     native: bool,
+    /// The grants it may use; `None`: every grant its kind allows.
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
     /// Registered through RFC 7591 (its metadata is answered as registered).
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
@@ -137,7 +140,8 @@ impl fmt::Debug for Client {
             .field("id", &self.id)
             .field(
                 "secret",
-                &(self.plain_secret.is_some() || self.secret_hash.is_some()).then_some("<redacted>"),
+                &(self.plain_secret.is_some() || self.secret_hash.is_some())
+                    .then_some("<redacted>"),
             )
             .field("auth", &self.auth)
             .field("redirect_uris", &self.redirect_uris)
@@ -165,6 +169,7 @@ impl Client {
             scopes: None,
             first_party: false,
             native: false,
+            grant_types: None,
             metadata: None,
         }
     }
@@ -274,6 +279,18 @@ impl Client {
         self
     }
 
+    /// The grants it may use (`authorization_code`, `refresh_token`, `client_credentials`);
+    /// default: every grant its kind allows (`client_credentials` only for a confidential
+    /// client, `refresh_token` only with [`refresh_tokens`](Self::refresh_tokens)).
+    pub fn grant_types<I, S>(mut self, grants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.grant_types = Some(grants.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// The client identifier.
     #[must_use]
     pub fn client_id(&self) -> &str {
@@ -377,7 +394,19 @@ impl Client {
     }
 
     pub(crate) fn gets_refresh_tokens(&self) -> bool {
-        self.refresh_tokens
+        self.refresh_tokens && self.allows_grant("refresh_token")
+    }
+
+    /// Whether it registered (or may use by default) the grant `grant`.
+    pub(crate) fn allows_grant(&self, grant: &str) -> bool {
+        match &self.grant_types {
+            Some(grants) => grants.iter().any(|g| g == grant),
+            None => match grant {
+                "client_credentials" => self.is_confidential(),
+                "refresh_token" => self.refresh_tokens,
+                _ => true,
+            },
+        }
     }
 
     /// Whether the client may ask for `scope` (`supported`: the provider's list, `None` for
@@ -425,11 +454,17 @@ mod tests {
         assert!(native.has_redirect_uri("http://127.0.0.1:4000/cb"));
         assert!(!native.has_redirect_uri("http://127.0.0.1:4000/cb/x"));
         assert!(!native.has_redirect_uri("http://127.0.0.2:4000/cb"));
-        let v6 = Client::public("v6").native(true).redirect_uri("http://[::1]:1/cb");
+        let v6 = Client::public("v6")
+            .native(true)
+            .redirect_uri("http://[::1]:1/cb");
         assert!(v6.has_redirect_uri("http://[::1]:2/cb"));
-        let named = Client::public("n").native(true).redirect_uri("http://localhost/cb");
+        let named = Client::public("n")
+            .native(true)
+            .redirect_uri("http://localhost/cb");
         assert!(!named.has_redirect_uri("http://localhost:3000/cb"));
-        let https = Client::public("s").native(true).redirect_uri("https://127.0.0.1/cb");
+        let https = Client::public("s")
+            .native(true)
+            .redirect_uri("https://127.0.0.1/cb");
         assert!(!https.has_redirect_uri("https://127.0.0.1:3/cb"));
     }
 
@@ -441,6 +476,9 @@ mod tests {
         let stored = serde_json::to_string(&client).expect("serializes");
         assert!(!stored.contains("hunter2"), "{stored}");
         let back: Client = serde_json::from_str(&stored).expect("deserializes");
-        assert!(back.secret_hash().is_some_and(|h| h.verify("hunter2-secret")));
+        assert!(
+            back.secret_hash()
+                .is_some_and(|h| h.verify("hunter2-secret"))
+        );
     }
 }

@@ -326,6 +326,16 @@ impl Provider {
         self.engine.store.client(client_id).await
     }
 
+    /// Deletes a client (its grants stop working: their client is unknown). `false` if there
+    /// was none.
+    ///
+    /// # Errors
+    ///
+    /// If the store fails.
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        self.engine.store.delete_client(client_id).await
+    }
+
     // ----- users and their grants -----
 
     /// The applications `sub` authorized: each client with a consent or an active sign-in.
@@ -496,6 +506,7 @@ pub struct ProviderBuilder {
     registration: Option<Registration>,
     secret_iterations: u32,
     insecure_http: bool,
+    form_secret: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for ProviderBuilder {
@@ -525,7 +536,26 @@ impl ProviderBuilder {
             registration: None,
             secret_iterations: secret::DEFAULT_ITERATIONS,
             insecure_http: false,
+            form_secret: None,
         }
+    }
+
+    /// The key that signs the consent form (at least 32 bytes). By default each process draws
+    /// its own, which is right for one replica; replicas behind a load balancer share one, so
+    /// that a form served by one is accepted by another (and a restart does not void open
+    /// forms).
+    ///
+    /// # Panics
+    ///
+    /// If `secret` is shorter than 32 bytes.
+    pub fn form_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        let secret = secret.as_ref();
+        assert!(
+            secret.len() >= 32,
+            "the form secret needs at least 32 bytes"
+        );
+        self.form_secret = Some(secret.to_vec());
+        self
     }
 
     /// Adds a signing key (the first one added signs, unless [`active_key`](Self::active_key)
@@ -649,7 +679,11 @@ impl ProviderBuilder {
         match url.scheme() {
             "https" => {}
             "http" if loopback || self.insecure_http => {}
-            _ => return Err(config("the issuer must be an https URL (http only on loopback)")),
+            _ => {
+                return Err(config(
+                    "the issuer must be an https URL (http only on loopback)",
+                ));
+            }
         }
         let path = url.path().trim_end_matches('/').to_owned();
         let users = self
@@ -673,9 +707,7 @@ impl ProviderBuilder {
             issuer,
             path,
             keys: RwLock::new(keys),
-            store: self
-                .store
-                .unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             users,
             lifetimes: Lifetimes {
                 access_secs: AtomicU64::new(self.access_ttl.as_secs()),
@@ -689,8 +721,11 @@ impl ProviderBuilder {
             secret_iterations: self.secret_iterations,
             verified: VerifiedSecrets::new(),
             refresh_issued: AtomicU64::new(0),
-            consent_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-                .expect("the system random generator is available"),
+            consent_key: match &self.form_secret {
+                Some(secret) => hmac::Key::new(hmac::HMAC_SHA256, secret),
+                None => hmac::Key::generate(hmac::HMAC_SHA256, &rng)
+                    .expect("the system random generator is available"),
+            },
             last_purge: AtomicI64::new(unix_now()),
         };
         let provider = Provider {

@@ -50,14 +50,15 @@ pub trait Users: Send + Sync + 'static {
     /// Who is signed in for this authorization request (already validated: client, redirect
     /// URI, PKCE, scope). [`Authentication::Respond`] shows a page or redirects to the login
     /// page; with `prompt=none` the provider turns it into `login_required` instead.
-    fn authenticate<'a>(&'a self, request: &'a AuthorizeContext<'a>)
-    -> BoxFuture<'a, Authentication>;
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a AuthorizeContext<'a>,
+    ) -> BoxFuture<'a, Authentication>;
 
     /// What to say about `sub` in ID tokens, access tokens and userinfo. `Ok(None)` means the
     /// user no longer exists or is disabled: their codes and refresh tokens are refused and
     /// userinfo answers `invalid_token`.
-    fn claims<'a>(&'a self, sub: &'a str)
-    -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>>;
+    fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>>;
 }
 
 /// The answer of [`Users::authenticate`].
@@ -116,8 +117,24 @@ impl fmt::Debug for UserClaims {
 
 /// Claims the provider sets itself; a hook cannot override them.
 pub(crate) const PROTECTED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "at_hash", "c_hash",
-    "sid", "azp", "client_id", "scope", "acr", "amr", "cnf",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "azp",
+    "client_id",
+    "scope",
+    "acr",
+    "amr",
+    "cnf",
 ];
 
 impl UserClaims {
@@ -195,6 +212,8 @@ pub struct AuthorizeContext<'a> {
     pub(crate) prompt: &'a [String],
     pub(crate) max_age: Option<u64>,
     pub(crate) resume_url: String,
+    /// Set when the user's sign-in was older than `max_age`.
+    pub(crate) force_login: bool,
 }
 
 impl AuthorizeContext<'_> {
@@ -228,10 +247,11 @@ impl AuthorizeContext<'_> {
         self.scope
     }
 
-    /// `prompt=login`: authenticate the user again even if signed in.
+    /// Authenticate the user again even if signed in: `prompt=login`, or a second call after
+    /// the [`SignedIn::auth_time`] of the first was older than [`max_age`](Self::max_age).
     #[must_use]
     pub fn login_required(&self) -> bool {
-        self.prompt.iter().any(|p| p == "login")
+        self.force_login || self.prompt.iter().any(|p| p == "login")
     }
 
     /// `prompt=none`: no page may be shown; a [`Authentication::Respond`] becomes
@@ -241,9 +261,10 @@ impl AuthorizeContext<'_> {
         self.prompt.iter().any(|p| p == "none")
     }
 
-    /// `max_age`: the user's authentication must be at most this many seconds old (the
-    /// provider checks the `auth_time` of [`SignedIn`] and answers `login_required` when it
-    /// is older).
+    /// `max_age`: the user's authentication must be at most this many seconds old. The
+    /// provider checks the `auth_time` of [`SignedIn`]; when it is older it calls
+    /// [`Users::authenticate`] once more with [`login_required`](Self::login_required) set, and
+    /// answers `login_required` if the sign-in is still too old.
     #[must_use]
     pub fn max_age(&self) -> Option<u64> {
         self.max_age

@@ -39,7 +39,11 @@ pub(crate) fn random_b64(bytes: usize) -> String {
 
 /// Signs `header` and `claims` with `key` and its algorithm (the header's `alg` and `kid` are
 /// set here); returns the compact JWS.
-pub(crate) fn sign(key: &SigningKey, mut header: Map<String, Value>, claims: &Map<String, Value>) -> String {
+pub(crate) fn sign(
+    key: &SigningKey,
+    mut header: Map<String, Value>,
+    claims: &Map<String, Value>,
+) -> String {
     header.insert("alg".into(), key.algorithm().into());
     header.insert("kid".into(), key.kid().into());
     let header = serde_json::to_vec(&header).expect("a JSON map serializes");

@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaEncoding,
     RsaKeyPair,
 };
-use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
@@ -332,7 +332,11 @@ impl KeyMaterial {
                 // Uncompressed SEC1 point: 0x04 || x || y.
                 let point = public.as_ref();
                 let coordinate = (point.len() - 1) / 2;
-                let crv = if spec == KeySpec::P256 { "P-256" } else { "P-384" };
+                let crv = if spec == KeySpec::P256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
                 params.insert("kty".into(), "EC".into());
                 params.insert("crv".into(), crv.into());
                 params.insert("x".into(), b64(&point[1..=coordinate]));
@@ -446,8 +450,12 @@ impl SigningKey {
     /// milliseconds, seconds for 4096 bits).
     #[must_use]
     pub fn generate(spec: KeySpec, kid: impl Into<String>) -> Self {
-        Self::wrap(Arc::new(KeyMaterial::generate(spec)), kid.into(), &KeyOptions::new())
-            .expect("a key's default algorithm suits it")
+        Self::wrap(
+            Arc::new(KeyMaterial::generate(spec)),
+            kid.into(),
+            &KeyOptions::new(),
+        )
+        .expect("a key's default algorithm suits it")
     }
 
     /// Reads a PEM `PRIVATE KEY` (PKCS#8) block: RSA (2048, 3072 or 4096 bits), EC P-256 or
@@ -463,21 +471,46 @@ impl SigningKey {
         Self::wrap(Arc::new(material), kid.into(), &KeyOptions::new())
     }
 
+    /// The private key as a PEM `PRIVATE KEY` (PKCS#8) block, to keep in a secrets store and
+    /// load again with [`from_pkcs8_pem`](Self::from_pkcs8_pem). Handle it like a password.
+    #[must_use]
+    pub fn to_pkcs8_pem(&self) -> String {
+        const EXPORT: &str = "aws-lc-rs exports a key it holds as PKCS#8";
+        let der: Vec<u8> = match &self.material.pair {
+            Pair::Rsa(pair) => AsDer::<Pkcs8V1Der<'static>>::as_der(pair)
+                .expect(EXPORT)
+                .as_ref()
+                .to_vec(),
+            Pair::Ecdsa(pair) => pair.to_pkcs8v1().expect(EXPORT).as_ref().to_vec(),
+            Pair::Ed25519(pair) => pair.to_pkcs8v1().expect(EXPORT).as_ref().to_vec(),
+        };
+        pem("PRIVATE KEY", &der)
+    }
+
     /// The same key material under another kid, algorithm or JWK shape.
     ///
     /// # Errors
     ///
     /// If `options` name an algorithm this key cannot sign with.
-    pub fn with_options(&self, kid: impl Into<String>, options: &KeyOptions) -> Result<Self, KeyError> {
+    pub fn with_options(
+        &self,
+        kid: impl Into<String>,
+        options: &KeyOptions,
+    ) -> Result<Self, KeyError> {
         Self::wrap(Arc::clone(&self.material), kid.into(), options)
     }
 
-    fn wrap(material: Arc<KeyMaterial>, kid: String, options: &KeyOptions) -> Result<Self, KeyError> {
+    fn wrap(
+        material: Arc<KeyMaterial>,
+        kid: String,
+        options: &KeyOptions,
+    ) -> Result<Self, KeyError> {
         let alg = match &options.alg {
             None => material.spec.default_algorithm(),
             Some(name) => {
-                let alg = Alg::parse(name)
-                    .ok_or_else(|| KeyError::new(format!("unsupported signing algorithm {name:?}")))?;
+                let alg = Alg::parse(name).ok_or_else(|| {
+                    KeyError::new(format!("unsupported signing algorithm {name:?}"))
+                })?;
                 if !material.supports(alg) {
                     return Err(KeyError::new(format!(
                         "a {:?} key cannot sign with {name}",
@@ -576,16 +609,21 @@ impl SigningKey {
     /// The SubjectPublicKeyInfo as a PEM `PUBLIC KEY` block.
     #[must_use]
     pub fn public_key_pem(&self) -> String {
-        let encoded = STANDARD.encode(&self.material.spki_der);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in encoded.as_bytes().chunks(64) {
-            // Base64 output is ASCII, so every chunk is valid UTF-8.
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        pem
+        pem("PUBLIC KEY", &self.material.spki_der)
     }
+}
+
+/// `der` as a PEM block labelled `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    let encoded = STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
 }
 
 /// The DER inside the one PEM block labelled `label`.
@@ -599,7 +637,10 @@ fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, KeyError> {
     let stop = rest
         .find(&end)
         .ok_or_else(|| KeyError::new(format!("no -----END {label}----- line")))?;
-    let text: String = rest[..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    let text: String = rest[..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     STANDARD
         .decode(text)
         .map_err(|_| KeyError::new("the PEM body is not base64"))
@@ -651,7 +692,10 @@ impl KeyStore {
     /// Adds and publishes a key; the first key added becomes the default signer.
     pub(crate) fn insert(&mut self, key: SigningKey) -> Result<(), KeyError> {
         if self.position(&key.kid).is_some() {
-            return Err(KeyError::new(format!("a key with kid {:?} already exists", key.kid)));
+            return Err(KeyError::new(format!(
+                "a key with kid {:?} already exists",
+                key.kid
+            )));
         }
         self.entries.push(Entry {
             key: Arc::new(key),
@@ -783,5 +827,47 @@ pub(crate) fn verify_with_jwk(
                 .verify(message, signature)
                 .is_ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs8_pem_round_trips_for_every_kind() {
+        for spec in [
+            KeySpec::Rsa2048,
+            KeySpec::P256,
+            KeySpec::P384,
+            KeySpec::Ed25519,
+        ] {
+            let key = SigningKey::generate(spec, "k");
+            let pem = key.to_pkcs8_pem();
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+            let back = SigningKey::from_pkcs8_pem("k", &pem).expect("reads back");
+            assert_eq!(back.spec(), spec);
+            assert_eq!(back.public_jwk(), key.public_jwk());
+            let signature = back.sign(back.algorithm(), b"m").expect("signs");
+            assert!(key.verify(key.alg(), b"m", &signature));
+        }
+    }
+
+    #[test]
+    fn bad_pem_is_refused_with_a_reason() {
+        for text in [
+            "",
+            "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            assert!(SigningKey::from_pkcs8_pem("k", text).is_err(), "{text}");
+        }
+        let key = SigningKey::generate(KeySpec::P256, "k");
+        assert!(key.with_options("", &KeyOptions::new()).is_err());
+        assert!(
+            key.with_options("k2", &KeyOptions::new().alg("RS256"))
+                .is_err()
+        );
+        assert!(!format!("{key:?}").contains("PRIVATE"));
     }
 }

@@ -16,7 +16,7 @@ impl Provider {
     ///
     /// ```
     /// # async fn run(provider: auth_provider::Provider) {
-    /// let app = axum::Router::new()
+    /// let app: axum::Router = axum::Router::new()
     ///     .route("/", axum::routing::get(|| async { "home" }))
     ///     .merge(provider.router());
     /// # let _ = app;

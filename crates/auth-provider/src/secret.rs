@@ -2,7 +2,7 @@
 //!
 //! | value | hash | why |
 //! |---|---|---|
-//! | authorization codes, refresh tokens, opaque access tokens, registration access tokens | SHA-256, base64url | 256 random bits each: no guess can find a preimage, so a fast hash loses nothing, and lookups stay one indexed query |
+//! | authorization codes, refresh tokens, opaque access tokens | SHA-256, base64url | 256 random bits each: no guess can find a preimage, so a fast hash loses nothing, and lookups stay one indexed query |
 //! | client secrets the provider generates (dynamic registration) | SHA-256 | 256 random bits, as above |
 //! | client secrets an operator configures | PBKDF2-HMAC-SHA256, 16-byte random salt, 600,000 iterations by default (OWASP 2023) | a person may have chosen it, so a stolen store must not make it cheap to guess; no length limit (bcrypt stops at 72 bytes) and no extra crate (aws-lc-rs has PBKDF2) |
 //!
@@ -228,7 +228,13 @@ mod tests {
 
     #[test]
     fn parse_refuses_other_forms() {
-        for text in ["", "plain", "sha256$", "sha256$abc", "pbkdf2-sha256$0$AAAAAAAAAAAAAAAAAAAAAA$x"] {
+        for text in [
+            "",
+            "plain",
+            "sha256$",
+            "sha256$abc",
+            "pbkdf2-sha256$0$AAAAAAAAAAAAAAAAAAAAAA$x",
+        ] {
             assert!(SecretHash::parse(text).is_err(), "{text}");
         }
     }

@@ -264,7 +264,7 @@ macro_rules! on_backend {
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres($pool) => {
-                let sql = numbered($sql);
+                let sql = $crate::numbered($sql);
                 let $query = sqlx::query::<sqlx::Postgres>(&sql);
                 $body
             }
@@ -547,3 +547,6 @@ impl OwnerStore for SqlStore {
         })
     }
 }
+
+#[cfg(feature = "provider")]
+mod provider;

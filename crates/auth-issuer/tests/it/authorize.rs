@@ -254,7 +254,11 @@ async fn pkce_is_required_and_s256_only() {
 #[tokio::test]
 async fn unsupported_response_type() {
     let issuer = issuer().await;
-    let params = auth_params(CLIENT_ID, &Pkce::new(), &[("response_type", "code id_token")]);
+    let params = auth_params(
+        CLIENT_ID,
+        &Pkce::new(),
+        &[("response_type", "code id_token")],
+    );
     // Hybrid and implicit requests expect the answer in the fragment.
     let response = get_authorize(&issuer, &params).await;
     assert_eq!(response.status(), 302);
@@ -262,7 +266,9 @@ async fn unsupported_response_type() {
     let fragment = location.fragment().expect("a fragment");
     assert!(location.query().is_none());
     let returned: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+        url::form_urlencoded::parse(fragment.as_bytes())
+            .into_owned()
+            .collect();
     assert_eq!(returned["error"], "unsupported_response_type");
     assert_eq!(returned["state"], "st-1");
     assert_eq!(returned["iss"], issuer.issuer());

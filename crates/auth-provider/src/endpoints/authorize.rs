@@ -83,10 +83,18 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
     } else {
         Params::parse(request.query().as_bytes())
     };
-    let auth = match validate(engine, &params).await {
+    let mut auth = match validate(engine, &params).await {
         Ok(auth) => auth,
         Err(rejection) => return reject(engine, rejection, posted),
     };
+    // `offline_access` stands only where refresh tokens may follow (OpenID Connect Core §11:
+    // with prompt=consent, or for a first-party client); otherwise it is ignored, and
+    // neither asked on the consent page nor granted.
+    let offline_allowed = auth.client.gets_refresh_tokens()
+        && (!auth.is_oidc() || auth.client.is_first_party() || auth.prompts("consent"));
+    if !offline_allowed {
+        auth.scope.retain(|s| s != "offline_access");
+    }
     let fail = |error: &'static str, description: &str| {
         redirect_error(
             engine,
@@ -108,26 +116,40 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         prompt: &auth.prompt,
         max_age: auth.max_age,
         resume_url,
-    };
-    let signed_in = match engine.users.authenticate(&context).await {
-        Authentication::SignedIn(user) => user,
-        Authentication::Respond(_) if auth.prompts("none") => {
-            return fail("login_required", "prompt=none, and no user is signed in");
-        }
-        Authentication::Respond(response) => return response,
-        Authentication::Denied(description) => return fail("access_denied", &description),
+        force_login: false,
     };
     let now = unix_now();
-    let auth_time = signed_in.auth_time.unwrap_or(now);
-    if let Some(max_age) = auth.max_age
-        && now.saturating_sub(auth_time) > i64::try_from(max_age).unwrap_or(i64::MAX)
-    {
-        return fail(
-            "login_required",
-            "the user's authentication is older than max_age",
-        );
-    }
-    let sub = signed_in.sub;
+    let stale = |auth_time: i64| {
+        auth.max_age.is_some_and(|max_age| {
+            now.saturating_sub(auth_time) > i64::try_from(max_age).unwrap_or(i64::MAX)
+        })
+    };
+    let mut context = context;
+    let mut retried = false;
+    let (sub, auth_time) = loop {
+        let signed_in = match engine.users.authenticate(&context).await {
+            Authentication::SignedIn(user) => user,
+            Authentication::Respond(_) if auth.prompts("none") => {
+                return fail("login_required", "prompt=none, and no user is signed in");
+            }
+            Authentication::Respond(response) => return response,
+            Authentication::Denied(description) => return fail("access_denied", &description),
+        };
+        let auth_time = signed_in.auth_time.unwrap_or(now);
+        if !stale(auth_time) {
+            break (signed_in.sub, auth_time);
+        }
+        // Older than max_age: ask the host to authenticate the user again (OpenID Connect
+        // Core §3.1.2.1), once; a hook that cannot is answered with login_required.
+        if retried || auth.prompts("none") {
+            return fail(
+                "login_required",
+                "the user's authentication is older than max_age",
+            );
+        }
+        retried = true;
+        context.force_login = true;
+    };
     // Consent.
     match consent(engine, &auth, &params, &sub, posted, now).await {
         Ok(ConsentStep::Granted) => {}
@@ -135,13 +157,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         Ok(ConsentStep::Refuse(error, description)) => return fail(error, description),
         Err(()) => return unavailable(),
     }
-    // `offline_access` stands only where refresh tokens may follow (OpenID Connect Core §11).
-    let mut scope = auth.scope.clone();
-    let offline_allowed = auth.client.gets_refresh_tokens()
-        && (!auth.is_oidc() || auth.client.is_first_party() || auth.prompts("consent"));
-    if !offline_allowed {
-        scope.retain(|s| s != "offline_access");
-    }
+    let scope = auth.scope.clone();
     let code = random_b64(32);
     let authorization = Authorization {
         id: random_hex(16),
@@ -279,8 +295,10 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
     let state = params.single("state").map(str::to_owned);
     let response_type = params.get("response_type");
     // Implicit and hybrid requests expect their answer in the fragment.
-    let fragment = response_type
-        .is_some_and(|t| t.split(' ').any(|part| part == "token" || part == "id_token"));
+    let fragment = response_type.is_some_and(|t| {
+        t.split(' ')
+            .any(|part| part == "token" || part == "id_token")
+    });
     let fail = |error: &'static str, description: String| Rejection::Redirect {
         redirect_uri: redirect_uri.to_owned(),
         state: state.clone(),
@@ -426,7 +444,9 @@ async fn consent(
         let token = params.get("consent_token").unwrap_or("");
         if !verify_consent_token(engine, token, sub, auth, now) {
             // A stale or forged form: ask again.
-            return Ok(ConsentStep::Show(consent_page(engine, auth, params, sub, now)));
+            return Ok(ConsentStep::Show(consent_page(
+                engine, auth, params, sub, now,
+            )));
         }
         if answer != "approve" {
             return Ok(ConsentStep::Refuse(
@@ -434,12 +454,11 @@ async fn consent(
                 "the user did not allow access",
             ));
         }
-        let previous = engine
-            .store
-            .consent(sub, client_id)
-            .await
-            .map_err(|_| ())?;
-        let mut scope = previous.as_ref().map(|c| c.scope.clone()).unwrap_or_default();
+        let previous = engine.store.consent(sub, client_id).await.map_err(|_| ())?;
+        let mut scope = previous
+            .as_ref()
+            .map(|c| c.scope.clone())
+            .unwrap_or_default();
         let mut resources = previous.map(|c| c.resources).unwrap_or_default();
         for value in &auth.scope {
             if !scope.contains(value) {
@@ -480,7 +499,9 @@ async fn consent(
             "prompt=none, and the user has not allowed this client",
         ));
     }
-    Ok(ConsentStep::Show(consent_page(engine, auth, params, sub, now)))
+    Ok(ConsentStep::Show(consent_page(
+        engine, auth, params, sub, now,
+    )))
 }
 
 fn consent_page(

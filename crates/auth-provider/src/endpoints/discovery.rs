@@ -7,9 +7,31 @@ use crate::http::ProviderResponse;
 
 /// The claims the provider may put in tokens and userinfo.
 const CLAIMS: [&str; 25] = [
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "at_hash", "sid",
-    "azp", "client_id", "scope", "name", "given_name", "family_name", "preferred_username",
-    "picture", "email", "email_verified", "locale", "updated_at", "phone_number", "roles",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "azp",
+    "client_id",
+    "scope",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "picture",
+    "email",
+    "email_verified",
+    "locale",
+    "updated_at",
+    "phone_number",
+    "roles",
 ];
 
 /// The discovery document (the same for OpenID Connect and RFC 8414).
@@ -27,7 +49,12 @@ pub(crate) fn document(engine: &Engine) -> Value {
             .map(str::to_owned)
             .to_vec(),
     };
-    let client_auth = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    let client_auth = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
     let mut document = json!({
         "issuer": engine.issuer,
         "authorization_endpoint": engine.endpoint("authorize"),
@@ -42,7 +69,6 @@ pub(crate) fn document(engine: &Engine) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": [],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": client_auth,
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,

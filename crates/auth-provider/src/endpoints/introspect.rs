@@ -21,8 +21,14 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
 
 async fn process(engine: &Engine, request: &ProviderRequest) -> Result<Value, OAuthError> {
     let params = form(request, "introspection", &[])?;
-    // Any registered client that authenticates may introspect (a resource server).
-    let _client = authenticate_client(engine, request, &params).await?;
+    // Any confidential client may introspect (a resource server); a public client proves
+    // nothing about itself.
+    let client = authenticate_client(engine, request, &params).await?;
+    if !client.is_confidential() {
+        return Err(OAuthError::invalid_client(
+            "introspection needs client authentication; a public client cannot introspect",
+        ));
+    }
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

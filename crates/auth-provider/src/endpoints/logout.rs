@@ -71,7 +71,8 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         // Only a sign-in of the hint's own client and user.
         let owned = match engine.store.authorization(sid).await {
             Ok(found) => found.filter(|a| {
-                Some(a.client_id.as_str()) == hint_client.as_deref() && Some(a.sub.as_str()) == hint_sub.as_deref()
+                Some(a.client_id.as_str()) == hint_client.as_deref()
+                    && Some(a.sub.as_str()) == hint_sub.as_deref()
             }),
             Err(error) => {
                 tracing::warn!(%error, "auth-provider: store unavailable");

@@ -42,7 +42,10 @@ pub(crate) async fn dispatch(engine: &Engine, request: &ProviderRequest) -> Prov
         return cors(
             ProviderResponse::new(204)
                 .with_header("access-control-allow-methods", "GET, POST")
-                .with_header("access-control-allow-headers", "Authorization, Content-Type")
+                .with_header(
+                    "access-control-allow-headers",
+                    "Authorization, Content-Type",
+                )
                 .with_header("access-control-max-age", "600"),
         );
     }
@@ -75,8 +78,8 @@ fn endpoint_name<'a>(engine: &Engine, path: &'a str) -> Option<&'a str> {
     let rest = path.strip_prefix(engine.path.as_str())?;
     match rest {
         "/.well-known/openid-configuration" => Some("openid-configuration"),
-        "/jwks" | "/authorize" | "/token" | "/revoke" | "/introspect" | "/userinfo"
-        | "/logout" | "/register" => Some(&rest[1..]),
+        "/jwks" | "/authorize" | "/token" | "/revoke" | "/introspect" | "/userinfo" | "/logout"
+        | "/register" => Some(&rest[1..]),
         _ => None,
     }
 }

@@ -79,7 +79,10 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
     if !is_json {
         return ProviderResponse::json(
             400,
-            &error_body("invalid_request", "the registration request must be application/json"),
+            &error_body(
+                "invalid_request",
+                "the registration request must be application/json",
+            ),
         );
     }
     let metadata: Map<String, Value> = match serde_json::from_slice(request.body_bytes()) {
@@ -161,7 +164,9 @@ fn strings(metadata: &Map<String, Value>, name: &str) -> Result<Option<Vec<Strin
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(metadata_error(format!("{name} must be an array of strings"))),
+        Some(_) => Err(metadata_error(format!(
+            "{name} must be an array of strings"
+        ))),
     }
 }
 
@@ -280,6 +285,7 @@ fn validate(engine: &Engine, metadata: &Map<String, Value>) -> Result<Registered
         .auth_method(method)
         .native(native)
         .refresh_tokens(grant_types.iter().any(|g| g == "refresh_token"))
+        .grant_types(grant_types.clone())
         .first_party(false);
     for key in jwks {
         client = client.jwk(key);
@@ -310,7 +316,10 @@ fn validate(engine: &Engine, metadata: &Map<String, Value>) -> Result<Registered
     if let Some(scope) = &scope {
         answer.insert("scope".into(), scope.join(" ").into());
     }
-    if let Some(jwks) = metadata.get("jwks").filter(|_| method == ClientAuth::PrivateKeyJwt) {
+    if let Some(jwks) = metadata
+        .get("jwks")
+        .filter(|_| method == ClientAuth::PrivateKeyJwt)
+    {
         answer.insert("jwks".into(), jwks.clone());
     }
     for name in ECHOED {

@@ -31,6 +31,18 @@ pub(crate) async fn process(
 ) -> Result<Value, OAuthError> {
     let params = form(request, "token", &["resource"])?;
     let client = authenticate_client(engine, request, &params).await?;
+    if let Some(grant) = params.get("grant_type")
+        && matches!(
+            grant,
+            "authorization_code" | "refresh_token" | "client_credentials"
+        )
+        && !client.allows_grant(grant)
+    {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            format!("this client is not registered for the {grant} grant"),
+        ));
+    }
     match params.get("grant_type") {
         None => Err(OAuthError::invalid_request("grant_type is missing")),
         Some("authorization_code") => authorization_code(engine, &client, &params).await,
@@ -142,7 +154,10 @@ async fn issue_access(engine: &Engine, access: Access<'_>) -> Result<String, OAu
         let hash = token_hash(&token);
         (token, Some((hash, claims)))
     } else {
-        let key = engine.keys().default_key().expect("a provider always has a key");
+        let key = engine
+            .keys()
+            .default_key()
+            .expect("a provider always has a key");
         let mut header = Map::new();
         header.insert("typ".into(), "at+jwt".into());
         (jwt::sign(&key, header, &claims), None)
@@ -170,7 +185,10 @@ fn id_token(
     nonce: Option<&str>,
     access_token: &str,
 ) -> String {
-    let key = engine.keys().default_key().expect("a provider always has a key");
+    let key = engine
+        .keys()
+        .default_key()
+        .expect("a provider always has a key");
     let now = unix_now();
     let hash = digest::digest(key.alg().at_hash_digest(), access_token.as_bytes());
     let half = &hash.as_ref()[..hash.as_ref().len() / 2];
@@ -179,7 +197,10 @@ fn id_token(
     body.insert("sub".into(), authorization.sub.clone().into());
     body.insert("aud".into(), authorization.client_id.clone().into());
     body.insert("azp".into(), authorization.client_id.clone().into());
-    body.insert("exp".into(), now.saturating_add(seconds(engine.lifetimes.id)).into());
+    body.insert(
+        "exp".into(),
+        now.saturating_add(seconds(engine.lifetimes.id)).into(),
+    );
     body.insert("iat".into(), now.into());
     body.insert("jti".into(), random_hex(16).into());
     body.insert("auth_time".into(), authorization.auth_time.into());

@@ -39,8 +39,9 @@ impl BearerError {
         if error == "insufficient_scope" {
             challenge.push_str(", scope=\"openid\"");
         }
-        let mut response = ProviderResponse::json(self.status, &error_body(error, self.description))
-            .with_header("www-authenticate", challenge);
+        let mut response =
+            ProviderResponse::json(self.status, &error_body(error, self.description))
+                .with_header("www-authenticate", challenge);
         if self.status == 503 {
             response = response.with_header("retry-after", "5");
         }
@@ -127,8 +128,8 @@ async fn process(
     {
         return Err(BearerError::invalid_token("the access token expired"));
     }
-    let sub = text("sub")
-        .ok_or_else(|| BearerError::invalid_token("the access token has no subject"))?;
+    let sub =
+        text("sub").ok_or_else(|| BearerError::invalid_token("the access token has no subject"))?;
     if let Some(jti) = text("jti")
         && engine
             .store

@@ -299,9 +299,7 @@ impl ProviderStore for MemoryStore {
             .retain(|_, (code, _)| now < code.expires_at + CODE_MEMORY_SECS);
         state.refresh.retain(|_, r| now < r.expires_at);
         state.access.retain(|_, a| now < a.expires_at);
-        let State {
-            opaque, access, ..
-        } = &mut *state;
+        let State { opaque, access, .. } = &mut *state;
         opaque.retain(|_, jti| access.contains_key(jti));
         state.once.retain(|_, &mut until| now < until);
         // An authorization matters while a code, refresh token or access token of it may
@@ -362,7 +360,10 @@ mod tests {
     fn a_code_is_taken_once() {
         let store = MemoryStore::new();
         block(store.insert_authorization(&authorization("a1"), &code("h1", "a1"))).expect("ok");
-        assert!(matches!(block(store.take_code("h1")), Ok(CodeUse::First(_))));
+        assert!(matches!(
+            block(store.take_code("h1")),
+            Ok(CodeUse::First(_))
+        ));
         assert_eq!(
             block(store.take_code("h1")),
             Ok(CodeUse::Replayed {
@@ -398,9 +399,17 @@ mod tests {
         };
         block(store.insert_access_token(&access)).expect("ok");
         block(store.revoke_authorization("a1")).expect("ok");
-        assert!(block(store.access_token("j1")).expect("ok").is_some_and(|a| a.revoked));
+        assert!(
+            block(store.access_token("j1"))
+                .expect("ok")
+                .is_some_and(|a| a.revoked)
+        );
         assert_eq!(block(store.refresh_token("r1")), Ok(None));
-        assert!(block(store.authorizations_of("alice")).expect("ok").is_empty());
+        assert!(
+            block(store.authorizations_of("alice"))
+                .expect("ok")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The store could not answer (unreachable, timed out, corrupt row). The engine answers
-/// `503` (or `server_error` at the token endpoint) and never treats it as "not found".
+/// `503` (`temporarily_unavailable`, with `Retry-After`) and never treats it as "not found".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
     message: String,
@@ -162,7 +162,7 @@ pub struct Consent {
 ///
 /// Every method has a timeout in the implementation (a hung database must not hang
 /// requests); errors are [`StoreError`]s, never "not found".
-pub trait ProviderStore: Send + Sync + 'static {
+pub trait ProviderStore: fmt::Debug + Send + Sync + 'static {
     /// The client `client_id`.
     fn client<'a>(&'a self, client_id: &'a str) -> BoxFuture<'a, StoreResult<Option<Client>>>;
 
@@ -180,12 +180,16 @@ pub trait ProviderStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// The authorization `id`.
-    fn authorization<'a>(&'a self, id: &'a str)
-    -> BoxFuture<'a, StoreResult<Option<Authorization>>>;
+    fn authorization<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Authorization>>>;
 
     /// The authorizations of `sub` that are not revoked, oldest first.
-    fn authorizations_of<'a>(&'a self, sub: &'a str)
-    -> BoxFuture<'a, StoreResult<Vec<Authorization>>>;
+    fn authorizations_of<'a>(
+        &'a self,
+        sub: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<Authorization>>>;
 
     /// Revokes the authorization `id`: marks it revoked, ends its refresh tokens and marks its
     /// access tokens revoked. Unknown ids are ignored.
@@ -202,8 +206,10 @@ pub trait ProviderStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// The refresh token with this hash.
-    fn refresh_token<'a>(&'a self, hash: &'a str)
-    -> BoxFuture<'a, StoreResult<Option<RefreshRecord>>>;
+    fn refresh_token<'a>(
+        &'a self,
+        hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<RefreshRecord>>>;
 
     /// Marks the refresh token rotated, atomically: `true` for the one caller that found it
     /// active.
@@ -218,11 +224,14 @@ pub trait ProviderStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<usize>>;
 
     /// Records an issued access token.
-    fn insert_access_token<'a>(&'a self, record: &'a AccessRecord)
-    -> BoxFuture<'a, StoreResult<()>>;
+    fn insert_access_token<'a>(
+        &'a self,
+        record: &'a AccessRecord,
+    ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// The access token with this `jti`.
-    fn access_token<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, StoreResult<Option<AccessRecord>>>;
+    fn access_token<'a>(&'a self, jti: &'a str)
+    -> BoxFuture<'a, StoreResult<Option<AccessRecord>>>;
 
     /// The opaque access token with this hash.
     fn opaque_access_token<'a>(
