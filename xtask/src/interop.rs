@@ -57,17 +57,143 @@ pub(crate) fn run() -> Result<(), String> {
     let apps = build_apps()?;
     let call_api = build_bin("example-shared", "call-api")?;
     let auth_cli = build_bin("auth-cli", "auth")?;
-    for (name, app_binary) in &apps {
-        println!("== interop: {name} against oidc-provider");
-        run_one(&dir, name, app_binary.clone(), &call_api, &auth_cli)?;
-    }
-    println!("== interop: example-axum's Socket.IO against socket.io-client");
     let axum = apps
         .iter()
         .find(|(name, _)| *name == "example-axum")
         .map(|(_, binary)| binary)
         .ok_or("cargo built no example-axum executable")?;
+    println!("== interop: openid-client and example-axum against our provider (auth dev-issuer)");
+    our_provider(&dir, axum, &auth_cli)?;
+    for (name, app_binary) in &apps {
+        println!("== interop: {name} against oidc-provider");
+        run_one(&dir, name, app_binary.clone(), &call_api, &auth_cli)?;
+    }
+    println!("== interop: example-axum's Socket.IO against socket.io-client");
     crate::socketio::run(&dir, axum)
+}
+
+/// Our provider (`auth dev-issuer --dcr --db`) driven by independent and by our own relying
+/// parties: panva's openid-client (certified; `rp.mjs`: discovery, registration, code + PKCE
+/// through the login and consent pages, refresh rotation and reuse, userinfo, revocation,
+/// introspection), then example-axum's session engine signing in through the dev login page,
+/// and the same session after the provider restarted on its database.
+fn our_provider(dir: &Path, app_binary: &Path, auth_cli: &Path) -> Result<(), String> {
+    const APP_CLIENT: &str = "interop-app";
+    const APP_SECRET: &str = "interop-app-secret-0123456789";
+    let logs = target_subdir("interop/provider")?;
+    let started = Instant::now();
+    let provider_port = free_port()?;
+    let app_port = free_port()?;
+    let app_url = format!("http://127.0.0.1:{app_port}");
+    let issuer = format!("http://127.0.0.1:{provider_port}");
+    let db = logs.join("provider.db");
+    for stale in [db.clone(), logs.join("provider.db.keys.json")] {
+        let _ = fs::remove_file(stale);
+    }
+    let provider_log = logs.join("provider.log");
+    let start_provider = |log: &Path| {
+        let mut command = Command::new(auth_cli);
+        command
+            .args(["dev-issuer", "--dcr", "--port", &provider_port.to_string()])
+            .args(["--audience", AUDIENCE])
+            .arg("--client")
+            .arg(format!("{APP_CLIENT}:{APP_SECRET}:{app_url}/auth/callback"))
+            .arg("--db")
+            .arg(&db)
+            .env("NO_COLOR", "1");
+        let mut provider = Server::start("provider", command, log)?;
+        provider.wait_for_line("db: ", PROVIDER_READY_TIMEOUT)?;
+        Ok::<_, String>(provider)
+    };
+    let provider = start_provider(&provider_log)?;
+    ok(&format!(
+        "auth dev-issuer --dcr --db listening, issuer {issuer}"
+    ));
+
+    eprintln!("$ (cd xtask/interop && node rp.mjs {issuer})");
+    let status = Command::new("node")
+        .arg("rp.mjs")
+        .arg(&issuer)
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("cannot run node (Node.js 20.19+ is required): {e}"))?;
+    if !status.success() {
+        eprintln!(
+            "--- last lines of {} ---\n{}",
+            provider_log.display(),
+            tail(&provider_log, 25)
+        );
+        return Err(format!(
+            "openid-client against our provider failed ({status})"
+        ));
+    }
+
+    // Our own relying party: example-axum's session engine.
+    let app_log = logs.join("app.log");
+    let mut app = Command::new(app_binary);
+    app.env_remove("AUTH_JWKS_URI")
+        .env_remove("AUTH_COOKIE_SECRET_OLD")
+        .env_remove("AUTH_LEEWAY_SECS")
+        .env("AUTH_ISSUER", &issuer)
+        .env("AUTH_AUDIENCE", AUDIENCE)
+        .env("AUTH_CLIENT_ID", APP_CLIENT)
+        .env("AUTH_CLIENT_SECRET", APP_SECRET)
+        .env("AUTH_COOKIE_SECRET", COOKIE_SECRET)
+        .env("APP_URL", &app_url)
+        .env("PORT", app_port.to_string())
+        .env("BIND", "127.0.0.1")
+        .env("NO_COLOR", "1");
+    let mut servers = vec![Server::start("app", app, &app_log)?, provider];
+    let app = Url::parse(&app_url).map_err(|e| e.to_string())?;
+    let browser = Browser::new(app.clone(), Url::parse(&issuer).map_err(|e| e.to_string())?)?;
+    let at = |path: &str| app.join(path).map_err(|e| e.to_string());
+    let result = (|| {
+        wait_for_app(&browser, servers.first_mut(), &at("/")?)?;
+        let step = "sign in through the dev login page";
+        let login = browser.get(&at("/auth/login?return_to=/api/me")?)?;
+        let page = browser.follow_to_page(step, login)?;
+        let page_url = page.url().clone();
+        let html = text(page);
+        if !html.contains("id=\"login-form\"") {
+            return Err(format!(
+                "{step}: not the dev login page: {}",
+                excerpt(&html)
+            ));
+        }
+        let signed_in = browser.submit_form(step, &page_url, &html, &[("user", USER)])?;
+        let me = json(step, browser.follow_to_page(step, signed_in)?)?;
+        if me["sub"] != USER {
+            return Err(format!("{step}: /api/me says {me}"));
+        }
+        ok("example-axum signs alice in through our provider's login page; /api/me -> 200");
+
+        // The provider restarts on its database: the session goes on.
+        servers.truncate(1);
+        let restarted = start_provider(&logs.join("provider-restarted.log"))?;
+        servers.push(restarted);
+        let step = "GET /api/me after the provider restarted";
+        let me = json(
+            step,
+            expect(step, browser.get(&at("/api/me")?)?, StatusCode::OK)?,
+        )?;
+        if me["sub"] != USER {
+            return Err(format!("{step}: /api/me says {me}"));
+        }
+        ok("the provider restarted on its database; the session still works");
+        Ok(())
+    })();
+    if result.is_err() {
+        for log in [&provider_log, &app_log] {
+            eprintln!("--- last lines of {} ---\n{}", log.display(), tail(log, 25));
+        }
+    }
+    drop(servers);
+    result?;
+    println!(
+        "interop: our provider against openid-client and example-axum: all steps passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The whole journey for one example app, with its own provider.

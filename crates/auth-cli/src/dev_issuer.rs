@@ -102,37 +102,18 @@ fn parse_client(text: &str) -> Result<ClientArg, String> {
 
 /// The signing keys kept next to the database: read them, or create and write them.
 fn persistent_keys(path: &Path) -> Result<Vec<SigningKey>, String> {
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Stored {
-        kid: String,
-        pem: String,
-    }
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let stored: Vec<Stored> =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        return stored
-            .into_iter()
-            .map(|k| {
-                SigningKey::from_pkcs8_pem(k.kid, &k.pem)
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            })
-            .collect();
+        return auth_provider::key_set_from_json(&text)
+            .map_err(|e| format!("{}: {e}", path.display()));
     }
     let keys = vec![
         SigningKey::generate(KeySpec::Rsa2048, "rsa-1"),
         SigningKey::generate(KeySpec::P256, "ec-1"),
         SigningKey::generate(KeySpec::Ed25519, "ed-1"),
     ];
-    let stored: Vec<Stored> = keys
-        .iter()
-        .map(|k| Stored {
-            kid: k.kid().to_owned(),
-            pem: k.to_pkcs8_pem(),
-        })
-        .collect();
-    let text = serde_json::to_string_pretty(&stored).map_err(|e| e.to_string())?;
-    write_private(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(path, &auth_provider::key_set_to_json(&keys))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(keys)
 }
 

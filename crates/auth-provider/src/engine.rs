@@ -520,6 +520,114 @@ impl fmt::Debug for ProviderBuilder {
 }
 
 impl ProviderBuilder {
+    /// A builder from the environment (the twelve-factor path); the [`Users`] and the store
+    /// are still given in code.
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `AUTH_PROVIDER_ISSUER` | the issuer identifier (required) |
+    /// | `AUTH_PROVIDER_SIGNING_KEYS` | the keys, as [`key_set_to_json`](crate::key_set_to_json) writes them (the first one signs), or |
+    /// | `AUTH_PROVIDER_SIGNING_KEYS_FILE` | a file holding them (one of the two is required) |
+    /// | `AUTH_PROVIDER_ACTIVE_KID` | the kid that signs, if not the first |
+    /// | `AUTH_PROVIDER_AUDIENCE` | the default `aud` (default: the issuer) |
+    /// | `AUTH_PROVIDER_SCOPES` | supported scopes, space-separated |
+    /// | `AUTH_PROVIDER_ACCESS_TOKEN_TTL_SECS`, `_REFRESH_TOKEN_TTL_SECS`, `_ID_TOKEN_TTL_SECS` | lifetimes |
+    /// | `AUTH_PROVIDER_REGISTRATION` | `open`: dynamic registration for anyone; `token`: with `AUTH_PROVIDER_REGISTRATION_TOKEN` |
+    /// | `AUTH_PROVIDER_FORM_SECRET` | the consent form's key, shared by replicas (32+ bytes) |
+    ///
+    /// # Errors
+    ///
+    /// If a variable is missing or malformed; the error names it (never its value).
+    pub fn from_env() -> Result<Self, ProviderError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let bad = |name: &str, why: &str| ProviderError::Config(format!("{name}: {why}"));
+        let issuer = var("AUTH_PROVIDER_ISSUER")
+            .ok_or_else(|| bad("AUTH_PROVIDER_ISSUER", "is required"))?;
+        let mut builder = Self::new(issuer);
+        let keys = match (
+            var("AUTH_PROVIDER_SIGNING_KEYS"),
+            var("AUTH_PROVIDER_SIGNING_KEYS_FILE"),
+        ) {
+            (Some(text), None) => text,
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .map_err(|e| bad("AUTH_PROVIDER_SIGNING_KEYS_FILE", &e.to_string()))?,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "AUTH_PROVIDER_SIGNING_KEYS",
+                    "set it or AUTH_PROVIDER_SIGNING_KEYS_FILE, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "AUTH_PROVIDER_SIGNING_KEYS",
+                    "is required (or AUTH_PROVIDER_SIGNING_KEYS_FILE)",
+                ));
+            }
+        };
+        for key in crate::keys::key_set_from_json(&keys)? {
+            builder = builder.key(key);
+        }
+        if let Some(kid) = var("AUTH_PROVIDER_ACTIVE_KID") {
+            builder = builder.active_key(kid);
+        }
+        if let Some(audience) = var("AUTH_PROVIDER_AUDIENCE") {
+            builder = builder.audience(audience);
+        }
+        if let Some(scopes) = var("AUTH_PROVIDER_SCOPES") {
+            builder = builder.scopes(
+                scopes
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let seconds = |name: &str| -> Result<Option<Duration>, ProviderError> {
+            var(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map(Duration::from_secs)
+                        .map_err(|_| bad(name, "is not a whole number of seconds"))
+                })
+                .transpose()
+        };
+        if let Some(ttl) = seconds("AUTH_PROVIDER_ACCESS_TOKEN_TTL_SECS")? {
+            builder = builder.access_token_ttl(ttl);
+        }
+        if let Some(ttl) = seconds("AUTH_PROVIDER_REFRESH_TOKEN_TTL_SECS")? {
+            builder = builder.refresh_token_ttl(ttl);
+        }
+        if let Some(ttl) = seconds("AUTH_PROVIDER_ID_TOKEN_TTL_SECS")? {
+            builder = builder.id_token_ttl(ttl);
+        }
+        match var("AUTH_PROVIDER_REGISTRATION").as_deref() {
+            None | Some("off") => {}
+            Some("open") => builder = builder.dynamic_registration(None),
+            Some("token") => {
+                let token = var("AUTH_PROVIDER_REGISTRATION_TOKEN").ok_or_else(|| {
+                    bad(
+                        "AUTH_PROVIDER_REGISTRATION_TOKEN",
+                        "is required with AUTH_PROVIDER_REGISTRATION=token",
+                    )
+                })?;
+                builder = builder.dynamic_registration(Some(token));
+            }
+            Some(_) => {
+                return Err(bad(
+                    "AUTH_PROVIDER_REGISTRATION",
+                    "is not off, open or token",
+                ));
+            }
+        }
+        if let Some(secret) = var("AUTH_PROVIDER_FORM_SECRET") {
+            if secret.len() < 32 {
+                return Err(bad("AUTH_PROVIDER_FORM_SECRET", "needs at least 32 bytes"));
+            }
+            builder = builder.form_secret(secret);
+        }
+        Ok(builder)
+    }
+
     fn new(issuer: String) -> Self {
         Self {
             issuer,

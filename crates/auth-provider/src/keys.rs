@@ -613,6 +613,40 @@ impl SigningKey {
     }
 }
 
+/// Reads a key set written by [`key_set_to_json`]: `[{"kid": "...", "pem": "-----BEGIN PRIVATE
+/// KEY-----..."}, ...]`, the first one active. The form of `AUTH_PROVIDER_SIGNING_KEYS` and of
+/// `auth dev-issuer --db`'s key file.
+///
+/// # Errors
+///
+/// If the text is not such a list, a key cannot be read, or it is empty.
+pub fn key_set_from_json(text: &str) -> Result<Vec<SigningKey>, KeyError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        kid: String,
+        pem: String,
+    }
+    let stored: Vec<Stored> = serde_json::from_str(text)
+        .map_err(|e| KeyError::new(format!("not a JSON list of {{kid, pem}}: {e}")))?;
+    if stored.is_empty() {
+        return Err(KeyError::new("the key set is empty"));
+    }
+    stored
+        .into_iter()
+        .map(|key| SigningKey::from_pkcs8_pem(key.kid, &key.pem))
+        .collect()
+}
+
+/// Writes `keys` (private keys: a secret) for [`key_set_from_json`].
+#[must_use]
+pub fn key_set_to_json(keys: &[SigningKey]) -> String {
+    let list: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|key| serde_json::json!({ "kid": key.kid(), "pem": key.to_pkcs8_pem() }))
+        .collect();
+    serde_json::to_string_pretty(&list).expect("JSON values serialize")
+}
+
 /// `der` as a PEM block labelled `label`.
 fn pem(label: &str, der: &[u8]) -> String {
     let encoded = STANDARD.encode(der);
@@ -851,6 +885,19 @@ mod tests {
             let signature = back.sign(back.algorithm(), b"m").expect("signs");
             assert!(key.verify(key.alg(), b"m", &signature));
         }
+    }
+
+    #[test]
+    fn key_sets_round_trip_through_json() {
+        let keys = vec![
+            SigningKey::generate(KeySpec::P256, "a"),
+            SigningKey::generate(KeySpec::Ed25519, "b"),
+        ];
+        let back = key_set_from_json(&key_set_to_json(&keys)).expect("reads back");
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].public_jwk(), keys[1].public_jwk());
+        assert!(key_set_from_json("[]").is_err());
+        assert!(key_set_from_json("{}").is_err());
     }
 
     #[test]

@@ -1,0 +1,884 @@
+//! The provider hosted in an axum app, as a user would host it, over real HTTP: the host's
+//! own login page and session cookie behind `Users`, third-party clients that register
+//! themselves, the consent step, resource indicators, offline access and the refusals.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use auth_provider::{
+    Authentication, AuthorizeContext, BoxFuture, Client, KeySpec, MemoryStore, Provider,
+    ProviderResponse, ProviderStore, SignedIn, SigningKey, StoreError, UserClaims, Users,
+};
+use aws_lc_rs::digest;
+use axum::extract::Query;
+use axum::response::{IntoResponse, Redirect};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const INITIAL_TOKEN: &str = "initial-access-token-for-tests";
+
+/// The host's users: a `session` cookie holding `sub.auth_time`, set by `/login`.
+#[derive(Debug)]
+struct HostUsers;
+
+impl Users for HostUsers {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a AuthorizeContext<'a>,
+    ) -> BoxFuture<'a, Authentication> {
+        Box::pin(async move {
+            let session = request
+                .request()
+                .cookie("session")
+                .and_then(|v| v.split_once('.'));
+            match session {
+                Some((sub, auth_time)) if !request.login_required() => {
+                    if sub == "mallory" {
+                        return Authentication::Denied("mallory may not sign in".into());
+                    }
+                    let auth_time = auth_time.parse().unwrap_or(0);
+                    Authentication::SignedIn(SignedIn::new(sub).auth_time(auth_time))
+                }
+                _ => {
+                    let target = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("return_to", &request.resume_url())
+                        .finish();
+                    Authentication::Respond(ProviderResponse::redirect(
+                        &format!("/login?{target}"),
+                        false,
+                    ))
+                }
+            }
+        })
+    }
+
+    fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>> {
+        Box::pin(async move {
+            Ok((sub != "gone").then(|| {
+                UserClaims::new()
+                    .name(format!("{sub} Example"))
+                    .email(format!("{sub}@example.com"), true)
+                    .claim("roles", json!(["user"]))
+            }))
+        })
+    }
+}
+
+/// A store that fails on demand (everything else in memory).
+#[derive(Debug, Default)]
+struct Flaky {
+    down: AtomicBool,
+    inner: MemoryStore,
+}
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        $(fn $name<'a>(&'a self, $($arg: $ty),*) -> BoxFuture<'a, Result<$out, StoreError>> {
+            if self.down.load(Ordering::Relaxed) {
+                return Box::pin(async { Err(StoreError::new("down for the test")) });
+            }
+            self.inner.$name($($arg),*)
+        })*
+    };
+}
+
+impl ProviderStore for Flaky {
+    delegate! {
+        client(id: &'a str) -> Option<Client>;
+        put_client(c: &'a Client) -> ();
+        delete_client(id: &'a str) -> bool;
+        insert_authorization(a: &'a auth_provider::Authorization, c: &'a auth_provider::CodeRecord) -> ();
+        authorization(id: &'a str) -> Option<auth_provider::Authorization>;
+        authorizations_of(sub: &'a str) -> Vec<auth_provider::Authorization>;
+        revoke_authorization(id: &'a str) -> ();
+        take_code(h: &'a str) -> auth_provider::CodeUse;
+        insert_refresh_token(r: &'a auth_provider::RefreshRecord) -> ();
+        refresh_token(h: &'a str) -> Option<auth_provider::RefreshRecord>;
+        rotate_refresh_token(h: &'a str) -> bool;
+        count_active_refresh_tokens(sub: Option<&'a str>, now: i64) -> usize;
+        insert_access_token(r: &'a auth_provider::AccessRecord) -> ();
+        access_token(jti: &'a str) -> Option<auth_provider::AccessRecord>;
+        opaque_access_token(h: &'a str) -> Option<auth_provider::AccessRecord>;
+        revoke_access_token(jti: &'a str, exp: i64) -> ();
+        consent(sub: &'a str, c: &'a str) -> Option<auth_provider::Consent>;
+        put_consent(c: &'a auth_provider::Consent) -> ();
+        consents(sub: &'a str) -> Vec<auth_provider::Consent>;
+        delete_consent(sub: &'a str, c: &'a str) -> bool;
+        use_once(key: &'a str, until: i64) -> bool;
+    }
+
+    fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.purge_expired(now)
+    }
+}
+
+struct Host {
+    url: String,
+    provider: Provider,
+    store: Arc<Flaky>,
+}
+
+async fn host() -> Host {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let store = Arc::new(Flaky::default());
+    let provider = Provider::builder(url.clone())
+        .key(SigningKey::generate(KeySpec::P256, "k1"))
+        .users(HostUsers)
+        .store(Arc::clone(&store) as Arc<dyn ProviderStore>)
+        .audience("https://default.example")
+        .secret_hash_iterations(1_000)
+        .dynamic_registration(Some(INITIAL_TOKEN.to_owned()))
+        .client(
+            Client::confidential("first", "first-secret-0123456789")
+                .redirect_uri(REDIRECT)
+                .first_party(true),
+        )
+        .client(
+            Client::public("cli")
+                .native(true)
+                .first_party(true)
+                .redirect_uri("http://127.0.0.1/cb"),
+        )
+        .build()
+        .await
+        .expect("build");
+    let login = axum::routing::get(|Query(q): Query<HashMap<String, String>>| async move {
+        let user = q.get("user").cloned().unwrap_or_else(|| "alice".into());
+        let at = q
+            .get("at")
+            .cloned()
+            .unwrap_or_else(|| unix_now().to_string());
+        let target = q.get("return_to").cloned().unwrap_or_else(|| "/".into());
+        (
+            [(
+                "set-cookie",
+                format!("session={user}.{at}; Path=/; HttpOnly"),
+            )],
+            Redirect::to(&target),
+        )
+            .into_response()
+    });
+    let app: axum::Router = axum::Router::new()
+        .route("/login", login)
+        .merge(provider.router());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Host {
+        url,
+        provider,
+        store,
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn challenge() -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, VERIFIER.as_bytes()))
+}
+
+/// The authorization request parameters, with `extra` replacing or adding.
+fn params(client_id: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let challenge = challenge();
+    let mut out: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile email offline_access"),
+        ("state", "st"),
+        ("nonce", "nn"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .collect();
+    out.extend(
+        extra
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+    );
+    out
+}
+
+/// GET /authorize with a session cookie for `user` (or none).
+async fn authorize(
+    host: &Host,
+    params: &[(String, String)],
+    user: Option<&str>,
+) -> reqwest::Response {
+    let url = url::Url::parse_with_params(&format!("{}/authorize", host.url), params).expect("URL");
+    let mut request = http().get(url);
+    if let Some(user) = user {
+        request = request.header("cookie", format!("session={user}.{}", unix_now()));
+    }
+    request.send().await.expect("authorize")
+}
+
+fn location(response: &reqwest::Response) -> url::Url {
+    url::Url::parse(response.headers()["location"].to_str().expect("ASCII")).expect("absolute")
+}
+
+fn query(url: &url::Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+fn hidden(page: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('"')?;
+    Some(page[start..start + end].replace("&amp;", "&"))
+}
+
+/// Registers a third-party client; returns its id and secret.
+async fn register(host: &Host, metadata: Value) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/register", host.url))
+        .bearer_auth(INITIAL_TOKEN)
+        .json(&metadata)
+        .send()
+        .await
+        .expect("register");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn third_party(host: &Host) -> (String, String) {
+    let (status, body) = register(
+        host,
+        json!({"redirect_uris": [REDIRECT], "grant_types": ["authorization_code", "refresh_token"], "client_name": "Third"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    (
+        body["client_id"].as_str().expect("id").to_owned(),
+        body["client_secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+/// Approves the consent page `page` for `user`; returns the redirect back.
+async fn approve(
+    host: &Host,
+    page: &str,
+    params: &[(String, String)],
+    user: &str,
+    answer: &str,
+) -> reqwest::Response {
+    let token = hidden(page, "consent_token").expect("a consent token");
+    let mut form = params.to_vec();
+    form.push(("consent_token".into(), token));
+    form.push(("consent".into(), answer.into()));
+    http()
+        .post(format!("{}/authorize", host.url))
+        .header("cookie", format!("session={user}.{}", unix_now()))
+        .form(&form)
+        .send()
+        .await
+        .expect("consent")
+}
+
+async fn token(host: &Host, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/token", host.url))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("token");
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn redeem(
+    host: &Host,
+    id: &str,
+    secret: &str,
+    code: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    form.extend_from_slice(extra);
+    token(host, id, secret, &form).await
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("JSON")
+}
+
+#[tokio::test]
+async fn a_signed_out_user_goes_to_the_hosts_login_page_and_back() {
+    let host = host().await;
+    let params = params("first", &[]);
+    let response = authorize(&host, &params, None).await;
+    assert_eq!(response.status(), 302);
+    let login = response.headers()["location"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(login.starts_with("/login?return_to="), "{login}");
+    // The host's login page sets its session and returns to the resume URL.
+    let signed = http()
+        .get(format!("{}{login}", host.url))
+        .send()
+        .await
+        .expect("login");
+    let back = signed.headers()["location"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(
+        back.starts_with(&format!("{}/authorize?", host.url)),
+        "{back}"
+    );
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .expect("ASCII")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let response = http()
+        .get(back)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(response.status(), 302);
+    let callback = query(&location(&response));
+    assert_eq!(callback["state"], "st");
+    assert_eq!(callback["iss"], host.url);
+    let (status, tokens) = redeem(
+        &host,
+        "first",
+        "first-secret-0123456789",
+        &callback["code"],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    // First-party: offline access without prompt=consent.
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    let id = claims(tokens["id_token"].as_str().expect("id token"));
+    assert_eq!(
+        (id["sub"].as_str(), id["nonce"].as_str(), id["azp"].as_str()),
+        (Some("alice"), Some("nn"), Some("first"))
+    );
+    assert!(id["at_hash"].is_string() && id["auth_time"].is_i64() && id["sid"].is_string());
+    assert_eq!(id["email_verified"], true);
+    let access = claims(tokens["access_token"].as_str().expect("access"));
+    assert_eq!(access["aud"], "https://default.example");
+    assert_eq!(access["client_id"], "first");
+}
+
+#[tokio::test]
+async fn prompt_none_answers_login_required_or_consent_required() {
+    let host = host().await;
+    let response = authorize(&host, &params("first", &[("prompt", "none")]), None).await;
+    let back = query(&location(&response));
+    assert_eq!(
+        (back["error"].as_str(), back["state"].as_str()),
+        ("login_required", "st")
+    );
+    assert_eq!(back["iss"], host.url);
+    let (id, _) = third_party(&host).await;
+    let response = authorize(&host, &params(&id, &[("prompt", "none")]), Some("alice")).await;
+    assert_eq!(query(&location(&response))["error"], "consent_required");
+    let response = authorize(
+        &host,
+        &params("first", &[("prompt", "none")]),
+        Some("mallory"),
+    )
+    .await;
+    assert_eq!(query(&location(&response))["error"], "access_denied");
+}
+
+#[tokio::test]
+async fn consent_is_asked_remembered_listed_and_revocable() {
+    let host = host().await;
+    let (id, secret) = third_party(&host).await;
+    let request = params(&id, &[("scope", "openid email")]);
+    let page = authorize(&host, &request, Some("alice")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("HTML");
+    assert!(html.contains("id=\"consent-form\"") && html.contains("data-scope=\"email\""));
+    assert!(html.contains("Third"), "the client's registered name");
+    // A forged token shows the page again; no code.
+    let mut forged = request.clone();
+    forged.push(("consent_token".into(), "9999999999.AAAA".into()));
+    forged.push(("consent".into(), "approve".into()));
+    let again = http()
+        .post(format!("{}/authorize", host.url))
+        .header("cookie", format!("session=alice.{}", unix_now()))
+        .form(&forged)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(again.status(), 200);
+    // Another user's form is not this user's.
+    let bob = approve(&host, &html, &request, "bob", "approve").await;
+    assert_eq!(bob.status(), 200, "bound to alice");
+    let denied = approve(&host, &html, &request, "alice", "deny").await;
+    assert_eq!(query(&location(&denied))["error"], "access_denied");
+    let approved = approve(&host, &html, &request, "alice", "approve").await;
+    assert_eq!(approved.status(), 303);
+    let code = query(&location(&approved))["code"].clone();
+    let (status, tokens) = redeem(&host, &id, &secret, &code, &[]).await;
+    assert_eq!(status, 200, "{tokens}");
+    // Remembered: no page the second time.
+    let second = authorize(&host, &request, Some("alice")).await;
+    assert_eq!(second.status(), 302);
+    // prompt=consent asks again.
+    assert_eq!(
+        authorize(
+            &host,
+            &params(&id, &[("scope", "openid email"), ("prompt", "consent")]),
+            Some("alice")
+        )
+        .await
+        .status(),
+        200
+    );
+    let apps = host.provider.authorized_apps("alice").await.expect("apps");
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0].client_id, id);
+    assert_eq!(apps[0].scope, ["openid", "email"]);
+    assert!(
+        host.provider
+            .revoke_app("alice", &id)
+            .await
+            .expect("revoke")
+    );
+    let introspected = http()
+        .post(format!("{}/introspect", host.url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", tokens["access_token"].as_str().expect("at"))])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(
+        introspected.json::<Value>().await.expect("JSON")["active"],
+        false
+    );
+    assert!(
+        host.provider
+            .authorized_apps("alice")
+            .await
+            .expect("apps")
+            .is_empty()
+    );
+    assert_eq!(
+        authorize(&host, &request, Some("alice")).await.status(),
+        200,
+        "asked again"
+    );
+}
+
+#[tokio::test]
+async fn offline_access_needs_prompt_consent_for_third_party_openid_requests() {
+    let host = host().await;
+    let (id, secret) = third_party(&host).await;
+    // Without prompt=consent: offline_access is dropped (and not even asked).
+    let request = params(&id, &[]);
+    let html = authorize(&host, &request, Some("alice"))
+        .await
+        .text()
+        .await
+        .expect("HTML");
+    assert!(!html.contains("data-scope=\"offline_access\""));
+    let code = query(&location(
+        &approve(&host, &html, &request, "alice", "approve").await,
+    ))["code"]
+        .clone();
+    let (_, tokens) = redeem(&host, &id, &secret, &code, &[]).await;
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    assert_eq!(tokens["scope"], "openid profile email");
+    // With prompt=consent: a refresh token, rotated on use.
+    let request = params(&id, &[("prompt", "consent")]);
+    let html = authorize(&host, &request, Some("alice"))
+        .await
+        .text()
+        .await
+        .expect("HTML");
+    assert!(html.contains("data-scope=\"offline_access\""));
+    let code = query(&location(
+        &approve(&host, &html, &request, "alice", "approve").await,
+    ))["code"]
+        .clone();
+    let (_, tokens) = redeem(&host, &id, &secret, &code, &[]).await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let (status, narrowed) = token(
+        &host,
+        &id,
+        &secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "openid");
+    let next = narrowed["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let (status, widened) = token(
+        &host,
+        &id,
+        &secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &next),
+            ("scope", "openid address"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, widened["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    // A refused request leaves the token usable.
+    let (status, _) = token(
+        &host,
+        &id,
+        &secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &next)],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn resource_indicators_bind_the_audience() {
+    let host = host().await;
+    let api = "https://api.example.com/";
+    let request = params("first", &[("resource", api)]);
+    let code = query(&location(&authorize(&host, &request, Some("alice")).await))["code"].clone();
+    // The token request may repeat the resource, not add one.
+    let (status, body) = redeem(
+        &host,
+        "first",
+        "first-secret-0123456789",
+        &code,
+        &[("resource", "https://other.example.com/")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let code = query(&location(&authorize(&host, &request, Some("alice")).await))["code"].clone();
+    let (status, tokens) = redeem(
+        &host,
+        "first",
+        "first-secret-0123456789",
+        &code,
+        &[("resource", api)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().expect("at"))["aud"],
+        api
+    );
+    // Refresh keeps the binding.
+    let (_, refreshed) = token(
+        &host,
+        "first",
+        "first-secret-0123456789",
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("rt"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().expect("at"))["aud"],
+        api
+    );
+    for bad in ["https://api.example.com/#frag", "not a uri", "/relative"] {
+        let response =
+            authorize(&host, &params("first", &[("resource", bad)]), Some("alice")).await;
+        assert_eq!(
+            query(&location(&response))["error"],
+            "invalid_target",
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refusals_the_specifications_require() {
+    let host = host().await;
+    // Password grant.
+    let (status, body) = token(
+        &host,
+        "first",
+        "first-secret-0123456789",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    // Implicit: the error in the fragment.
+    let response = authorize(
+        &host,
+        &params("first", &[("response_type", "token")]),
+        Some("alice"),
+    )
+    .await;
+    let back = location(&response);
+    assert!(back.query().is_none());
+    assert!(
+        back.fragment()
+            .expect("fragment")
+            .contains("error=unsupported_response_type")
+    );
+    // PKCE plain and missing.
+    let response = authorize(
+        &host,
+        &params("first", &[("code_challenge_method", "plain")]),
+        Some("alice"),
+    )
+    .await;
+    assert_eq!(query(&location(&response))["error"], "invalid_request");
+    // An unregistered redirect URI: a page, no redirect.
+    let response = authorize(
+        &host,
+        &params("first", &[("redirect_uri", "http://127.0.0.1:9/cb/")]),
+        Some("alice"),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    // A scope outside the provider's list.
+    let response = authorize(
+        &host,
+        &params("first", &[("scope", "openid admin")]),
+        Some("alice"),
+    )
+    .await;
+    assert_eq!(query(&location(&response))["error"], "invalid_scope");
+    // A public client cannot introspect.
+    let response = http()
+        .post(format!("{}/introspect", host.url))
+        .form(&[("client_id", "cli"), ("token", "x")])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn the_authorization_endpoint_takes_post_and_native_loopback_ports() {
+    let host = host().await;
+    let request = params("first", &[]);
+    let response = http()
+        .post(format!("{}/authorize", host.url))
+        .header("cookie", format!("session=alice.{}", unix_now()))
+        .form(&request)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 303);
+    assert!(query(&location(&response)).contains_key("code"));
+    // A native client's loopback redirect URI on any port.
+    let native = params("cli", &[("redirect_uri", "http://127.0.0.1:53124/cb")]);
+    let response = authorize(&host, &native, Some("alice")).await;
+    assert_eq!(response.status(), 302);
+    assert!(
+        location(&response)
+            .as_str()
+            .starts_with("http://127.0.0.1:53124/cb?code=")
+    );
+    let wrong_path = params("cli", &[("redirect_uri", "http://127.0.0.1:53124/other")]);
+    assert_eq!(
+        authorize(&host, &wrong_path, Some("alice")).await.status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn registration_validates_metadata_and_needs_the_initial_token() {
+    let host = host().await;
+    let anonymous = http()
+        .post(format!("{}/register", host.url))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(anonymous.status(), 401);
+    for (metadata, error) in [
+        (
+            json!({"redirect_uris": ["http://app.example.com/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"redirect_uris": ["https://app.example.com/cb#x"]}),
+            "invalid_redirect_uri",
+        ),
+        (json!({"redirect_uris": ["cb"]}), "invalid_redirect_uri"),
+        (json!({}), "invalid_redirect_uri"),
+        (
+            json!({"redirect_uris": [REDIRECT], "scope": "openid admin"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "grant_types": ["password"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"]}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let (status, body) = register(&host, metadata.clone()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some(error)),
+            "{metadata}"
+        );
+    }
+    // A public native client with a loopback redirect URI.
+    let (status, body) = register(
+        &host,
+        json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none", "application_type": "native"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("client_secret").is_none());
+    // Registered grant types bind: no client_credentials for a code-only client.
+    let (id, secret) = third_party(&host).await;
+    let (status, body) = token(&host, &id, &secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    // The stored client holds a SHA-256 of its generated secret, never the secret.
+    let stored = host
+        .provider
+        .client(&id)
+        .await
+        .expect("store")
+        .expect("there");
+    assert!(
+        stored
+            .secret_hash()
+            .expect("hash")
+            .as_str()
+            .starts_with("sha256$")
+    );
+    assert!(!format!("{stored:?}").contains(&secret));
+}
+
+#[tokio::test]
+async fn a_stale_sign_in_is_asked_again_for_max_age() {
+    let host = host().await;
+    let request = params("first", &[("max_age", "60")]);
+    let url =
+        url::Url::parse_with_params(&format!("{}/authorize", host.url), &request).expect("URL");
+    // Signed in two hours ago: the host is asked to authenticate again (its login page).
+    let response = http()
+        .get(url.clone())
+        .header("cookie", format!("session=alice.{}", unix_now() - 7200))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(response.status(), 302);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("/login?")
+    );
+    let fresh = http()
+        .get(url)
+        .header("cookie", format!("session=alice.{}", unix_now()))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(query(&location(&fresh)).contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_store_outage_answers_503_not_an_oauth_refusal() {
+    let host = host().await;
+    let code = query(&location(
+        &authorize(&host, &params("first", &[]), Some("alice")).await,
+    ))["code"]
+        .clone();
+    host.store.down.store(true, Ordering::Relaxed);
+    let (status, body) = redeem(&host, "first", "first-secret-0123456789", &code, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert_eq!(
+        authorize(&host, &params("first", &[]), Some("alice"))
+            .await
+            .status(),
+        503
+    );
+    host.store.down.store(false, Ordering::Relaxed);
+    // Nothing was used up: the code still works.
+    let (status, _) = redeem(&host, "first", "first-secret-0123456789", &code, &[]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_user_who_is_gone_cannot_redeem_or_read_userinfo() {
+    let host = host().await;
+    let code = query(&location(
+        &authorize(&host, &params("first", &[]), Some("gone")).await,
+    ))["code"]
+        .clone();
+    let (status, body) = redeem(&host, "first", "first-secret-0123456789", &code, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
