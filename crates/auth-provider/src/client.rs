@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::params::is_loopback_host;
 use crate::secret::SecretHash;
 
 /// How a client authenticates at the token, revocation and introspection endpoints
@@ -425,14 +426,7 @@ fn same_but_loopback_port(a: &str, b: &str) -> bool {
     let (Ok(mut a), Ok(mut b)) = (url::Url::parse(a), url::Url::parse(b)) else {
         return false;
     };
-    let loopback = |u: &url::Url| {
-        u.scheme() == "http"
-            && match u.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                _ => false,
-            }
-    };
+    let loopback = |u: &url::Url| u.scheme() == "http" && is_loopback_host(u, false);
     if !loopback(&a) || !loopback(&b) {
         return false;
     }

@@ -778,12 +778,7 @@ impl ProviderBuilder {
         if url.query().is_some() || url.fragment().is_some() || issuer.contains('#') {
             return Err(config("the issuer must have no query and no fragment"));
         }
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(host)) => host == "localhost",
-            None => false,
-        };
+        let loopback = crate::params::is_loopback_host(&url, true);
         match url.scheme() {
             "https" => {}
             "http" if loopback || self.insecure_http => {}

@@ -74,6 +74,17 @@ pub(crate) fn parse_scope(scope: &str) -> Option<Vec<String>> {
     Some(values)
 }
 
+/// Whether `url`'s host is a loopback IP literal (`127.0.0.0/8`, `[::1]`), or also `localhost`
+/// when `named` (RFC 8252 §8.3 prefers the literals for redirect URIs).
+pub(crate) fn is_loopback_host(url: &url::Url, named: bool) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(host)) => named && host == "localhost",
+        None => false,
+    }
+}
+
 /// Whether `value` is an absolute URI without a fragment, as RFC 8707 wants a `resource`.
 pub(crate) fn is_resource_uri(value: &str) -> bool {
     !value.contains('#') && url::Url::parse(value).is_ok()

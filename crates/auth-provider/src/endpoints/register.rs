@@ -133,12 +133,7 @@ fn check_redirect_uri(uri: &str, native: bool) -> Result<(), Refusal> {
     if uri.contains('#') {
         return Err(redirect_error(format!("{uri:?} has a fragment")));
     }
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(host)) => host == "localhost",
-        None => false,
-    };
+    let loopback = crate::params::is_loopback_host(&parsed, true);
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
