@@ -267,3 +267,27 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_arguments() {
+        let client = parse_client("web:s3cret:http://127.0.0.1:3000/callback").expect("valid");
+        assert_eq!(client.id, "web");
+        assert_eq!(client.secret.as_deref(), Some("s3cret"));
+        assert_eq!(client.redirect_uri, "http://127.0.0.1:3000/callback");
+        let public = parse_client("cli::http://127.0.0.1/cb").expect("valid");
+        assert_eq!(public.secret, None);
+        for bad in [
+            "web",
+            "web:s",
+            ":s:http://x/cb",
+            "web:s:not a uri",
+            "web:s:http://x/cb#f",
+        ] {
+            assert!(parse_client(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -59,6 +59,87 @@ pub trait Users: Send + Sync + 'static {
     /// user no longer exists or is disabled: their codes and refresh tokens are refused and
     /// userinfo answers `invalid_token`.
     fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>>;
+
+    /// The host's own consent page, or `None` (the default) for the provider's. The page must
+    /// post [`ConsentRequest::fields`] and one of [`ConsentRequest::APPROVE`] /
+    /// [`ConsentRequest::DENY`] to [`ConsentRequest::action`] as a form; the provider checks
+    /// and records the answer.
+    fn consent_page<'a>(
+        &'a self,
+        request: &'a ConsentRequest<'a>,
+    ) -> BoxFuture<'a, Option<ProviderResponse>> {
+        let _ = request;
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// What the consent page must show and post back (see [`Users::consent_page`]).
+#[derive(Debug)]
+pub struct ConsentRequest<'a> {
+    pub(crate) request: &'a ProviderRequest,
+    pub(crate) action: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) client_name: Option<&'a str>,
+    pub(crate) sub: &'a str,
+    pub(crate) scope: &'a [String],
+    pub(crate) resources: &'a [String],
+    pub(crate) fields: Vec<(&'a str, &'a str)>,
+}
+
+impl ConsentRequest<'_> {
+    /// The form field that approves.
+    pub const APPROVE: (&'static str, &'static str) = ("consent", "approve");
+    /// The form field that refuses.
+    pub const DENY: (&'static str, &'static str) = ("consent", "deny");
+
+    /// The HTTP request (cookies, headers).
+    #[must_use]
+    pub fn request(&self) -> &ProviderRequest {
+        self.request
+    }
+
+    /// Where the form posts (the authorization endpoint's path).
+    #[must_use]
+    pub fn action(&self) -> &str {
+        self.action
+    }
+
+    /// The client asking.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        self.client_id
+    }
+
+    /// The `client_name` it registered, if any.
+    #[must_use]
+    pub fn client_name(&self) -> Option<&str> {
+        self.client_name
+    }
+
+    /// The signed-in user.
+    #[must_use]
+    pub fn user(&self) -> &str {
+        self.sub
+    }
+
+    /// The scopes to approve.
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        self.scope
+    }
+
+    /// The resources (RFC 8707) to approve.
+    #[must_use]
+    pub fn resources(&self) -> &[String] {
+        self.resources
+    }
+
+    /// The hidden fields the form carries (the authorization request, and a token that binds
+    /// the answer to this user, client, scope and resources for ten minutes).
+    #[must_use]
+    pub fn fields(&self) -> &[(&str, &str)] {
+        &self.fields
+    }
 }
 
 /// The answer of [`Users::authenticate`].

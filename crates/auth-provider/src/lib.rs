@@ -43,7 +43,9 @@ mod store;
 
 pub use crate::client::{Client, ClientAuth};
 pub use crate::engine::{AuthorizedApp, Provider, ProviderBuilder, ProviderError};
-pub use crate::hooks::{Authentication, AuthorizeContext, SignedIn, UserClaims, Users};
+pub use crate::hooks::{
+    Authentication, AuthorizeContext, ConsentRequest, SignedIn, UserClaims, Users,
+};
 pub use crate::http::{MAX_BODY, ProviderRequest, ProviderResponse};
 pub use crate::keys::{
     KeyError, KeyOptions, KeySpec, SigningKey, key_set_from_json, key_set_to_json,

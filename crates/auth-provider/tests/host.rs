@@ -56,6 +56,33 @@ impl Users for HostUsers {
         })
     }
 
+    /// Its own consent page when the request asks for it (`x-own-consent`).
+    fn consent_page<'a>(
+        &'a self,
+        request: &'a auth_provider::ConsentRequest<'a>,
+    ) -> BoxFuture<'a, Option<ProviderResponse>> {
+        Box::pin(async move {
+            request.request().header_value("x-own-consent")?;
+            let fields: String = request
+                .fields()
+                .iter()
+                .map(|(n, v)| format!("<input type=\"hidden\" name=\"{n}\" value=\"{v}\">"))
+                .collect();
+            let (name, value) = auth_provider::ConsentRequest::APPROVE;
+            let html = format!(
+                "<h1>Our own consent page for {} ({})</h1><form method=\"post\" action=\"{}\">{fields}<button name=\"{name}\" value=\"{value}\">Yes</button></form>",
+                request.user(),
+                request.scopes().join(" "),
+                request.action()
+            );
+            Some(
+                ProviderResponse::new(200)
+                    .with_header("content-type", "text/html")
+                    .with_body(html.into_bytes()),
+            )
+        })
+    }
+
     fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>> {
         Box::pin(async move {
             Ok((sub != "gone").then(|| {
@@ -881,4 +908,30 @@ async fn a_user_who_is_gone_cannot_redeem_or_read_userinfo() {
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+}
+
+#[tokio::test]
+async fn the_host_can_render_its_own_consent_page() {
+    let host = host().await;
+    let (id, _) = third_party(&host).await;
+    let request = params(&id, &[("scope", "openid email")]);
+    let url =
+        url::Url::parse_with_params(&format!("{}/authorize", host.url), &request).expect("URL");
+    let page = http()
+        .get(url)
+        .header("cookie", format!("session=alice.{}", unix_now()))
+        .header("x-own-consent", "1")
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(
+        page.starts_with("<h1>Our own consent page for alice (openid email)</h1>"),
+        "{page}"
+    );
+    // Its form carries the provider's token: approving through it works.
+    let approved = approve(&host, &page, &request, "alice", "approve").await;
+    assert!(query(&location(&approved)).contains_key("code"));
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::client::Client;
 use crate::engine::Engine;
-use crate::hooks::{Authentication, AuthorizeContext};
+use crate::hooks::{Authentication, AuthorizeContext, ConsentRequest};
 use crate::http::{ProviderRequest, ProviderResponse};
 use crate::jwt::{random_b64, random_hex, unix_now};
 use crate::pages::{self, ConsentPage};
@@ -151,7 +151,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         context.force_login = true;
     };
     // Consent.
-    match consent(engine, &auth, &params, &sub, posted, now).await {
+    match consent(engine, request, &auth, &params, &sub, posted, now).await {
         Ok(ConsentStep::Granted) => {}
         Ok(ConsentStep::Show(page)) => return page,
         Ok(ConsentStep::Refuse(error, description)) => return fail(error, description),
@@ -430,6 +430,7 @@ enum ConsentStep {
 /// Decides, records or asks for consent. `Err` when the store fails.
 async fn consent(
     engine: &Engine,
+    request: &ProviderRequest,
     auth: &AuthRequest,
     params: &Params,
     sub: &str,
@@ -444,9 +445,9 @@ async fn consent(
         let token = params.get("consent_token").unwrap_or("");
         if !verify_consent_token(engine, token, sub, auth, now) {
             // A stale or forged form: ask again.
-            return Ok(ConsentStep::Show(consent_page(
-                engine, auth, params, sub, now,
-            )));
+            return Ok(ConsentStep::Show(
+                consent_page(engine, request, auth, params, sub, now).await,
+            ));
         }
         if answer != "approve" {
             return Ok(ConsentStep::Refuse(
@@ -499,13 +500,15 @@ async fn consent(
             "prompt=none, and the user has not allowed this client",
         ));
     }
-    Ok(ConsentStep::Show(consent_page(
-        engine, auth, params, sub, now,
-    )))
+    Ok(ConsentStep::Show(
+        consent_page(engine, request, auth, params, sub, now).await,
+    ))
 }
 
-fn consent_page(
+/// The host's consent page, or the provider's.
+async fn consent_page(
     engine: &Engine,
+    request: &ProviderRequest,
     auth: &AuthRequest,
     params: &Params,
     sub: &str,
@@ -523,6 +526,19 @@ fn consent_page(
         .registered_metadata()
         .and_then(|m| m.get("client_name"))
         .and_then(serde_json::Value::as_str);
+    let own = ConsentRequest {
+        request,
+        action: &action,
+        client_id: auth.client.client_id(),
+        client_name: name,
+        sub,
+        scope: &auth.scope,
+        resources: &auth.resources,
+        fields: hidden.clone(),
+    };
+    if let Some(page) = engine.users.consent_page(&own).await {
+        return page;
+    }
     ConsentPage {
         action: &action,
         client_id: auth.client.client_id(),
