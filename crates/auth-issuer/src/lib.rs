@@ -81,7 +81,7 @@
 //!         ("response_type", "code"),
 //!         ("client_id", "web"),
 //!         ("redirect_uri", "http://127.0.0.1:3000/cb"),
-//!         ("scope", "openid profile email"),
+//!         ("scope", "openid profile email offline_access"),
 //!         ("state", "xyz"),
 //!         ("nonce", "n-0S6"),
 //!         ("code_challenge", challenge.as_str()),
