@@ -339,26 +339,92 @@ async fn an_unregistered_key_is_config_invalid_and_not_retried() {
     );
 }
 
-/// `ServiceClient` in a `reqwest-middleware` stack, against the issuer's userinfo endpoint
-/// (which checks the bearer token and refuses a revoked one).
+/// A resource server on loopback that accepts a bearer token while the issuer's introspection
+/// says it is active (so it refuses a revoked one); answers the token's `client_id`.
+#[cfg(feature = "reqwest-middleware")]
+async fn resource_server(issuer: &TestIssuer) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let introspection = format!("{}/introspect", issuer.issuer());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let introspection = introspection.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let token = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+                    .and_then(|(_, v)| v.trim().strip_prefix("Bearer ").map(str::to_owned));
+                let mut active = serde_json::Value::Null;
+                if let Some(token) = token {
+                    let form = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("token", &token)
+                        .finish();
+                    active = reqwest::Client::new()
+                        .post(&introspection)
+                        .basic_auth(ID, Some(SECRET))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form)
+                        .send()
+                        .await
+                        .expect("introspect")
+                        .text()
+                        .await
+                        .ok()
+                        .and_then(|text| serde_json::from_str(&text).ok())
+                        .unwrap_or_default();
+                }
+                let answer = if active["active"] == true {
+                    let body = serde_json::json!({ "client_id": active["client_id"] }).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// `ServiceClient` in a `reqwest-middleware` stack, against a resource server that checks the
+/// bearer token by introspection (and so refuses a revoked one).
 #[cfg(feature = "reqwest-middleware")]
 #[tokio::test]
 async fn as_a_reqwest_middleware_it_adds_the_token_and_replaces_a_refused_one() {
     let issuer = issuer_with(TestClient::confidential(ID, SECRET)).await;
     let service = ServiceClient::builder(issuer.issuer(), ID)
         .client_secret(SECRET)
-        .scope("openid")
+        .scope("reports:read")
         .build()
         .expect("client");
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(service.clone())
         .build();
-    let userinfo = issuer.userinfo_endpoint();
-    let answer = http.get(&userinfo).send().await.expect("userinfo");
+    let userinfo = resource_server(&issuer).await;
+    let answer = http.get(&userinfo).send().await.expect("resource");
     assert_eq!(answer.status(), 200);
     let body: serde_json::Value =
         serde_json::from_str(&answer.text().await.expect("body")).expect("json");
-    assert_eq!(body["sub"], ID);
+    assert_eq!(body["client_id"], ID);
     assert_eq!(issuer.requests_to("/token"), 1);
 
     // The provider revokes the cached token: the called service answers 401, and the

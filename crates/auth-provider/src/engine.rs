@@ -136,6 +136,15 @@ impl Engine {
         self.scopes.as_deref()
     }
 
+    /// The client `id`; an id no client can have (empty, over 255 bytes, whitespace or control
+    /// characters) is unknown without asking the store.
+    pub(crate) async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        if id.len() > 255 || !crate::params::is_plain(id) {
+            return Ok(None);
+        }
+        self.store.client(id).await
+    }
+
     /// Purges expired rows now and then.
     pub(crate) async fn maybe_purge(&self) {
         let now = unix_now();

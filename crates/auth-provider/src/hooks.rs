@@ -60,6 +60,19 @@ pub trait Users: Send + Sync + 'static {
     /// userinfo answers `invalid_token`.
     fn claims<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<UserClaims>, StoreError>>;
 
+    /// RP-initiated logout reached the provider (OpenID Connect RP-Initiated Logout 1.0) for
+    /// the user `sub` (from a valid `id_token_hint`; `None` without one): end the host's own
+    /// session. The headers returned (typically a `Set-Cookie` that clears the session
+    /// cookie) go on the logout response. The default does nothing.
+    fn end_session<'a>(
+        &'a self,
+        request: &'a ProviderRequest,
+        sub: Option<&'a str>,
+    ) -> BoxFuture<'a, Vec<(&'static str, String)>> {
+        let _ = (request, sub);
+        Box::pin(std::future::ready(Vec::new()))
+    }
+
     /// The host's own consent page, or `None` (the default) for the provider's. The page must
     /// post [`ConsentRequest::fields`] and one of [`ConsentRequest::APPROVE`] /
     /// [`ConsentRequest::DENY`] to [`ConsentRequest::action`] as a form; the provider checks

@@ -46,11 +46,11 @@ impl Params {
     /// The first parameter given more than once, apart from those in `repeatable`
     /// (RFC 6749 §3.1, §3.2: parameters must not be included more than once).
     pub(crate) fn repeated(&self, repeatable: &[&str]) -> Option<&str> {
-        self.0.iter().enumerate().find_map(|(i, (name, _))| {
-            (!repeatable.contains(&name.as_str())
-                && self.0[..i].iter().any(|(earlier, _)| earlier == name))
-            .then_some(name.as_str())
-        })
+        let mut seen = std::collections::HashSet::with_capacity(self.0.len());
+        self.0
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .find(|name| !repeatable.contains(name) && !seen.insert(*name))
     }
 
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -87,7 +87,13 @@ pub(crate) fn is_loopback_host(url: &url::Url, named: bool) -> bool {
 
 /// Whether `value` is an absolute URI without a fragment, as RFC 8707 wants a `resource`.
 pub(crate) fn is_resource_uri(value: &str) -> bool {
-    !value.contains('#') && url::Url::parse(value).is_ok()
+    is_plain(value) && !value.contains('#') && url::Url::parse(value).is_ok()
+}
+
+/// Whether `value` holds no whitespace and no control character: identifiers (client ids,
+/// audiences, resources) that are stored and compared as they are.
+pub(crate) fn is_plain(value: &str) -> bool {
+    !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.

@@ -56,6 +56,15 @@ impl Users for HostUsers {
         })
     }
 
+    /// Logout ends the host's session: its cookie is cleared.
+    fn end_session<'a>(
+        &'a self,
+        _: &'a auth_provider::ProviderRequest,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Vec<(&'static str, String)>> {
+        Box::pin(async { vec![("set-cookie", "session=; Path=/; Max-Age=0".to_owned())] })
+    }
+
     /// Its own consent page when the request asks for it (`x-own-consent`).
     fn consent_page<'a>(
         &'a self,
@@ -95,10 +104,12 @@ impl Users for HostUsers {
     }
 }
 
-/// A store that fails on demand (everything else in memory).
+/// A store that fails on demand (everything else in memory): wholly, or only when storing an
+/// access token.
 #[derive(Debug, Default)]
 struct Flaky {
     down: AtomicBool,
+    access_inserts_fail: AtomicBool,
     inner: MemoryStore,
 }
 
@@ -127,7 +138,6 @@ impl ProviderStore for Flaky {
         refresh_token(h: &'a str) -> Option<auth_provider::RefreshRecord>;
         rotate_refresh_token(h: &'a str) -> bool;
         count_active_refresh_tokens(sub: Option<&'a str>, now: i64) -> usize;
-        insert_access_token(r: &'a auth_provider::AccessRecord) -> ();
         access_token(jti: &'a str) -> Option<auth_provider::AccessRecord>;
         opaque_access_token(h: &'a str) -> Option<auth_provider::AccessRecord>;
         revoke_access_token(jti: &'a str, exp: i64) -> ();
@@ -136,6 +146,16 @@ impl ProviderStore for Flaky {
         consents(sub: &'a str) -> Vec<auth_provider::Consent>;
         delete_consent(sub: &'a str, c: &'a str) -> bool;
         use_once(key: &'a str, until: i64) -> bool;
+    }
+
+    fn insert_access_token<'a>(
+        &'a self,
+        record: &'a auth_provider::AccessRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if self.down.load(Ordering::Relaxed) || self.access_inserts_fail.load(Ordering::Relaxed) {
+            return Box::pin(async { Err(StoreError::new("down for the test")) });
+        }
+        self.inner.insert_access_token(record)
     }
 
     fn purge_expired(&self, now: i64) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -934,4 +954,117 @@ async fn the_host_can_render_its_own_consent_page() {
     // Its form carries the provider's token: approving through it works.
     let approved = approve(&host, &page, &request, "alice", "approve").await;
     assert!(query(&location(&approved)).contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_store_failure_after_the_checks_keeps_the_refresh_token() {
+    let host = host().await;
+    let code = query(&location(
+        &authorize(&host, &params("first", &[]), Some("alice")).await,
+    ))["code"]
+        .clone();
+    let (_, tokens) = redeem(&host, "first", "first-secret-0123456789", &code, &[]).await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    host.store
+        .access_inserts_fail
+        .store(true, Ordering::Relaxed);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let (status, body) = token(&host, "first", "first-secret-0123456789", &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    host.store
+        .access_inserts_fail
+        .store(false, Ordering::Relaxed);
+    // The client's retry works: the token was not used up, and nothing was revoked.
+    let (status, body) = token(&host, "first", "first-secret-0123456789", &form).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn service_tokens_have_no_user_and_registered_clients_see_only_their_own_tokens() {
+    let host = host().await;
+    let secret = "first-secret-0123456789";
+    let (status, body) = token(
+        &host,
+        "first",
+        secret,
+        &[("grant_type", "client_credentials"), ("scope", "openid")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, service) = token(
+        &host,
+        "first",
+        secret,
+        &[("grant_type", "client_credentials"), ("scope", "email")],
+    )
+    .await;
+    assert_eq!(status, 200, "{service}");
+    let service_token = service["access_token"].as_str().expect("token").to_owned();
+    // Userinfo refuses a token whose subject is a client.
+    let response = http()
+        .get(format!("{}/userinfo", host.url))
+        .bearer_auth(&service_token)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .expect("ASCII")
+            .contains("invalid_token")
+    );
+    // A registered client introspecting another client's token learns nothing.
+    let (id, own_secret) = third_party(&host).await;
+    let introspect = |client: String, secret: String, token: String| {
+        let url = format!("{}/introspect", host.url);
+        async move {
+            http()
+                .post(url)
+                .basic_auth(client, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .expect("introspect")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    assert_eq!(
+        introspect(id.clone(), own_secret.clone(), service_token.clone()).await["active"],
+        false
+    );
+    // The operator's client (a resource server) does.
+    assert_eq!(
+        introspect("first".into(), secret.into(), service_token).await["active"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_hosts_session_too() {
+    let host = host().await;
+    let response = http()
+        .get(format!("{}/logout", host.url))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["set-cookie"],
+        "session=; Path=/; Max-Age=0"
+    );
 }

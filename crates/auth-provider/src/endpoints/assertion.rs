@@ -72,8 +72,7 @@ pub(crate) async fn authenticate(
         return Err(invalid("client_id differs from the assertion's sub"));
     }
     let client = engine
-        .store
-        .client(sub)
+        .find_client(sub)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     if !client.accepts(ClientAuth::PrivateKeyJwt) {
@@ -111,23 +110,30 @@ pub(crate) async fn authenticate(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("exp is missing"))?;
-    if exp + LEEWAY_SECS <= now {
+    if exp.saturating_add(LEEWAY_SECS) <= now {
         return Err(invalid("expired"));
     }
-    if exp > now + MAX_LIFETIME_SECS + LEEWAY_SECS {
+    if exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS) {
         return Err(invalid("exp is too far ahead"));
     }
     if claims
         .get("nbf")
         .and_then(Value::as_i64)
-        .is_some_and(|nbf| nbf > now + LEEWAY_SECS)
+        .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS))
     {
         return Err(invalid("not valid yet (nbf)"));
     }
     let jti = text("jti").ok_or_else(|| invalid("jti is missing"))?;
     if !engine
         .store
-        .use_once(&format!("assertion\u{0}{sub}\u{0}{jti}"), exp + LEEWAY_SECS)
+        .use_once(
+            // Hashed: any client id and jti, in one printable key of bounded length.
+            &format!(
+                "assertion:{}",
+                crate::secret::token_hash(&format!("{sub}\u{0}{jti}"))
+            ),
+            exp.saturating_add(LEEWAY_SECS),
+        )
         .await?
     {
         return Err(invalid("jti was used before"));

@@ -264,7 +264,7 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
             ));
         }
     };
-    let client = match engine.store.client(client_id).await {
+    let client = match engine.find_client(client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(Rejection::Page(format!("unknown client {client_id:?}"))),
         Err(error) => {
@@ -294,6 +294,16 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
     }
     let state = params.single("state").map(str::to_owned);
     let response_type = params.get("response_type");
+    if !client.allows_grant("authorization_code") {
+        return Err(Rejection::Redirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state,
+            fragment: false,
+            error: "unauthorized_client",
+            description: "this client is not registered for the authorization code grant"
+                .to_owned(),
+        });
+    }
     // Implicit and hybrid requests expect their answer in the fragment.
     let fragment = response_type.is_some_and(|t| {
         t.split(' ')
@@ -384,6 +394,15 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
         return Err(fail(
             "invalid_target",
             "resource must be an absolute URI without a fragment".to_owned(),
+        ));
+    }
+    if params
+        .get("audience")
+        .is_some_and(|a| !crate::params::is_plain(a))
+    {
+        return Err(fail(
+            "invalid_target",
+            "audience must hold no whitespace or control character".to_owned(),
         ));
     }
     let resources = match (resources.is_empty(), params.get("audience")) {

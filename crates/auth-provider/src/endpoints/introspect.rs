@@ -49,6 +49,13 @@ async fn process(engine: &Engine, request: &ProviderRequest) -> Result<Value, OA
     let Some(mut claims) = claims else {
         return Ok(inactive());
     };
+    // A client that registered itself learns only about its own tokens; the operator's
+    // clients (resource servers) about any (RFC 7662 §4).
+    if client.registered_metadata().is_some()
+        && claims.get("client_id").and_then(Value::as_str) != Some(client.client_id())
+    {
+        return Ok(inactive());
+    }
     let expired = claims
         .get("exp")
         .and_then(Value::as_i64)

@@ -56,7 +56,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         (None, hinted) => hinted,
     };
     let client = match client_id {
-        Some(id) => match engine.store.client(id).await {
+        Some(id) => match engine.find_client(id).await {
             Ok(Some(client)) => Some(client),
             Ok(None) => return html::error_page(&format!("unknown client {id:?}")),
             Err(error) => {
@@ -89,6 +89,22 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
             tracing::debug!(sid, "auth-provider: signed out");
         }
     }
+    // The host ends its own session too.
+    let headers = engine.users.end_session(request, hint_sub.as_deref()).await;
+    let mut response = destination(engine, &params, client.as_ref());
+    for (name, value) in headers {
+        response = response.with_header(name, value);
+    }
+    response
+}
+
+/// Where the browser goes after logout: the registered post-logout redirect URI, or the
+/// "signed out" page.
+fn destination(
+    engine: &Engine,
+    params: &Params,
+    client: Option<&crate::client::Client>,
+) -> ProviderResponse {
     let Some(target) = params.get("post_logout_redirect_uri") else {
         return html::signed_out_page(&engine.issuer, None);
     };

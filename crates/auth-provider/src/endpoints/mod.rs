@@ -265,8 +265,7 @@ pub(crate) async fn authenticate_client(
         }
     };
     let client = engine
-        .store
-        .client(client_id)
+        .find_client(client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
     if !client.accepts(method) {
@@ -283,9 +282,15 @@ pub(crate) async fn authenticate_client(
         return Err(OAuthError::invalid_client(description));
     }
     if let Some(given) = secret {
-        let valid = client
-            .secret_hash()
-            .is_some_and(|hash| engine.verified.verify(client.client_id(), hash, given));
+        let valid = match client.secret_hash() {
+            Some(hash) => {
+                engine
+                    .verified
+                    .verify(client.client_id(), hash, given)
+                    .await
+            }
+            None => false,
+        };
         if !valid {
             return Err(OAuthError::invalid_client("invalid client secret"));
         }

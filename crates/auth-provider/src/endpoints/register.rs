@@ -204,9 +204,11 @@ fn validate(engine: &Engine, metadata: &Map<String, Value>) -> Result<Registered
             )));
         }
     }
-    if method == ClientAuth::None && grant_types.iter().any(|g| g == "client_credentials") {
+    // A client that registered itself acts only for users who consented; a service client
+    // (tokens with no user) is the operator's to create.
+    if grant_types.iter().any(|g| g == "client_credentials") {
         return Err(metadata_error(
-            "client_credentials needs a confidential client (token_endpoint_auth_method)",
+            "client_credentials is not available to clients that register themselves",
         ));
     }
     let response_types =

@@ -128,9 +128,8 @@ async fn issue_access(engine: &Engine, access: Access<'_>) -> Result<String, OAu
     let jti = random_hex(16);
     let mut claims = Map::new();
     if let Some(user) = access.claims {
-        for (name, value) in user.all() {
-            claims.insert(name.clone(), value.clone());
-        }
+        // What the user consented to: standard claims by scope, others always.
+        claims = user.for_scopes(access.scope);
     }
     claims.insert("iss".into(), engine.issuer.clone().into());
     claims.insert("sub".into(), access.sub.into());
@@ -426,10 +425,8 @@ async fn refresh_token(
         ));
     }
     let audiences = narrow_resources(&authorization.resources, params)?;
-    // Checks passed: rotate. Losing this race means another request used it first.
-    if !engine.store.rotate_refresh_token(&hash).await? {
-        return reuse().await;
-    }
+    // The new tokens are stored before the old refresh token is used up, so that a store
+    // failure (503) leaves it usable for the client's retry.
     let refresh = issue_refresh(engine, &authorization).await?;
     // RFC 6749 §6: an omitted scope means the scope originally granted. The new refresh
     // token keeps the original grant; only this access token is narrowed.
@@ -439,7 +436,7 @@ async fn refresh_token(
         requested_scope
     };
     // A refreshed ID token has no nonce (OpenID Connect Core §12.2).
-    respond(
+    let body = respond(
         engine,
         &authorization,
         &claims,
@@ -448,7 +445,13 @@ async fn refresh_token(
         None,
         Some(refresh),
     )
-    .await
+    .await?;
+    // Checks passed and the answer is ready: rotate. Losing this race means another request
+    // used the token first (revoking the family also ends what was just issued).
+    if !engine.store.rotate_refresh_token(&hash).await? {
+        return reuse().await;
+    }
+    Ok(body)
 }
 
 async fn client_credentials(
@@ -472,11 +475,30 @@ async fn client_credentials(
             format!("scope {unknown:?} is not allowed for this client"),
         ));
     }
+    // No user is involved: nothing to sign in (`openid`) or to stay signed in for.
+    if let Some(user_scope) = scope
+        .iter()
+        .find(|s| *s == "openid" || *s == "offline_access")
+    {
+        return Err(OAuthError::bad_request(
+            "invalid_scope",
+            format!("{user_scope} needs a user: client_credentials cannot grant it"),
+        ));
+    }
     let resources: Vec<String> = params.all("resource").map(str::to_owned).collect();
     if resources.iter().any(|r| !is_resource_uri(r)) {
         return Err(OAuthError::bad_request(
             "invalid_target",
             "resource must be an absolute URI without a fragment",
+        ));
+    }
+    if params
+        .get("audience")
+        .is_some_and(|a| !crate::params::is_plain(a))
+    {
+        return Err(OAuthError::bad_request(
+            "invalid_target",
+            "audience must hold no whitespace or control character",
         ));
     }
     let audiences = match (resources.is_empty(), params.get("audience")) {

@@ -130,15 +130,17 @@ async fn process(
     }
     let sub =
         text("sub").ok_or_else(|| BearerError::invalid_token("the access token has no subject"))?;
-    if let Some(jti) = text("jti")
-        && engine
-            .store
-            .access_token(jti)
-            .await
-            .map_err(unavailable)?
-            .is_some_and(|record| record.revoked)
-    {
-        return Err(BearerError::invalid_token("the access token was revoked"));
+    if let Some(jti) = text("jti") {
+        let record = engine.store.access_token(jti).await.map_err(unavailable)?;
+        if record.as_ref().is_some_and(|record| record.revoked) {
+            return Err(BearerError::invalid_token("the access token was revoked"));
+        }
+        // A client_credentials token: its `sub` is a client, not a user (RFC 9068 §5).
+        if record.is_some_and(|record| record.authorization_id.is_none()) {
+            return Err(BearerError::invalid_token(
+                "the access token was issued to a client, not for a user",
+            ));
+        }
     }
     let scopes: Vec<String> = text("scope")
         .unwrap_or("")
