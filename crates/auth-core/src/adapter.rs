@@ -322,8 +322,20 @@ impl AuthResponse {
     /// `Retry-After` for retryable errors.
     #[must_use]
     pub fn error(err: &AuthError, realm: Option<&str>) -> Self {
+        AuthResponse::error_in(
+            err,
+            &crate::error::ChallengeContext {
+                realm,
+                bearer: true,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// [`error`](Self::error), with the challenges of an application's schemes.
+    pub(crate) fn error_in(err: &AuthError, ctx: &crate::error::ChallengeContext<'_>) -> Self {
         let mut r = AuthResponse::json(err.status(), &err.to_json());
-        if let Some(challenge) = err.www_authenticate(realm) {
+        if let Some(challenge) = err.challenge(ctx) {
             r = r.with_header("www-authenticate", &challenge);
         }
         if let Some(secs) = err.retry_after() {
@@ -611,7 +623,15 @@ impl RequestAuth {
         let Some(guard) = guard else {
             return Ok(());
         };
-        guard.check(&auth.claims)?;
+        let now = self.state.authenticator.now_secs();
+        guard.check_at(&auth.claims, now).map_err(|e| {
+            // The answer is a challenge of the scheme the token came with.
+            if auth.dpop_key.is_some() {
+                e.for_dpop()
+            } else {
+                e
+            }
+        })?;
         if ws::is_websocket_upgrade(req)
             && let Ok(mut guards) = self.state.upgrade_guards.lock()
         {
@@ -636,7 +656,16 @@ impl RequestAuth {
     ) -> Result<Access, AuthError> {
         let mode = mode.unwrap_or_else(|| AccessMode::for_method(req.method()));
         match self.authenticated(req).await? {
-            Some(auth) => ownership.authorize(&auth.claims, id, mode).await,
+            Some(auth) => ownership
+                .authorize(&auth.claims, id, mode)
+                .await
+                .map_err(|e| {
+                    if auth.dpop_key.is_some() {
+                        e.for_dpop()
+                    } else {
+                        e
+                    }
+                }),
             None => Err(token_missing()),
         }
     }
@@ -714,6 +743,13 @@ impl RequestAuth {
             return;
         };
         response.append_static("vary", "Cookie, Authorization");
+        if let Ok(Some(auth)) = &outcome.result
+            && auth.dpop_key.is_some()
+            && let Some(nonce) = self.state.authenticator.dpop_nonce()
+        {
+            // The next proof's nonce (RFC 9449 §8.2).
+            response.append("dpop-nonce", nonce.as_bytes());
+        }
         if matches!(outcome.result, Ok(Some(_))) {
             let mut has_cache_control = false;
             response.for_each_header("cache-control", &mut |_| has_cache_control = true);

@@ -39,7 +39,9 @@ use crate::api_key::{ApiKeyRecord, ApiKeys};
 use crate::claims;
 use crate::claims::{Claims, NoExtraClaims};
 use crate::config::ConfigError;
-use crate::error::{AuthError, ErrorCode};
+use crate::dpop::{DpopConfig, DpopVerifier};
+use crate::error::{AuthError, ChallengeContext, ErrorCode, TokenInvalidReason};
+use crate::resource::{Published, ResourceMetadata};
 use crate::session::SessionConfig;
 use crate::session::cookies::{self, CookieUse, PresentedToken};
 use crate::session::refresh::RefreshCache;
@@ -77,6 +79,9 @@ pub struct Authenticated<C = NoExtraClaims> {
     pub user_data: serde_json::Map<String, Value>,
     /// The API key's record, when the credential was one ([`TokenSource::ApiKey`]).
     pub api_key: Option<Arc<ApiKeyRecord>>,
+    /// For a DPoP-bound token (`Authorization: DPoP` with a valid proof): the RFC 7638
+    /// thumbprint of the key the proof was signed with (the token's `cnf.jkt`).
+    pub dpop_key: Option<String>,
 }
 
 impl Authenticated<NoExtraClaims> {
@@ -256,6 +261,10 @@ pub(crate) struct Inner {
     /// The upgrade sources in effect (from `websocket`, without the cookie when there are no
     /// sessions).
     upgrade_sources: Vec<TokenSource>,
+    /// DPoP proofs, when accepted.
+    pub(crate) dpop: Option<DpopVerifier>,
+    /// The RFC 9728 document, when published.
+    pub(crate) resource: Option<Published>,
 }
 
 /// The session engine's state: its configuration and the refreshes in flight.
@@ -289,6 +298,8 @@ pub struct AuthenticatorBuilder {
     api_keys: Option<ApiKeys>,
     api_key_header: Option<String>,
     websocket: WebSocketConfig,
+    dpop: Option<DpopConfig>,
+    resource: Option<ResourceMetadata>,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -316,14 +327,58 @@ impl AuthenticatorBuilder {
     ///
     /// # Errors
     /// As [`from_env`](Self::from_env).
+    ///
+    /// With `APP_URL` or `AUTH_RESOURCE` set (and `AUTH_RESOURCE_METADATA` not `off`), the
+    /// RFC 9728 metadata is published ([`ResourceMetadata::from_vars`]) and the resource
+    /// identifier is an accepted audience besides `AUTH_AUDIENCE`: a client that asks for a
+    /// token for this resource (RFC 8707) gets one the app accepts. `AUTH_DPOP` turns DPoP on
+    /// ([`DpopConfig::from_vars`]).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut b = Authenticator::builder(Verifier::from_vars(&lookup)?)
+        let resource = ResourceMetadata::from_vars(&lookup)?;
+        let resource_id = resource.as_ref().map(|r| r.resource().to_owned());
+        let verifier_lookup = |name: &str| match (name, &resource_id) {
+            ("AUTH_AUDIENCE", Some(id)) => {
+                let configured = lookup(name)?;
+                let listed = configured.split(',').any(|a| a.trim() == id);
+                Some(if listed {
+                    configured
+                } else {
+                    format!("{configured},{id}")
+                })
+            }
+            _ => lookup(name),
+        };
+        let mut b = Authenticator::builder(Verifier::from_vars(verifier_lookup)?)
             .websocket(WebSocketConfig::from_vars(&lookup)?);
         let has_app_url = lookup("APP_URL").is_some_and(|v| !v.trim().is_empty());
         if has_app_url {
             b = b.sessions(crate::session::SessionConfigBuilder::from_vars(&lookup)?.build()?);
         }
+        if let Some(resource) = resource {
+            b = b.resource_metadata(resource);
+        }
+        if let Some(dpop) = DpopConfig::from_vars(&lookup)? {
+            b = b.dpop(dpop);
+        }
         Ok(b)
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with a proof in the
+    /// `DPoP` header, checked on every request (see [`dpop`](crate::dpop)). Challenges then
+    /// name both schemes. Without it, `Authorization: DPoP` is not a credential, and a bound
+    /// token is refused in any case.
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
+    }
+
+    /// Publishes the RFC 9728 metadata of this protected resource: the helper routes serve it
+    /// at [`ResourceMetadata::path`], and every challenge carries `resource_metadata` (its
+    /// URL). The resource identifier should be one of the verifier's audiences
+    /// ([`AuthConfigBuilder::audiences`](crate::AuthConfigBuilder::audiences)).
+    pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
+        self.resource = Some(metadata);
+        self
     }
 
     /// Browser sessions: the login client and its cookies. Adds the session cookie as a
@@ -465,6 +520,43 @@ impl AuthenticatorBuilder {
                 "at least one source is needed",
             ));
         }
+        let dpop = match self.dpop {
+            Some(mut config) => {
+                if !config.has_public_url() {
+                    // `htu` names the app's public URL: the session's, else the resource's.
+                    let known = self
+                        .sessions
+                        .as_ref()
+                        .map(|s| s.app_url.as_str().trim_end_matches('/').to_owned())
+                        .or_else(|| self.resource.as_ref().map(|r| r.resource().to_owned()));
+                    if let Some(url) = known {
+                        config = config.public_url(url);
+                    } else if !config.trusts_forwarded_headers() {
+                        return Err(ConfigError::new(
+                            "AUTH_PUBLIC_URL",
+                            "DPoP needs the app's public URL to check a proof's htu (DpopConfig::public_url, APP_URL or AUTH_PUBLIC_URL)",
+                        ));
+                    }
+                }
+                Some(DpopVerifier::new(config)?)
+            }
+            None => None,
+        };
+        let resource = match &self.resource {
+            Some(metadata) => {
+                let issuers: Vec<String> = if self.verifier.config().is_issuer_pattern() {
+                    Vec::new()
+                } else {
+                    self.verifier.issuers().map(str::to_owned).collect()
+                };
+                Some(Published::new(
+                    metadata,
+                    &issuers,
+                    dpop.as_ref().map(DpopVerifier::config),
+                )?)
+            }
+            None => None,
+        };
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 verifier: self.verifier,
@@ -482,6 +574,8 @@ impl AuthenticatorBuilder {
                 api_key_header: self.api_key_header,
                 websocket: self.websocket,
                 upgrade_sources,
+                dpop,
+                resource,
             }),
         })
     }
@@ -511,6 +605,8 @@ impl Authenticator {
             api_keys: None,
             api_key_header: Some("x-api-key".to_owned()),
             websocket: WebSocketConfig::new(),
+            dpop: None,
+            resource: None,
         }
     }
 
@@ -658,6 +754,7 @@ impl Authenticator {
             source: TokenSource::ApiKey,
             user_data: user.data,
             api_key: Some(verified.record),
+            dpop_key: None,
         })
     }
 
@@ -667,12 +764,14 @@ impl Authenticator {
         token: &str,
     ) -> Result<Authenticated<NoExtraClaims>, AuthError> {
         let claims = self.inner.verifier.verify::<NoExtraClaims>(token).await?;
+        self.check_unbound(&claims, None)?;
         let user = self.run_hooks(&claims).await?;
         Ok(Authenticated {
             claims,
             source: TokenSource::Header,
             user_data: user.data,
             api_key: None,
+            dpop_key: None,
         })
     }
 
@@ -682,11 +781,53 @@ impl Authenticator {
     /// and every helper route uses.
     #[must_use]
     pub fn error_response(&self, error: &AuthError) -> AuthResponse {
-        let standard = AuthResponse::error(error, self.inner.realm.as_deref());
+        let mut standard = AuthResponse::error_in(error, &self.challenge_context());
+        if error.status() == 401
+            && let Some(nonce) = self.dpop_nonce()
+        {
+            standard = standard.with_header("dpop-nonce", &nonce);
+        }
         match &self.inner.error_handler {
             Some(handler) => handler(error, standard),
             None => standard,
         }
+    }
+
+    /// What challenges offer: the realm, the schemes, the metadata URL.
+    pub(crate) fn challenge_context(&self) -> ChallengeContext<'_> {
+        let dpop = self.inner.dpop.as_ref();
+        ChallengeContext {
+            realm: self.inner.realm.as_deref(),
+            bearer: !dpop.is_some_and(|d| d.config().is_required()),
+            dpop_algs: dpop.map(DpopVerifier::algs),
+            resource_metadata: self.inner.resource.as_ref().map(|r| r.url.as_str()),
+        }
+    }
+
+    /// The DPoP nonce to hand out now, when nonces are on.
+    pub(crate) fn dpop_nonce(&self) -> Option<String> {
+        self.inner
+            .dpop
+            .as_ref()?
+            .current_nonce(self.inner.verifier.config().now())
+    }
+
+    /// How DPoP proofs are checked, when DPoP is accepted.
+    #[must_use]
+    pub fn dpop(&self) -> Option<&DpopVerifier> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The RFC 9728 metadata URL, when the metadata is published.
+    #[must_use]
+    pub fn resource_metadata_url(&self) -> Option<&str> {
+        self.inner.resource.as_ref().map(|r| r.url.as_str())
+    }
+
+    /// The protected resource's identifier, when its metadata is published.
+    #[must_use]
+    pub fn resource_identifier(&self) -> Option<&str> {
+        self.inner.resource.as_ref().map(|r| r.resource.as_str())
     }
 
     pub(crate) fn now_secs(&self) -> i64 {
@@ -817,13 +958,14 @@ impl Authenticator {
         C: ExtraClaims,
     {
         let upgrade = usage == CookieUse::Upgrade;
-        // One pass over the header: its count, and the first value's bearer token (the only
-        // copy of the token made on this path).
-        let (mut authorization_headers, mut bearer) = (0usize, Ok(None));
+        let dpop_on = self.inner.dpop.is_some();
+        // One pass over the header: its count, and the first value's token (the only copy of
+        // the token made on this path).
+        let (mut authorization_headers, mut presented) = (0usize, Ok(None));
         req.for_each_header("authorization", &mut |value| {
             authorization_headers += 1;
             if authorization_headers == 1 {
-                bearer = parse_bearer(value);
+                presented = parse_authorization(value, dpop_on);
             }
         });
         if authorization_headers > 1 {
@@ -841,23 +983,38 @@ impl Authenticator {
         } else {
             None
         };
-        let mut bearer = bearer?;
-        if bearer.is_some() && query_token.is_some() {
+        let mut presented = presented?;
+        if presented.is_some() && query_token.is_some() {
             return Err(AuthError::new(
                 ErrorCode::InvalidRequest,
                 "a token was sent in more than one way",
             ));
         }
-        if let Some(keys) = &self.inner.api_keys
-            && let Some(key) = self.presented_api_key(keys, req, bearer.as_deref())?
-        {
-            // Boxed: a key's lookup (a store query on a miss) would otherwise size every
-            // request's authentication future.
-            return Box::pin(self.authenticate_key(keys, &key)).await.map(Some);
+        if let Some(keys) = &self.inner.api_keys {
+            let bearer = match &presented {
+                Some((Scheme::Bearer, token)) => Some(token.as_str()),
+                _ => None,
+            };
+            let key = self.presented_api_key(keys, req, bearer)?;
+            if let Some(key) = key {
+                if presented.as_ref().is_some_and(|(s, _)| *s == Scheme::Dpop) {
+                    return Err(AuthError::new(
+                        ErrorCode::InvalidRequest,
+                        "one credential per request: an API key and a DPoP token were both sent",
+                    ));
+                }
+                // Boxed: a key's lookup (a store query on a miss) would otherwise size every
+                // request's authentication future.
+                return Box::pin(self.authenticate_key(keys, &key)).await.map(Some);
+            }
         }
         for source in sources {
+            let mut scheme = Scheme::Bearer;
             let token = match source {
-                TokenSource::Header => bearer.take().map(PresentedToken::Text),
+                TokenSource::Header => presented.take().map(|(s, token)| {
+                    scheme = s;
+                    PresentedToken::Text(token)
+                }),
                 TokenSource::Query => query_token.take().map(PresentedToken::Text),
                 // Keys were looked for above, by their format.
                 TokenSource::ApiKey => None,
@@ -875,21 +1032,101 @@ impl Authenticator {
                 },
             };
             if let Some(token) = token {
+                let dpop = scheme == Scheme::Dpop;
                 let claims = self
                     .inner
                     .verifier
                     .verify_keyed::<C>(token.token(), token.cache_key())
-                    .await?;
+                    .await
+                    .map_err(|e| if dpop { e.for_dpop() } else { e })?;
+                let dpop_key = if dpop {
+                    Some(self.check_dpop(&claims, req, token.token())?)
+                } else {
+                    self.check_unbound(&claims, Some(*source))?;
+                    None
+                };
                 let user = self.run_hooks(&claims).await?;
                 return Ok(Some(Authenticated {
                     claims,
                     source: *source,
                     user_data: user.data,
                     api_key: None,
+                    dpop_key,
                 }));
             }
         }
         Ok(None)
+    }
+
+    /// The binding of a token presented with the `DPoP` scheme: bound (`cnf.jkt`), with a valid
+    /// proof from that key. Returns the key's thumbprint.
+    fn check_dpop<C>(
+        &self,
+        claims: &Claims<C>,
+        req: &impl RequestView,
+        token: &str,
+    ) -> Result<String, AuthError> {
+        let binding = |message: &'static str| {
+            AuthError::invalid_token(TokenInvalidReason::KeyBinding, message).for_dpop()
+        };
+        let Some(verifier) = &self.inner.dpop else {
+            return Err(binding("DPoP is not accepted here"));
+        };
+        let Some(jkt) = claims.cnf.as_ref().and_then(|c| c.jkt.as_deref()) else {
+            return Err(binding(
+                "the token is not DPoP-bound: send it with the Bearer scheme",
+            ));
+        };
+        let now = self.inner.verifier.config().now();
+        let proof = verifier.verify_request(req, Some(token), now)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(proof.jkt.as_bytes(), jkt.as_bytes())
+            .is_err()
+        {
+            return Err(binding(
+                "the DPoP proof is signed by another key than the one the token is bound to",
+            ));
+        }
+        Ok(proof.jkt)
+    }
+
+    /// A token presented as a bearer token (`source`; `None` outside a request: a handshake
+    /// payload, an in-band re-authentication) must not be bound to a key: its binding could not
+    /// be checked. With DPoP required, a bearer token in a request is refused.
+    fn check_unbound<C>(
+        &self,
+        claims: &Claims<C>,
+        source: Option<TokenSource>,
+    ) -> Result<(), AuthError> {
+        let binding = |message: &'static str| {
+            AuthError::invalid_token(TokenInvalidReason::KeyBinding, message)
+        };
+        if let Some(cnf) = &claims.cnf {
+            if cnf.jkt.is_some() {
+                return Err(binding(
+                    "the token is DPoP-bound: send it with the DPoP scheme and a proof",
+                )
+                .for_dpop());
+            }
+            if cnf.x5t_s256.is_some() {
+                return Err(binding(
+                    "the token is bound to a client certificate, which this server does not check",
+                ));
+            }
+            if cnf.other {
+                return Err(binding(
+                    "the token is bound to a key in a way this server cannot check",
+                ));
+            }
+        }
+        let required = self
+            .inner
+            .dpop
+            .as_ref()
+            .is_some_and(|d| d.config().is_required());
+        if required && source != Some(TokenSource::Cookie) {
+            return Err(binding("this API accepts DPoP-bound tokens only").for_dpop());
+        }
+        Ok(())
     }
 
     /// The API key of the request, if it presents one: in `Authorization: Bearer` (told apart
@@ -979,10 +1216,40 @@ pub(crate) fn token_missing() -> AuthError {
     AuthError::new(ErrorCode::TokenMissing, "no credential was presented")
 }
 
+/// The scheme a token came with in `Authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// Parses `Authorization: Bearer <token>` (and, when DPoP is accepted, `DPoP <token>`):
+/// `Ok(None)` for another scheme, an error for a malformed credential (RFC 6750 §2.1 b64token:
+/// ASCII letters, digits and `-._~+/`, then optional `=` padding; the same for DPoP, RFC 9449
+/// §7.1). Works on the header's bytes: a value that is not UTF-8 has no valid token.
+fn parse_authorization(value: &[u8], dpop: bool) -> Result<Option<(Scheme, String)>, AuthError> {
+    let scheme = match value.iter().position(|&b| b == b' ') {
+        Some(space) => &value[..space],
+        None => value,
+    };
+    if scheme.eq_ignore_ascii_case(b"bearer") {
+        Ok(parse_bearer(value)?.map(|t| (Scheme::Bearer, t)))
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        let rest = value.get(scheme.len()..).unwrap_or_default();
+        let mut as_bearer = b"Bearer".to_vec();
+        as_bearer.extend_from_slice(rest);
+        parse_bearer(&as_bearer)
+            .map_err(|_| {
+                AuthError::new(ErrorCode::InvalidRequest, "malformed DPoP credential").for_dpop()
+            })
+            .map(|t| t.map(|t| (Scheme::Dpop, t)))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Parses `Authorization: Bearer <token>`: `Ok(None)` for another scheme, an error for a
-/// malformed bearer credential (RFC 6750 §2.1 b64token: ASCII letters, digits and `-._~+/`,
-/// then optional `=` padding). Works on the header's bytes: a value that is not UTF-8 has no
-/// valid token.
+/// malformed bearer credential.
 fn parse_bearer(value: &[u8]) -> Result<Option<String>, AuthError> {
     /// A b64token character other than `=`. Branch-free, so that the check over a whole
     /// token compiles to vector compares.

@@ -320,6 +320,14 @@ pub struct Claims<E = NoExtraClaims> {
     pub client_id: Option<String>,
     /// `scope`: the granted scopes (space-separated string or array in the token).
     pub scope: Scopes,
+    /// `cnf` (RFC 7800): the key the token is bound to, for a sender-constrained token (DPoP,
+    /// RFC 9449; a client certificate, RFC 8705). A bound token is accepted only with proof of
+    /// that key (see [`dpop`](crate::dpop)).
+    pub cnf: Option<Confirmation>,
+    /// `auth_time`: when the user last authenticated (for step-up, RFC 9470).
+    pub auth_time: Option<NumericDate>,
+    /// `acr`: the authentication context class the user authenticated with (RFC 9470).
+    pub acr: Option<String>,
     /// The application's own claims.
     pub extra: E,
     /// The verified payload, shared by every clone (the token cache's entry, each request's
@@ -491,6 +499,9 @@ impl<E> Claims<E> {
             jti: self.jti,
             client_id: self.client_id,
             scope: self.scope,
+            cnf: self.cnf,
+            auth_time: self.auth_time,
+            acr: self.acr,
             extra: f(self.extra),
             payload: self.payload,
             mapping: self.mapping,
@@ -540,6 +551,8 @@ impl<E: fmt::Debug> fmt::Debug for Claims<E> {
             .field("exp", &self.exp.as_secs())
             .field("client_id", &self.client_id)
             .field("scope", &self.scope)
+            .field("cnf", &self.cnf)
+            .field("acr", &self.acr)
             .field("extra", &self.extra)
             .finish_non_exhaustive()
     }
@@ -751,6 +764,55 @@ pub(crate) struct Registered<'a> {
     pub(crate) jti: Option<String>,
     pub(crate) client_id: Option<String>,
     pub(crate) scope: Scopes,
+    pub(crate) cnf: Option<Confirmation>,
+    pub(crate) auth_time: Option<NumericDate>,
+    pub(crate) acr: Option<String>,
+}
+
+/// The `cnf` claim (RFC 7800 §3.1): the confirmation methods this SDK can check, and whether
+/// the token names one it cannot (then it is refused: a binding that cannot be checked is
+/// never ignored).
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// `jkt` (RFC 9449 §6): the RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    pub jkt: Option<String>,
+    /// `x5t#S256` (RFC 8705 §3.1): the SHA-256 thumbprint of the client certificate, base64url.
+    pub x5t_s256: Option<String>,
+    /// Whether `cnf` has members besides these (`jwk`, `kid`, `jwe`, `jku`, ...).
+    pub other: bool,
+}
+
+/// `cnf`: an object; members other than `jkt` and `x5t#S256` are noted, not read.
+struct ConfirmationSeed;
+
+impl<'de> de::DeserializeSeed<'de> for ConfirmationSeed {
+    type Value = Confirmation;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Confirmation, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConfirmationSeed {
+    type Value = Confirmation;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a confirmation object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Confirmation, A::Error> {
+        let mut c = Confirmation::default();
+        let mut members = Members::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match members.insert::<A::Error>(&key, &["jkt", "x5t#S256"])? {
+                Some(0) => c.jkt = Some(map.next_value()?),
+                Some(1) => c.x5t_s256 = Some(map.next_value()?),
+                _ => {
+                    map.next_value_seed(StrictIgnore)?;
+                    c.other = true;
+                }
+            }
+        }
+        Ok(c)
+    }
 }
 
 /// `aud`: a string or an array of strings.
@@ -821,7 +883,7 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         f.write_str("a JWT claims object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
-        const NAMES: [&str; 9] = [
+        const NAMES: [&str; 12] = [
             "iss",
             "sub",
             "aud",
@@ -831,6 +893,9 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
             "jti",
             "client_id",
             "scope",
+            "cnf",
+            "auth_time",
+            "acr",
         ];
         let mut r = Registered::default();
         let mut members = Members::default();
@@ -845,6 +910,9 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
                 Some(6) => r.jti = Some(map.next_value()?),
                 Some(7) => r.client_id = Some(map.next_value()?),
                 Some(8) => r.scope = map.next_value_seed(ScopeSeed)?,
+                Some(9) => r.cnf = Some(map.next_value_seed(ConfirmationSeed)?),
+                Some(10) => r.auth_time = Some(map.next_value()?),
+                Some(11) => r.acr = Some(map.next_value()?),
                 _ => map.next_value_seed(StrictIgnore)?,
             }
         }
@@ -994,6 +1062,9 @@ pub(crate) struct Checked {
     pub(crate) jti: Option<String>,
     pub(crate) client_id: Option<String>,
     pub(crate) scope: Scopes,
+    pub(crate) cnf: Option<Confirmation>,
+    pub(crate) auth_time: Option<NumericDate>,
+    pub(crate) acr: Option<String>,
 }
 
 impl Registered<'_> {
@@ -1007,6 +1078,9 @@ impl Registered<'_> {
             jti: self.jti,
             client_id: self.client_id,
             scope: self.scope,
+            cnf: self.cnf,
+            auth_time: self.auth_time,
+            acr: self.acr,
         }
     }
 }
@@ -1030,6 +1104,9 @@ pub(crate) fn assemble<E>(
         jti: r.jti,
         client_id: r.client_id,
         scope: r.scope,
+        cnf: r.cnf,
+        auth_time: r.auth_time,
+        acr: r.acr,
         extra,
         payload: Arc::new(Payload::new(raw)),
         mapping,

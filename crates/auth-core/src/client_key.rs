@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use crate::alg::Algorithm;
 use crate::config::ConfigError;
 use crate::error::{AuthError, ErrorCode};
+use crate::jwk::thumbprint;
 
 /// How long a client assertion is valid. Short: it is made for one request.
 const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
@@ -226,6 +227,100 @@ impl ClientKey {
         Ok((Signer::Rsa(key), Algorithm::RS256, public))
     }
 
+    /// A new random key for `alg` (`ES256`, `ES384` or `EdDSA`): an ephemeral DPoP key, which
+    /// needs no registration (the provider binds tokens to whatever key proves possession).
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, ClientKey};
+    /// let key = ClientKey::generate(Algorithm::ES256)?;
+    /// assert_eq!(key.thumbprint().len(), 43);
+    /// # Ok::<(), auth_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `config_invalid` for another algorithm, or when the system's random source fails.
+    pub fn generate(alg: Algorithm) -> Result<Self, ConfigError> {
+        let failed = || bad_key("cannot generate a key");
+        let pkcs8 = match alg {
+            Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &aws_lc_rs::rand::SystemRandom::new(),
+            )
+            .map_err(|_| failed())?
+            .as_ref()
+            .to_vec(),
+            Algorithm::ES384 => EcdsaKeyPair::generate_pkcs8(
+                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                &aws_lc_rs::rand::SystemRandom::new(),
+            )
+            .map_err(|_| failed())?
+            .as_ref()
+            .to_vec(),
+            Algorithm::EdDSA => {
+                Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+                    .map_err(|_| failed())?
+                    .as_ref()
+                    .to_vec()
+            }
+            other => {
+                return Err(bad_key(format!(
+                    "cannot generate a {} key (ES256, ES384 or EdDSA)",
+                    other.as_str()
+                )));
+            }
+        };
+        let (signer, alg, public) = Self::pkcs8(&pkcs8)?;
+        let kid = thumbprint(&public);
+        Ok(Self {
+            signer: Arc::new(signer),
+            alg,
+            kid: Arc::from(kid),
+            public: Arc::new(public),
+        })
+    }
+
+    /// The key's RFC 7638 thumbprint: what a DPoP-bound token carries in `cnf.jkt`.
+    #[must_use]
+    pub fn thumbprint(&self) -> String {
+        thumbprint(&self.public)
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) for one request: `method` and `url` of the request (query
+    /// and fragment are left out of `htu`), the access token it carries (`ath`; `None` at a
+    /// token endpoint) and the server's nonce, if it asked for one (`DPoP-Nonce`). Send it in
+    /// the `DPoP` header, with `Authorization: DPoP <token>`. Make a new one per request: each
+    /// has a fresh `jti`, and a server refuses a proof it has seen.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, ClientKey};
+    /// let key = ClientKey::generate(Algorithm::ES256)?;
+    /// let proof = key.dpop_proof("GET", "https://api.example.com/orders?page=2", Some("eyJ..."), None)?;
+    /// assert_eq!(proof.split('.').count(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `invalid_request` when `url` is not absolute; `unknown` when signing fails.
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, AuthError> {
+        let (header, claims) =
+            crate::dpop::proof_parts(self.alg, &self.public, method, url, access_token, nonce)?;
+        let mut jwt = URL_SAFE_NO_PAD.encode(header);
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(claims));
+        let signature = self
+            .sign(jwt.as_bytes())
+            .ok_or_else(|| AuthError::new(ErrorCode::Unknown, "cannot sign the DPoP proof"))?;
+        jwt.push('.');
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(jwt)
+    }
+
     /// Uses `kid` as the key id (the `kid` the provider has registered for this key).
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
@@ -304,6 +399,11 @@ impl ClientKey {
         Ok(jwt)
     }
 
+    /// Signs `message` with the key's algorithm (signed resource metadata).
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Option<Vec<u8>> {
+        self.sign(message)
+    }
+
     fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
         let rng = SystemRandom::new();
         match &*self.signer {
@@ -329,31 +429,6 @@ fn rsa_encoding(alg: Algorithm) -> Option<&'static dyn RsaEncoding> {
         Algorithm::PS512 => &signature::RSA_PSS_SHA512,
         _ => return None,
     })
-}
-
-/// The RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order.
-fn thumbprint(public: &serde_json::Map<String, Value>) -> String {
-    let members: &[&str] = match public.get("kty").and_then(Value::as_str) {
-        Some("RSA") => &["e", "kty", "n"],
-        Some("EC") => &["crv", "kty", "x", "y"],
-        _ => &["crv", "kty", "x"],
-    };
-    // serde_json's map keeps insertion order only with `preserve_order`: build the text by hand.
-    let body: Vec<String> = members
-        .iter()
-        .map(|m| {
-            format!(
-                "{}:{}",
-                Value::String((*m).to_owned()),
-                public.get(*m).cloned().unwrap_or(Value::Null)
-            )
-        })
-        .collect();
-    let canonical = format!("{{{}}}", body.join(","));
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        canonical.as_bytes(),
-    ))
 }
 
 /// The client key of the environment: `AUTH_CLIENT_KEY_FILE` (a PEM file) or `AUTH_CLIENT_KEY`

@@ -83,6 +83,16 @@ pub enum ErrorCode {
     InvalidRequest,
     /// An unexpected internal failure (500).
     Unknown,
+    /// The DPoP proof (RFC 9449) is missing, malformed, replayed, stale, for another request or
+    /// another key (401, `DPoP` challenge with `error="invalid_dpop_proof"`).
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server-provided nonce, or carries a stale one (401, `DPoP`
+    /// challenge with `error="use_dpop_nonce"` and a fresh `DPoP-Nonce` header; RFC 9449 §9).
+    UseDpopNonce,
+    /// The caller is authenticated, but not recently enough or not strongly enough for this
+    /// route: sign in again (RFC 9470; 401 with `error="insufficient_user_authentication"`
+    /// and the `acr_values` / `max_age` to ask for).
+    InsufficientUserAuthentication,
 }
 
 impl ErrorCode {
@@ -108,6 +118,9 @@ impl ErrorCode {
         ErrorCode::InvalidGrant,
         ErrorCode::InvalidRequest,
         ErrorCode::Unknown,
+        ErrorCode::InvalidDpopProof,
+        ErrorCode::UseDpopNonce,
+        ErrorCode::InsufficientUserAuthentication,
     ];
 
     /// The stable snake_case identifier, e.g. `"token_expired"`.
@@ -134,6 +147,9 @@ impl ErrorCode {
             ErrorCode::InvalidGrant => "invalid_grant",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unknown => "unknown",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
         }
     }
 
@@ -152,7 +168,10 @@ impl ErrorCode {
             | ErrorCode::TokenNotYetValid
             | ErrorCode::TokenRevoked
             | ErrorCode::SessionExpired
-            | ErrorCode::InvalidGrant => 401,
+            | ErrorCode::InvalidGrant
+            | ErrorCode::InvalidDpopProof
+            | ErrorCode::UseDpopNonce
+            | ErrorCode::InsufficientUserAuthentication => 401,
             ErrorCode::PermissionDenied | ErrorCode::UserDisabled => 403,
             ErrorCode::StateMismatch | ErrorCode::InvalidRequest => 400,
             ErrorCode::RateLimited => 429,
@@ -180,10 +199,11 @@ impl ErrorCode {
         )
     }
 
-    /// The RFC 6750 §3.1 `error` attribute for this code, if the code is a bearer-token error.
+    /// The `error` attribute of the challenge for this code (RFC 6750 §3.1, RFC 9449 §7.1,
+    /// RFC 9470 §3), if the code is a token error.
     ///
     /// `token_missing` deliberately has none: a request without credentials gets a bare
-    /// `Bearer` challenge.
+    /// challenge.
     #[must_use]
     pub const fn bearer_error(self) -> Option<&'static str> {
         match self {
@@ -195,6 +215,9 @@ impl ErrorCode {
             | ErrorCode::InvalidGrant => Some("invalid_token"),
             ErrorCode::PermissionDenied => Some("insufficient_scope"),
             ErrorCode::InvalidRequest => Some("invalid_request"),
+            ErrorCode::InvalidDpopProof => Some("invalid_dpop_proof"),
+            ErrorCode::UseDpopNonce => Some("use_dpop_nonce"),
+            ErrorCode::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             _ => None,
         }
     }
@@ -280,6 +303,10 @@ pub enum TokenInvalidReason {
     /// The issuer's introspection endpoint says the token is not active (RFC 7662: expired,
     /// revoked, or never issued).
     Inactive,
+    /// The token's key binding (`cnf`, RFC 7800) does not hold: a DPoP-bound token sent as a
+    /// bearer token, an unbound token sent with the `DPoP` scheme, a proof by another key, or
+    /// a binding this server cannot check.
+    KeyBinding,
 }
 
 impl TokenInvalidReason {
@@ -304,6 +331,7 @@ impl TokenInvalidReason {
             TokenInvalidReason::Inactive => "inactive",
             TokenInvalidReason::ClaimsShape => "claims_shape",
             TokenInvalidReason::UnknownApiKey => "unknown_api_key",
+            TokenInvalidReason::KeyBinding => "key_binding",
         }
     }
 }
@@ -337,7 +365,35 @@ pub struct AuthError {
     required_scope: Option<Box<str>>,
     /// Seconds the client should wait before retrying, when known.
     retry_after: Option<u64>,
+    /// What the challenge needs besides the code: the scheme the error concerns, step-up
+    /// parameters (boxed: rare, and errors travel by value on the hot path).
+    challenge: Option<Box<ChallengeParams>>,
     source: Option<SharedError>,
+}
+
+/// The parts of a challenge an error carries besides its code and message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ChallengeParams {
+    /// The error concerns the `DPoP` scheme (the request used it, or its proof failed).
+    dpop: bool,
+    /// RFC 9470 `acr_values`: the authentication context classes that would do.
+    acr_values: Option<Box<str>>,
+    /// RFC 9470 `max_age`: the largest authentication age, in seconds, that would do.
+    max_age: Option<u64>,
+}
+
+/// What an application's challenges offer besides the error: the realm, the accepted schemes
+/// and the RFC 9728 metadata URL. Built by the [`Authenticator`](crate::Authenticator) from its
+/// configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ChallengeContext<'a> {
+    pub(crate) realm: Option<&'a str>,
+    /// `Bearer` is accepted (not when DPoP is required).
+    pub(crate) bearer: bool,
+    /// `DPoP` is accepted, with these proof algorithms (space-separated).
+    pub(crate) dpop_algs: Option<&'a str>,
+    /// RFC 9728 `resource_metadata`.
+    pub(crate) resource_metadata: Option<&'a str>,
 }
 
 impl AuthError {
@@ -350,8 +406,75 @@ impl AuthError {
             reason: None,
             required_scope: None,
             retry_after: None,
+            challenge: None,
             source: None,
         }
+    }
+
+    /// An `insufficient_user_authentication` error (RFC 9470): the caller must authenticate
+    /// again, more recently ([`with_max_age`](Self::with_max_age)) or more strongly
+    /// ([`with_acr_values`](Self::with_acr_values)).
+    ///
+    /// ```
+    /// use auth_core::AuthError;
+    /// let e = AuthError::insufficient_user_authentication("a more recent sign-in is required")
+    ///     .with_max_age(60);
+    /// assert_eq!(
+    ///     e.www_authenticate(None).as_deref(),
+    ///     Some(r#"Bearer error="insufficient_user_authentication", error_description="a more recent sign-in is required", max_age="60""#)
+    /// );
+    /// ```
+    #[must_use]
+    pub fn insufficient_user_authentication(message: impl Into<Cow<'static, str>>) -> Self {
+        AuthError::new(ErrorCode::InsufficientUserAuthentication, message)
+    }
+
+    /// Names the authentication context classes (space-separated, in order of preference) that
+    /// would satisfy the request: the RFC 9470 `acr_values` challenge attribute, and what the
+    /// login route asks the provider for.
+    #[must_use]
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.challenge.get_or_insert_default().acr_values = Some(acr_values.into().into());
+        self
+    }
+
+    /// Names the largest authentication age, in seconds, that would satisfy the request: the
+    /// RFC 9470 `max_age` challenge attribute.
+    #[must_use]
+    pub fn with_max_age(mut self, seconds: u64) -> Self {
+        self.challenge.get_or_insert_default().max_age = Some(seconds);
+        self
+    }
+
+    /// The RFC 9470 `acr_values` of an `insufficient_user_authentication` error.
+    #[must_use]
+    pub fn acr_values(&self) -> Option<&str> {
+        self.challenge.as_ref()?.acr_values.as_deref()
+    }
+
+    /// The RFC 9470 `max_age` of an `insufficient_user_authentication` error.
+    #[must_use]
+    pub fn max_age(&self) -> Option<u64> {
+        self.challenge.as_ref()?.max_age
+    }
+
+    /// Marks the error as one of the `DPoP` scheme: its challenge attributes go on the `DPoP`
+    /// challenge.
+    #[must_use]
+    pub(crate) fn for_dpop(mut self) -> Self {
+        if !self.is_dpop() {
+            self.challenge.get_or_insert_default().dpop = true;
+        }
+        self
+    }
+
+    /// Whether the error concerns the `DPoP` scheme.
+    #[must_use]
+    pub(crate) fn is_dpop(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce
+        ) || self.challenge.as_ref().is_some_and(|c| c.dpop)
     }
 
     /// A `token_invalid` error with its reason.
@@ -465,6 +588,17 @@ impl AuthError {
     /// ```
     #[must_use]
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<String> {
+        self.challenge(&ChallengeContext {
+            realm,
+            bearer: true,
+            ..ChallengeContext::default()
+        })
+    }
+
+    /// The `WWW-Authenticate` value for this error in an application that accepts the schemes of
+    /// `ctx`: one challenge per scheme, comma-separated, the one the error concerns first and
+    /// alone carrying the error's attributes (RFC 9110 §11.6.1, RFC 9449 §7.1).
+    pub(crate) fn challenge(&self, ctx: &ChallengeContext<'_>) -> Option<String> {
         let status = self.status();
         if !matches!(status, 400 | 401 | 403) {
             return None;
@@ -473,24 +607,55 @@ impl AuthError {
         if error.is_none() && self.code != ErrorCode::TokenMissing {
             return None;
         }
-        let mut out = String::from("Bearer");
-        let mut sep = " ";
-        let mut attr = |out: &mut String, name: &str, value: &str| {
-            out.push_str(sep);
-            out.push_str(name);
-            out.push_str("=\"");
-            push_quoted_safe(out, value);
-            out.push('"');
-            sep = ", ";
-        };
-        if let Some(realm) = realm {
-            attr(&mut out, "realm", realm);
+        let dpop_first = ctx.dpop_algs.is_some() && (self.is_dpop() || !ctx.bearer);
+        let mut schemes: [Option<&str>; 2] = [None, None];
+        if dpop_first {
+            schemes[0] = Some("DPoP");
+            schemes[1] = ctx.bearer.then_some("Bearer");
+        } else {
+            schemes[0] = Some("Bearer");
+            schemes[1] = ctx.dpop_algs.map(|_| "DPoP");
         }
-        if let Some(error) = error {
-            attr(&mut out, "error", error);
-            attr(&mut out, "error_description", &self.message);
-            if let Some(scope) = &self.required_scope {
-                attr(&mut out, "scope", scope);
+        let mut out = String::new();
+        for (i, scheme) in schemes.into_iter().flatten().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(scheme);
+            let mut sep = " ";
+            let mut attr = |out: &mut String, name: &str, value: &str| {
+                out.push_str(sep);
+                out.push_str(name);
+                out.push_str("=\"");
+                push_quoted_safe(out, value);
+                out.push('"');
+                sep = ", ";
+            };
+            if let Some(realm) = ctx.realm {
+                attr(&mut out, "realm", realm);
+            }
+            if i == 0
+                && let Some(error) = error
+            {
+                attr(&mut out, "error", error);
+                attr(&mut out, "error_description", &self.message);
+                if let Some(scope) = &self.required_scope {
+                    attr(&mut out, "scope", scope);
+                }
+                if let Some(acr) = self.acr_values() {
+                    attr(&mut out, "acr_values", acr);
+                }
+                if let Some(max_age) = self.max_age() {
+                    attr(&mut out, "max_age", &max_age.to_string());
+                }
+            }
+            if scheme == "DPoP"
+                && let Some(algs) = ctx.dpop_algs
+            {
+                attr(&mut out, "algs", algs);
+            }
+            if let Some(url) = ctx.resource_metadata {
+                attr(&mut out, "resource_metadata", url);
             }
         }
         Some(out)
@@ -527,6 +692,9 @@ impl fmt::Debug for AuthError {
         }
         if let Some(scope) = &self.required_scope {
             d.field("required_scope", scope);
+        }
+        if let Some(challenge) = &self.challenge {
+            d.field("challenge", challenge);
         }
         if let Some(source) = &self.source {
             d.field("source", &format_args!("{source}"));
@@ -616,6 +784,45 @@ mod tests {
         let h = e.www_authenticate(None).unwrap_or_default();
         assert!(!h.contains('\r') && !h.contains('\n') && !h.contains('\\'));
         assert!(h.contains("a'bSet-Cookie: xy"));
+    }
+
+    #[test]
+    fn challenges_name_both_schemes_with_the_error_on_the_one_it_concerns() {
+        let ctx = ChallengeContext {
+            realm: None,
+            bearer: true,
+            dpop_algs: Some("ES256 EdDSA"),
+            resource_metadata: Some("https://api.example.com/.well-known/oauth-protected-resource"),
+        };
+        let e = AuthError::new(ErrorCode::InvalidDpopProof, "replayed");
+        assert_eq!(
+            e.challenge(&ctx).as_deref(),
+            Some(
+                r#"DPoP error="invalid_dpop_proof", error_description="replayed", algs="ES256 EdDSA", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource", Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+            )
+        );
+        let e = AuthError::new(ErrorCode::TokenExpired, "expired");
+        let c = e.challenge(&ctx).unwrap_or_default();
+        assert!(c.starts_with(r#"Bearer error="invalid_token""#), "{c}");
+        assert!(c.contains(r#", DPoP algs="ES256 EdDSA""#), "{c}");
+        let required = ChallengeContext {
+            bearer: false,
+            ..ctx
+        };
+        let c = e.challenge(&required).unwrap_or_default();
+        assert!(
+            c.starts_with(r#"DPoP error="invalid_token""#) && !c.contains("Bearer"),
+            "{c}"
+        );
+        let e = AuthError::insufficient_user_authentication("older")
+            .with_acr_values("mfa")
+            .with_max_age(60);
+        assert_eq!(
+            e.www_authenticate(None).as_deref(),
+            Some(
+                r#"Bearer error="insufficient_user_authentication", error_description="older", acr_values="mfa", max_age="60""#
+            )
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Authorization guards: roles (any of), permissions, scopes and entitlements (all of),
-//! composable.
+//! Authorization guards: roles (any of), permissions, scopes and entitlements (all of), and
+//! step-up rules (RFC 9470: how recently and how strongly the user authenticated), composable.
 
 use crate::authenticator::CredentialKind;
 use crate::claims::Claims;
@@ -23,6 +23,10 @@ enum Rule {
     AllScopes(Vec<String>),
     AllEntitlements(Vec<String>),
     Kind(CredentialKind),
+    /// `auth_time` at most this many seconds ago.
+    MaxAuthAge(u64),
+    /// `acr` one of these.
+    AnyAcr(Vec<String>),
     All(Vec<Guard>),
     Any(Vec<Guard>),
 }
@@ -68,6 +72,31 @@ impl Guard {
         Guard(Rule::Kind(CredentialKind::ApiToken))
     }
 
+    /// The user authenticated at most `max_age` ago (the token's `auth_time`; RFC 9470). A
+    /// token without `auth_time`, or an older one, is refused with 401
+    /// `insufficient_user_authentication` and `max_age` in the challenge: the client signs the
+    /// user in again (the login route takes `max_age`) and retries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_core::Guard;
+    /// // A recent sign-in, or a second factor.
+    /// let sensitive = Guard::max_auth_age(Duration::from_secs(300))
+    ///     .or(Guard::any_acr(["urn:example:mfa"]));
+    /// # let _ = sensitive;
+    /// ```
+    #[must_use]
+    pub fn max_auth_age(max_age: std::time::Duration) -> Guard {
+        Guard(Rule::MaxAuthAge(max_age.as_secs()))
+    }
+
+    /// The user authenticated with one of these authentication context classes (the token's
+    /// `acr`; RFC 9470). Otherwise 401 `insufficient_user_authentication` with `acr_values` in
+    /// the challenge.
+    pub fn any_acr<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> Guard {
+        Guard(Rule::AnyAcr(strings(values)))
+    }
+
     /// Both this rule and `other`.
     #[must_use]
     pub fn and(self, other: Guard) -> Guard {
@@ -92,13 +121,45 @@ impl Guard {
         }
     }
 
-    /// Checks the rule.
+    /// Checks the rule, now.
     ///
     /// # Errors
-    /// `permission_denied` (403), with the missing scopes for scope rules.
+    /// `permission_denied` (403), with the missing scopes for scope rules;
+    /// `insufficient_user_authentication` (401) for step-up rules.
     pub fn check<C>(&self, claims: &Claims<C>) -> Result<(), AuthError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.check_at(claims, now)
+    }
+
+    /// Checks the rule at `now` (seconds since the epoch, the verifier's clock).
+    pub(crate) fn check_at<C>(&self, claims: &Claims<C>, now: i64) -> Result<(), AuthError> {
         let deny = |msg: &'static str| Err(AuthError::new(ErrorCode::PermissionDenied, msg));
         match &self.0 {
+            Rule::MaxAuthAge(max_age) => {
+                let recent = claims.auth_time.is_some_and(|t| {
+                    now.saturating_sub(t.as_secs()) <= i64::try_from(*max_age).unwrap_or(i64::MAX)
+                });
+                if recent {
+                    Ok(())
+                } else {
+                    Err(AuthError::insufficient_user_authentication(
+                        "a more recent sign-in is required",
+                    )
+                    .with_max_age(*max_age))
+                }
+            }
+            Rule::AnyAcr(values) => {
+                if claims.acr.as_ref().is_some_and(|acr| values.contains(acr)) {
+                    Ok(())
+                } else {
+                    Err(AuthError::insufficient_user_authentication(
+                        "a stronger sign-in is required",
+                    )
+                    .with_acr_values(values.join(" ")))
+                }
+            }
             Rule::AnyRole(roles) => {
                 let have = claims.roles();
                 if roles.iter().any(|r| have.contains(&r.as_str())) {
@@ -143,14 +204,17 @@ impl Guard {
                     deny("this route accepts API keys only")
                 }
             }
-            Rule::All(list) => list.iter().try_for_each(|g| g.check(claims)),
+            Rule::All(list) => list.iter().try_for_each(|g| g.check_at(claims, now)),
             Rule::Any(list) => {
-                let mut first = None;
+                let mut first: Option<AuthError> = None;
                 for g in list {
-                    match g.check(claims) {
+                    match g.check_at(claims, now) {
                         Ok(()) => return Ok(()),
                         Err(e) => {
-                            first.get_or_insert(e);
+                            first = Some(match first {
+                                None => e,
+                                Some(prev) => merge_step_up(prev, e),
+                            });
                         }
                     }
                 }
@@ -159,5 +223,83 @@ impl Guard {
                 }))
             }
         }
+    }
+}
+
+/// Two alternatives that both want a new sign-in ask for either: the challenge names the
+/// `acr_values` of one and the `max_age` of the other. Otherwise the first refusal stands.
+fn merge_step_up(first: AuthError, next: AuthError) -> AuthError {
+    let step_up = ErrorCode::InsufficientUserAuthentication;
+    if !(first.is(step_up) && next.is(step_up)) {
+        return first;
+    }
+    let mut merged = AuthError::insufficient_user_authentication(
+        "a more recent or a stronger sign-in is required",
+    );
+    let acr: Vec<&str> = [first.acr_values(), next.acr_values()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !acr.is_empty() {
+        merged = merged.with_acr_values(acr.join(" "));
+    }
+    if let Some(max_age) = [first.max_age(), next.max_age()]
+        .into_iter()
+        .flatten()
+        .max()
+    {
+        merged = merged.with_max_age(max_age);
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(payload: serde_json::Value) -> Claims {
+        crate::claims::test_claims(
+            &payload,
+            &std::sync::Arc::new(crate::ClaimMapping::default()),
+        )
+    }
+
+    #[test]
+    fn step_up_rules_check_auth_time_and_acr() {
+        let guard = Guard::max_auth_age(std::time::Duration::from_secs(60))
+            .or(Guard::any_acr(["urn:example:mfa"]));
+        let now = 1_000_000;
+        assert!(
+            guard
+                .check_at(&claims(serde_json::json!({"auth_time": now - 30})), now)
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_at(
+                    &claims(serde_json::json!({"auth_time": 1, "acr": "urn:example:mfa"})),
+                    now
+                )
+                .is_ok()
+        );
+        for stale in [
+            serde_json::json!({"auth_time": now - 61}),
+            serde_json::json!({}),
+            serde_json::json!({"acr": "pwd"}),
+        ] {
+            let e = guard.check_at(&claims(stale), now).err();
+            let e = e.as_ref();
+            assert_eq!(
+                e.map(AuthError::code),
+                Some(ErrorCode::InsufficientUserAuthentication)
+            );
+            assert_eq!(e.and_then(AuthError::max_age), Some(60));
+            assert_eq!(e.and_then(AuthError::acr_values), Some("urn:example:mfa"));
+            assert_eq!(e.map(AuthError::status), Some(401));
+        }
+        // A role refusal stays a 403 beside a step-up alternative.
+        let either = Guard::any_role(["admin"]).or(Guard::any_acr(["x"]));
+        let e = either.check_at(&claims(serde_json::json!({})), now).err();
+        assert_eq!(e.map(|e| e.code()), Some(ErrorCode::PermissionDenied));
     }
 }

@@ -162,7 +162,6 @@ impl<'de> Visitor<'de> for StrictIgnore {
 }
 
 /// Checks that `bytes` is one JSON object without duplicate members at any depth.
-#[cfg(test)]
 pub(crate) fn check_strict_object(bytes: &[u8]) -> Result<(), serde_json::Error> {
     struct TopObject;
     impl<'de> Visitor<'de> for TopObject {

@@ -268,6 +268,51 @@ impl fmt::Debug for KeySet {
     }
 }
 
+/// One public JWK outside a key set (a DPoP proof's `jwk` header), parsed for `alg` under the
+/// rules of a key set's keys: no private or symmetric members, the key type fitting `alg`, RSA
+/// of 2048–8192 bits, a point on the curve.
+pub(crate) fn parse_public_jwk(
+    value: &serde_json::Value,
+    alg: Algorithm,
+) -> Result<ParsedPublicKey, &'static str> {
+    if !value.is_object() {
+        return Err("malformed key");
+    }
+    let jwk: RawJwk = serde_json::from_value(value.clone()).map_err(|_| "malformed key")?;
+    let key = parse_key(&jwk, &[alg])?;
+    key.parsed
+        .into_iter()
+        .next()
+        .map(|(_, k)| k)
+        .ok_or("no allowed algorithm fits this key")
+}
+
+/// The RFC 7638 thumbprint of a public JWK, base64url: SHA-256 of its required members, in
+/// lexicographic order, without whitespace.
+pub(crate) fn thumbprint(public: &serde_json::Map<String, serde_json::Value>) -> String {
+    use serde_json::Value;
+    let members: &[&str] = match public.get("kty").and_then(Value::as_str) {
+        Some("RSA") => &["e", "kty", "n"],
+        Some("EC") => &["crv", "kty", "x", "y"],
+        _ => &["crv", "kty", "x"],
+    };
+    // serde_json's map keeps insertion order only with `preserve_order`: build the text by hand.
+    let mut canonical = String::from("{");
+    for (i, m) in members.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&Value::String((*m).to_owned()).to_string());
+        canonical.push(':');
+        canonical.push_str(&public.get(*m).cloned().unwrap_or(Value::Null).to_string());
+    }
+    canonical.push('}');
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
 fn b64(field: &Option<String>) -> Result<Vec<u8>, &'static str> {
     let s = field.as_deref().ok_or("missing key member")?;
     URL_SAFE_NO_PAD

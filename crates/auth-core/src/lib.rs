@@ -99,6 +99,7 @@ mod claims;
 mod client_key;
 mod config;
 mod discovery;
+pub mod dpop;
 mod error;
 mod flight;
 mod guard;
@@ -111,6 +112,7 @@ mod jwks;
 mod jws;
 mod metrics;
 pub mod owner;
+pub mod resource;
 pub mod service;
 pub mod session;
 pub mod store;
@@ -126,7 +128,8 @@ pub use authenticator::{
     HookContext, ProvisionedUser, TokenSource,
 };
 pub use claims::{
-    Audience, ClaimMapping, ClaimPath, Claims, ExtraClaims, NoExtraClaims, NumericDate, Scopes,
+    Audience, ClaimMapping, ClaimPath, Claims, Confirmation, ExtraClaims, NoExtraClaims,
+    NumericDate, Scopes,
 };
 pub use client_key::ClientKey;
 pub use config::{

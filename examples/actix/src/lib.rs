@@ -42,6 +42,11 @@ pub fn app(
                 .wrap(auth_actix::guard(Guard::any_role(["admin"])))
                 .route(web::get().to(admin)),
         )
+        .service(
+            web::resource("/api/step-up")
+                .wrap(auth_actix::guard(example_shared::step_up_guard()))
+                .route(web::get().to(step_up)),
+        )
         .route("/api/optional", web::get().to(optional))
         .route("/metrics", web::get().to(metrics))
         .route("/ws", web::get().to(ws_echo))
@@ -86,6 +91,12 @@ async fn get_note(notes: web::Data<Notes>, Owned(access): Owned) -> HttpResponse
 
 async fn delete_note(notes: web::Data<Notes>, Owned(access): Owned) -> HttpResponse {
     answer(notes.delete(&access).await)
+}
+
+/// A sensitive operation: a recent or a strong sign-in (see [`example_shared::step_up_guard`]).
+async fn step_up(Auth(claims): Auth) -> HttpResponse {
+    HttpResponse::Ok()
+        .json(json!({ "sub": claims.sub, "acr": claims.acr, "auth_time": claims.auth_time }))
 }
 
 async fn admin(Auth(claims): Auth) -> HttpResponse {

@@ -10,7 +10,9 @@
 //! | `GET /` | public page: "Sign in" when signed out; the user, the token's expiry, the API routes and "Sign out" when signed in |
 //! | `GET /api/me` | a JWT (signed in) or an API key: `{"sub":…,"roles":[…],"kind":"jwt"\|"api_token","claims":{…}}`; else 401 |
 //! | `GET /api/admin` | role `admin`: 200; signed in without it: 403; else 401 |
+//! | `GET /api/step-up` | a sign-in at most 60 s old or `acr` `urn:example:mfa`: `{"sub":…,"acr":…,"auth_time":…}`; else 401 `insufficient_user_authentication` (RFC 9470) |
 //! | `GET /api/optional` | `{"authenticated":true\|false}` |
+//! | `GET /.well-known/oauth-protected-resource` | the RFC 9728 metadata (`resource` = the app URL) |
 //! | `GET /metrics` | with `METRICS=1`: the SDK's metrics in the Prometheus text format; else 404 |
 //! | `GET /ws` | authenticated WebSocket echo: first `{"type":"welcome","sub":…,"roles":[…]}`, then each message back; closed with 1008 when the token expires |
 //! | `GET /ws/admin` | the same, role `admin` (403 before the upgrade without it) |
@@ -64,6 +66,10 @@ pub fn app(authenticator: Authenticator, notes: Notes) -> Router {
         .route(
             "/api/admin",
             get(admin).route_layer(auth_axum::guard(Guard::any_role(["admin"]))),
+        )
+        .route(
+            "/api/step-up",
+            get(step_up).route_layer(auth_axum::guard(example_shared::step_up_guard())),
         )
         .route("/api/optional", get(optional))
         .route("/metrics", get(metrics))
@@ -125,6 +131,11 @@ async fn get_note(State(notes): State<Notes>, Owned(access): Owned) -> Response 
 
 async fn delete_note(State(notes): State<Notes>, Owned(access): Owned) -> Response {
     answer(notes.delete(&access).await)
+}
+
+/// A sensitive operation: a recent or a strong sign-in (see [`example_shared::step_up_guard`]).
+async fn step_up(Auth(claims): Auth) -> Json<Value> {
+    Json(json!({ "sub": claims.sub, "acr": claims.acr, "auth_time": claims.auth_time }))
 }
 
 async fn admin(Auth(claims): Auth) -> Json<Value> {

@@ -50,6 +50,8 @@ pub struct Settings {
     /// Whether `GET /metrics` serves the SDK's metrics in the Prometheus format (`METRICS=1`;
     /// off, it answers 404).
     pub metrics: bool,
+    /// Whether DPoP proofs must carry a server nonce (`AUTH_DPOP_NONCE=1`; RFC 9449 §9).
+    pub dpop_nonces: bool,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ impl Settings {
             dev_mint: false,
             issuers: Vec::new(),
             metrics: false,
+            dpop_nonces: false,
         }
     }
 
@@ -104,6 +107,7 @@ impl Settings {
             // Read by the verifier itself (`Verifier::from_env`).
             issuers: Vec::new(),
             metrics: var("METRICS").is_some_and(|v| matches!(v.trim(), "1" | "true")),
+            dpop_nonces: var("AUTH_DPOP_NONCE").is_some_and(|v| matches!(v.trim(), "1" | "true")),
         })
     }
 
@@ -173,6 +177,9 @@ pub async fn provider(settings: &Settings, app_url: &str) -> Result<Provider, Bo
         ("AUTH_LEEWAY_SECS", _) if settings.leeway_secs.is_some() => {
             settings.leeway_secs.map(|s| s.to_string())
         }
+        // DPoP-bound tokens are accepted beside bearer tokens unless `AUTH_DPOP=off`.
+        ("AUTH_DPOP", _) => Some(std::env::var(name).unwrap_or_else(|_| "on".to_owned())),
+        ("AUTH_DPOP_NONCE", _) if settings.dpop_nonces => Some("1".to_owned()),
         _ => std::env::var(name).ok(),
     };
     // API keys, owners and notes, in `DATABASE_URL` (sqlite:PATH or postgres://...), else in an
@@ -282,6 +289,21 @@ pub fn announce(app_url: &str, issuer: Option<&TestIssuer>, demo_key: Option<&st
     }
     println!("Open {app_url}/ in your browser (Ctrl-C to stop)");
 }
+
+/// What `GET /api/step-up` needs (RFC 9470): a sign-in at most 60 s old, or the
+/// authentication context `urn:example:mfa`. Otherwise 401 `insufficient_user_authentication`
+/// naming `max_age="60"` and `acr_values="urn:example:mfa"`; the client signs in again through
+/// `/auth/login?max_age=60` (or `?acr_values=urn:example:mfa`) and retries.
+#[must_use]
+pub fn step_up_guard() -> auth_core::Guard {
+    auth_core::Guard::max_auth_age(std::time::Duration::from_secs(STEP_UP_MAX_AGE_SECS))
+        .or(auth_core::Guard::any_acr([STEP_UP_ACR]))
+}
+
+/// The largest authentication age `GET /api/step-up` accepts, in seconds.
+pub const STEP_UP_MAX_AGE_SECS: u64 = 60;
+/// The authentication context class that satisfies `GET /api/step-up` whatever its age.
+pub const STEP_UP_ACR: &str = "urn:example:mfa";
 
 /// The apps' `GET /api/me` answer, `{"sub":…,"roles":[…],"kind":"jwt"|"api_token","claims":{…}}`,
 /// serialized straight from the caller: no intermediate JSON tree is built per request.

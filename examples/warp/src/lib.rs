@@ -50,6 +50,16 @@ pub fn routes(
         .and(auth_warp::guard(Guard::any_role(["admin"])))
         .and(auth_warp::auth::<NoExtraClaims>())
         .map(|Auth(claims): Auth| warp::reply::json(&json!({ "sub": claims.sub, "admin": true })));
+    // A sensitive operation: a recent or a strong sign-in.
+    let step_up = warp::path!("api" / "step-up")
+        .and(warp::get())
+        .and(auth_warp::guard(example_shared::step_up_guard()))
+        .and(auth_warp::auth::<NoExtraClaims>())
+        .map(|Auth(claims): Auth| {
+            warp::reply::json(
+                &json!({ "sub": claims.sub, "acr": claims.acr, "auth_time": claims.auth_time }),
+            )
+        });
     let optional = warp::path!("api" / "optional")
         .and(warp::get())
         .and(auth_warp::optional_auth::<NoExtraClaims>())
@@ -94,6 +104,7 @@ pub fn routes(
         .then(async |notes: Notes, access: Access| answer(notes.delete(&access).await));
     home.or(me)
         .or(admin)
+        .or(step_up)
         .or(optional)
         .or(metrics)
         .or(ws)

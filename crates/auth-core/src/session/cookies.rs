@@ -64,6 +64,9 @@ pub(crate) struct FlowCookie {
     pub(crate) nonce: Option<String>,
     pub(crate) return_to: String,
     pub(crate) iat: i64,
+    /// The step-up `max_age` asked for, checked against the ID token's `auth_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_age: Option<u32>,
 }
 
 /// What a new session cookie takes over from the previous one (or from the callback).

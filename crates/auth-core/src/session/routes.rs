@@ -59,22 +59,29 @@ impl Authenticator {
         self.session_config().ok_or_else(super::not_configured)
     }
 
-    /// The full paths of the helper routes (`{prefix}/login`, ...), for adapters mounting them.
-    /// Empty without sessions.
+    /// The full paths of the helper routes (`{prefix}/login`, ...) and of the RFC 9728
+    /// metadata document, for adapters mounting them. Empty without sessions and metadata.
     #[must_use]
     pub fn helper_paths(&self) -> Vec<String> {
-        let Some(s) = self.session_config() else {
-            return Vec::new();
+        let mut paths: Vec<String> = match self.session_config() {
+            Some(s) => HELPER_ROUTES
+                .iter()
+                .map(|(path, _, _)| format!("{}{path}", s.prefix))
+                .collect(),
+            None => Vec::new(),
         };
-        HELPER_ROUTES
-            .iter()
-            .map(|(path, _, _)| format!("{}{path}", s.prefix))
-            .collect()
+        if let Some(published) = &self.inner.resource {
+            paths.push(published.path.clone());
+        }
+        paths
     }
 
     /// Whether `path` is one of the helper routes (which stay reachable without a session).
     #[must_use]
     pub fn is_helper_route(&self, path: &str) -> bool {
+        if self.inner.resource.as_ref().is_some_and(|r| r.path == path) {
+            return true;
+        }
         self.session_config().is_some_and(|s| {
             path.strip_prefix(s.prefix.as_str())
                 .is_some_and(|rest| HELPER_ROUTES.iter().any(|(p, _, _)| *p == rest))
@@ -83,9 +90,22 @@ impl Authenticator {
 
     /// Serves the helper routes under the configured prefix: `GET {prefix}/login`,
     /// `GET {prefix}/callback`, `POST {prefix}/refresh`, `POST {prefix}/signout`,
-    /// `GET {prefix}/me`; another method on one of them answers 405 with `Allow`. `None` when
-    /// the path is not one of them (or sessions are not configured).
+    /// `GET {prefix}/me`, and `GET` the RFC 9728 metadata document at its path when it is
+    /// published; another method on one of them answers 405 with `Allow`. `None` when the path
+    /// is not one of them.
     pub async fn handle(&self, req: &impl RequestView) -> Option<AuthResponse> {
+        if let Some(published) = &self.inner.resource
+            && req.path() == published.path
+        {
+            let method = req.method();
+            if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+                return Some(published.response());
+            }
+            let e = err(ErrorCode::InvalidRequest, "method not allowed");
+            let mut r = self.error_response(&e);
+            r.status = 405;
+            return Some(r.with_header("allow", "GET, HEAD"));
+        }
         let s = self.session_config()?;
         let rest = req.path().strip_prefix(s.prefix.as_str())?;
         let &(_, method, route) = HELPER_ROUTES.iter().find(|(path, _, _)| *path == rest)?;
@@ -108,6 +128,11 @@ impl Authenticator {
 
     /// `GET {prefix}/login?return_to=/path`: starts the authorization code flow with PKCE (S256),
     /// `state` and (for `openid`) `nonce`, and redirects to the provider.
+    ///
+    /// Step-up (RFC 9470): `acr_values` (space-separated classes) and `max_age` (seconds) are
+    /// passed on to the provider, as a client does after an `insufficient_user_authentication`
+    /// challenge; with `max_age`, the sign-in is refused unless the ID token's `auth_time` is
+    /// that recent.
     pub async fn login(&self, req: &impl RequestView) -> AuthResponse {
         match self.login_inner(req).await {
             Ok(r) => r,
@@ -127,6 +152,31 @@ impl Authenticator {
                 )
             })?,
             None => "/".to_owned(),
+        };
+        let acr_values = match params.get("acr_values") {
+            Some(v)
+                if v.len() <= 512
+                    && !v.trim().is_empty()
+                    && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+            {
+                Some(v.trim().to_owned())
+            }
+            Some(_) => {
+                return Err(err(
+                    ErrorCode::InvalidRequest,
+                    "acr_values must be space-separated visible ASCII",
+                ));
+            }
+            None => None,
+        };
+        let max_age = match params.get("max_age") {
+            Some(v) => Some(v.parse::<u32>().map_err(|_| {
+                err(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a number of seconds",
+                )
+            })?),
+            None => None,
         };
         let metadata = self.verifier().provider_metadata().await?;
         let endpoint = metadata.authorization_endpoint.clone().ok_or_else(|| {
@@ -160,6 +210,12 @@ impl Authenticator {
             if let Some(nonce) = &nonce {
                 q.append_pair("nonce", nonce);
             }
+            if let Some(acr) = &acr_values {
+                q.append_pair("acr_values", acr);
+            }
+            if let Some(max_age) = max_age {
+                q.append_pair("max_age", &max_age.to_string());
+            }
             if let Some(resource) = &s.resource {
                 q.append_pair("resource", resource);
             }
@@ -176,6 +232,7 @@ impl Authenticator {
             nonce,
             return_to,
             iat: self.now_secs(),
+            max_age,
         };
         let cookie = cookies::seal_cookie(
             s,
@@ -293,6 +350,20 @@ impl Authenticator {
                 .verifier()
                 .verify_id_token(id_token, &s.client_id, flow.nonce.as_deref())
                 .await?;
+            if let Some(max_age) = flow.max_age {
+                // OIDC Core §3.1.2.1: with `max_age`, `auth_time` is required, and checked.
+                let leeway = self.verifier().config().leeway().as_secs() as i64;
+                let recent = claims
+                    .get("auth_time")
+                    .and_then(Value::as_f64)
+                    .is_some_and(|t| self.now_secs() - (t as i64) <= i64::from(max_age) + leeway);
+                if !recent {
+                    return Err(err(
+                        ErrorCode::InvalidGrant,
+                        "the provider did not authenticate the user recently enough (max_age)",
+                    ));
+                }
+            }
             oauth::keep_profile(&mut profile, &claims);
         } else if flow.nonce.is_some() {
             return Err(err(

@@ -236,9 +236,14 @@ pub async fn a_bearer_token_reaches_the_api_with_private_caching(app: App) {
 
 pub async fn no_credential_is_401_with_a_bare_bearer_challenge(app: App) {
     let me = app.get("/api/me").await;
+    // Both schemes, each with the RFC 9728 pointer and no `error` (RFC 6750 §3.1).
+    let metadata = format!("{}/.well-known/oauth-protected-resource", app.app_url);
+    let algs = "ES256 ES384 EdDSA PS256 RS256";
     assert_eq!(
-        header(&me, "www-authenticate").as_deref(),
-        Some("Bearer"),
+        header(&me, "www-authenticate"),
+        Some(format!(
+            "Bearer resource_metadata=\"{metadata}\", DPoP algs=\"{algs}\", resource_metadata=\"{metadata}\""
+        )),
         "no error attribute without a credential (RFC 6750 §3.1)"
     );
     assert_eq!(header(&me, VARY).as_deref(), Some("Cookie, Authorization"));

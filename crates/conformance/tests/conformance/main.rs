@@ -12,6 +12,7 @@ mod notes;
 mod operations;
 mod parity;
 mod realtime;
+mod resource_server;
 mod support;
 
 /// For each app, a module with one `#[tokio::test]` per scenario: `scenario(app)`.
@@ -42,6 +43,7 @@ use issuers::a_service_token_reaches_the_api;
 use journey::*;
 use notes::*;
 use realtime::*;
+use resource_server::*;
 
 per_app!(
     a_bearer_token_reaches_the_api_with_private_caching,
@@ -76,6 +78,13 @@ per_app!(
     in_band_reauthentication_is_acknowledged_and_another_subject_is_closed,
     the_session_cookie_opens_the_socket_only_from_the_apps_origin,
     a_service_token_reaches_the_api,
+    the_resource_metadata_is_published_and_named_in_every_challenge,
+    a_client_discovers_the_issuer_from_a_401_and_its_token_reaches_the_api,
+    a_dpop_bound_token_with_its_proof_reaches_the_api,
+    defective_dpop_proofs_are_invalid_dpop_proof,
+    bindings_that_do_not_hold_are_invalid_token,
+    a_stale_sign_in_is_challenged_to_step_up,
+    signing_in_with_max_age_satisfies_the_step_up_route,
 );
 
 /// For each app, a module with one `#[tokio::test]` per scenario that starts its own app(s):
@@ -110,4 +119,5 @@ per_kind!(
     issuers::a_second_trusted_issuer_reaches_the_api_and_a_third_does_not,
     notes::everything_survives_a_restart,
     operations::metrics_count_verifications_fetches_and_cache_hits,
+    resource_server::dpop_nonces_are_issued_and_enforced,
 );
