@@ -137,6 +137,8 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
+    // DPoP (RFC 9449): a token request with a DPoP proof gets a token bound to its key.
+    dpop: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },

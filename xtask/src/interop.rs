@@ -808,6 +808,24 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
             "a service token from the provider ({kind}) reaches GET /api/me (client_id {client_id})"
         ));
     }
+
+    // DPoP and RFC 9728 with independent parts: openid-client discovers the provider from the
+    // app's 401, gets a DPoP-bound token from oidc-provider and calls the app with its proofs.
+    eprintln!(
+        "$ (cd xtask/interop && node dpop.mjs {} {} {AUDIENCE})",
+        setup.issuer, setup.app_url
+    );
+    let status = Command::new("node")
+        .arg("dpop.mjs")
+        .args([setup.issuer.as_str(), setup.app_url.as_str(), AUDIENCE])
+        .current_dir(&setup.dir)
+        .status()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "openid-client's DPoP requests against the app failed ({status})"
+        ));
+    }
     Ok(())
 }
 

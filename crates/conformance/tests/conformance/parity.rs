@@ -257,7 +257,11 @@ async fn bearer_answers_are_the_same_bytes_everywhere() {
         );
         let challenge = header(&observed, "www-authenticate").unwrap_or_default();
         match expected {
-            "token_missing" => assert_eq!(challenge, "Bearer", "{what}"),
+            "token_missing" => assert_eq!(
+                challenge,
+                r#"Bearer resource_metadata="{app}/.well-known/oauth-protected-resource", DPoP algs="ES256 ES384 EdDSA PS256 RS256", resource_metadata="{app}/.well-known/oauth-protected-resource""#,
+                "{what}"
+            ),
             "invalid_request" => assert!(challenge.contains(r#"error="invalid_request""#)),
             "permission_denied" => assert!(
                 challenge.contains(r#"error="insufficient_scope""#)
