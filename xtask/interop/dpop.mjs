@@ -50,6 +50,8 @@ try {
   const url = new URL(`${app}/api/me`);
   const response = await client.fetchProtectedResource(config, tokens.access_token, url, 'GET', undefined, undefined, { DPoP: dpop });
   expect(response.status === 200, `GET /api/me with DPoP: ${response.status} ${challenge(response)}`);
+  // The app asks for its nonces (AUTH_DPOP_NONCE=1): openid-client followed use_dpop_nonce.
+  expect(response.headers.get('dpop-nonce'), 'no DPoP-Nonce on the answer');
   const me = await response.json();
   expect(me.claims?.cnf?.jkt, 'the token has no cnf.jkt');
   ok(`openid-client's DPoP request reaches GET /api/me (client_id ${me.claims.client_id})`);

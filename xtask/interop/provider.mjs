@@ -138,7 +138,7 @@ const configuration = {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     // DPoP (RFC 9449): a token request with a DPoP proof gets a token bound to its key.
-    dpop: { enabled: true },
+    dPoP: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },

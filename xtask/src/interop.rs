@@ -279,6 +279,8 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
         // with the app's own client; JWTs are still verified locally.
         .env("AUTH_AUDIENCE", format!("{AUDIENCE},{AUDIENCE}:opaque"))
         .env("AUTH_TOKEN_FORMAT", "auto")
+        // DPoP proofs need the app's nonce: openid-client must follow `use_dpop_nonce`.
+        .env("AUTH_DPOP_NONCE", "1")
         .env("AUTH_CLIENT_ID", CLIENT_ID)
         .env("AUTH_CLIENT_SECRET", CLIENT_SECRET)
         .env("AUTH_COOKIE_SECRET", COOKIE_SECRET)

@@ -408,6 +408,18 @@ fn bench(quick: bool) -> Result<(), String> {
             cold / 1e3
         );
     }
+    // What DPoP adds to a request whose token the cache answers (docs/benchmarks.md).
+    criterion("auth-core", "dpop", time)?;
+    let bearer = criterion_median("dpop", "bearer").ok_or("missing criterion output")?;
+    let dpop = criterion_median("dpop", "dpop").ok_or("missing criterion output")?;
+    let proof = criterion_median("dpop", "proof_only").ok_or("missing criterion output")?;
+    println!(
+        "\n| cached token | Bearer | DPoP (token + proof) | ratio | proof check alone |\n|---|---:|---:|---:|---:|\n| ES256 proof | {:.2} µs | {:.2} µs | {:.1}× | {:.2} µs |",
+        bearer / 1e3,
+        dpop / 1e3,
+        dpop / bearer,
+        proof / 1e3
+    );
     run(
         "cargo",
         &[

@@ -88,7 +88,7 @@ impl AuthMiddleware {
     }
 
     /// Requires a valid credential on every request under the middleware, before the handler
-    /// runs: without one the answer is 401 (`token_missing`, bare `Bearer` challenge), with a
+    /// runs: without one the answer is 401 (`token_missing`, a challenge without `error`), with a
     /// bad one the error's status. The authenticator's own helper routes stay open. For a rule
     /// on the claims (roles, scopes), see [`guard`](crate::guard).
     pub fn required(mut self) -> Self {

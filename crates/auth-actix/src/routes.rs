@@ -1,4 +1,5 @@
-//! [`helper_routes`]: login, callback, refresh, sign-out and me, served by the core.
+//! [`helper_routes`]: login, callback, refresh, sign-out and me, and the RFC 9728 metadata,
+//! served by the core.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Authenticator;
@@ -16,11 +17,12 @@ use crate::view::ActixView;
 /// | `POST {prefix}/refresh` | rotates the tokens (200, 401 when the session is over) |
 /// | `POST {prefix}/signout` | revokes, clears the cookies, redirects (RP-initiated logout) |
 /// | `GET {prefix}/me` | `{"success":true,"data":{"user":…,"claims":…}}` |
+/// | `GET /.well-known/oauth-protected-resource[/path]` | the RFC 9728 metadata, when configured (`AuthenticatorBuilder::resource_metadata`, or `APP_URL` / `AUTH_RESOURCE` for `from_env`); not under the prefix |
 ///
 /// Each route is served by [`Authenticator::handle`], which also answers other methods with
 /// 405. They need no [`AuthMiddleware`](crate::AuthMiddleware); under one, they are left alone
 /// by [`AuthMiddleware::required`](crate::AuthMiddleware::required). An authenticator without
-/// sessions has no helper routes.
+/// sessions has only the metadata route, if the metadata is configured.
 ///
 /// ```
 /// use actix_web::App;

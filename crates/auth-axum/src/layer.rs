@@ -91,7 +91,7 @@ impl AuthLayer {
     }
 
     /// Requires a valid credential on every request under the layer, before the handler runs:
-    /// without one the answer is 401 (`token_missing`, bare `Bearer` challenge), with a bad one
+    /// without one the answer is 401 (`token_missing`, a challenge without `error`), with a bad one
     /// the error's status. The authenticator's own helper routes (`/auth/login`, ...) stay
     /// open, so the layer may wrap them too. Under `Router::layer` unmatched paths answer 401
     /// as well; use `Router::route_layer` to keep their 404. Put CORS handling outside this

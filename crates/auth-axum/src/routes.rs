@@ -1,4 +1,5 @@
-//! [`helper_routes`]: login, callback, refresh, sign-out and me, served by the core.
+//! [`helper_routes`]: login, callback, refresh, sign-out and me, and the RFC 9728 metadata,
+//! served by the core.
 
 use auth_core::Authenticator;
 use axum::Router;
@@ -20,9 +21,11 @@ use crate::view::HttpView;
 /// | `POST {prefix}/refresh` | rotates the tokens (200, 401 when the session is over) |
 /// | `POST {prefix}/signout` | revokes, clears the cookies, redirects (RP-initiated logout) |
 /// | `GET {prefix}/me` | `{"success":true,"data":{"user":…,"claims":…}}` |
+/// | `GET /.well-known/oauth-protected-resource[/path]` | the RFC 9728 metadata, when configured (`AuthenticatorBuilder::resource_metadata`, or `APP_URL` / `AUTH_RESOURCE` for `from_env`); not under the prefix |
 ///
 /// Each route is served by [`Authenticator::handle`], which also answers other methods with
-/// 405. The routes work under [`Router::nest`] as well (they match on their own path). They
+/// 405. The session routes work under [`Router::nest`] as well (they match on their own path);
+/// merge the metadata route at the root, where clients look for it. They
 /// need no [`AuthLayer`](crate::AuthLayer); under one, they are left alone by
 /// [`AuthLayer::required`](crate::AuthLayer::required).
 ///

@@ -1077,6 +1077,16 @@ impl Authenticator {
                 "the token is not DPoP-bound: send it with the Bearer scheme",
             ));
         };
+        if claims
+            .cnf
+            .as_ref()
+            .is_some_and(|c| c.x5t_s256.is_some() || c.other)
+        {
+            // A second binding this server cannot check is never ignored.
+            return Err(binding(
+                "the token is also bound in a way this server cannot check",
+            ));
+        }
         let now = self.inner.verifier.config().now();
         let proof = verifier.verify_request(req, Some(token), now)?;
         if aws_lc_rs::constant_time::verify_slices_are_equal(proof.jkt.as_bytes(), jkt.as_bytes())

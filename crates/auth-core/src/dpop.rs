@@ -391,7 +391,6 @@ impl DpopVerifier {
     }
 
     /// The configuration.
-    #[must_use]
     pub fn config(&self) -> &DpopConfig {
         &self.inner.config
     }

@@ -88,7 +88,8 @@ impl ResourceMetadata {
     }
 
     /// Reads `AUTH_RESOURCE_METADATA` (`off` disables it: `None`), `AUTH_RESOURCE` (the
-    /// identifier; default `APP_URL`; neither set: `None`), `AUTH_RESOURCE_SCOPES`
+    /// identifier; default `APP_URL` when it is `https`, or `http` on loopback; otherwise
+    /// `None`), `AUTH_RESOURCE_SCOPES`
     /// (space- or comma-separated), `AUTH_RESOURCE_NAME` and `AUTH_RESOURCE_DOCUMENTATION`.
     ///
     /// # Errors
@@ -105,12 +106,23 @@ impl ResourceMetadata {
         ) {
             return Ok(None);
         }
-        let Some(resource) = var("AUTH_RESOURCE")
+        let explicit = var("AUTH_RESOURCE");
+        let Some(resource) = explicit
+            .clone()
             .or_else(|| var("APP_URL").map(|u| u.trim_end_matches('/').to_owned()))
         else {
             return Ok(None);
         };
         let mut m = ResourceMetadata::new(resource);
+        if explicit.is_none() && m.check().is_err() {
+            // An app URL that cannot identify a protected resource (plain `http` off loopback,
+            // behind a TLS-terminating proxy): no metadata rather than a failed start. Set
+            // `AUTH_RESOURCE` to the public `https` identifier to publish it.
+            tracing::info!(
+                "APP_URL is not an https URL: RFC 9728 metadata not published (set AUTH_RESOURCE)"
+            );
+            return Ok(None);
+        }
         if let Some(scopes) = var("AUTH_RESOURCE_SCOPES") {
             m = m.scopes_supported(
                 scopes

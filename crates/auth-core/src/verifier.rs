@@ -155,12 +155,20 @@ impl std::ops::Deref for Resolved<'_> {
 
 /// The outcome of [`Issuer::verify_now`]: done, or a wait first (an introspection or a key-set
 /// fetch), with the token-cache key to record the verification under.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per verification and matched at once; boxing the claims would allocate on every request"
+)]
 enum Now<E> {
     Done(Result<Claims<E>, AuthError>),
     Wait(Option<[u8; 32]>),
 }
 
 /// The outcome of [`Verifier::verify_now`]: done, or a wait at this issuer.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per verification and matched at once; boxing the claims would allocate on every request"
+)]
 enum Step<'v, E> {
     Done(Result<Claims<E>, AuthError>),
     Wait(Resolved<'v>, Option<[u8; 32]>),

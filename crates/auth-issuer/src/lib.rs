@@ -200,6 +200,15 @@
 //! * **Logout** follows `post_logout_redirect_uri` only when it is registered for the client
 //!   named by `client_id` or by the `id_token_hint` audience; otherwise it shows a "signed
 //!   out" page. A valid hint (expired or not) revokes the tokens of its sign-in.
+//! * **DPoP** (RFC 9449): a token request with a `DPoP` proof gets an access token bound to
+//!   its key (`cnf.jkt`, `token_type` `DPoP`), and a public client's refresh token bound too;
+//!   userinfo then wants `Authorization: DPoP` with a proof. `dpop_jkt` pins the key at the
+//!   authorization request. Discovery lists `dpop_signing_alg_values_supported`.
+//! * **Step-up** (`acr_values`): the sign-in (login page or auto-login) claims the first
+//!   `acr` asked for, put in the ID and access tokens (and kept on refresh); without
+//!   `acr_values`, no `acr`. Nothing is checked: this is a development issuer, and its
+//!   "stronger" sign-in is the same passwordless one. `max_age` always gets a fresh
+//!   `auth_time` (every sign-in here is a new one).
 //!
 //! # Defaults and why
 //!

@@ -220,7 +220,9 @@ impl TokenBuilder {
     }
 
     /// Sets any claim, replacing the default if there is one. Any JSON value works, so
-    /// `claim("exp", "tomorrow")` makes a token with a string `exp`.
+    /// `claim("exp", "tomorrow")` makes a token with a string `exp`. A DPoP-bound token is
+    /// `claim("cnf", json!({"jkt": key.thumbprint()}))`; a step-up one
+    /// `claim("acr", "urn:example:mfa").claim("auth_time", now)`.
     pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.claims.insert(name.to_owned(), value.into());
         self

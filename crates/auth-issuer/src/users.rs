@@ -58,6 +58,9 @@ pub(crate) const PROTECTED_CLAIMS: &[&str] = &[
     "at_hash",
     "azp",
     "sid",
+    "acr",
+    "amr",
+    "cnf",
     "name",
     "email",
     "email_verified",
@@ -104,8 +107,8 @@ impl TestUser {
 
     /// Adds an extra claim to the user's access tokens, ID tokens and userinfo answer. The
     /// claims the issuer sets itself (`iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`,
-    /// `client_id`, `scope`, `auth_time`, `nonce`, `at_hash`, `azp`, `sid`) and the profile
-    /// claims `name`, `email` and `roles` cannot be replaced this way.
+    /// `client_id`, `scope`, `auth_time`, `nonce`, `at_hash`, `azp`, `sid`, `acr`, `amr`,
+    /// `cnf`) and the profile claims `name`, `email` and `roles` cannot be replaced this way.
     pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.claims.insert(name.to_owned(), value.into());
         self
@@ -391,6 +394,12 @@ fn login_action(request: &AuthorizeContext<'_>) -> Option<Login> {
 
 /// The issuer's [`Users`]: the dev login page (any name signs in), auto-login, and the
 /// directory's users and their claims.
+///
+/// Step-up (`acr_values`, RFC 9470): a request that asks for authentication context classes
+/// is answered by a sign-in with the first one (`acr` in the ID and access tokens), and one
+/// without `acr_values` by a sign-in without `acr`. Nothing is checked: this is a
+/// development issuer, and its "stronger" sign-in is the same passwordless one. A real
+/// [`Users`] sets [`SignedIn::acr`] to the level the user really reached.
 #[derive(Debug, Clone)]
 pub(crate) struct DevUsers {
     pub(crate) directory: Arc<Mutex<Directory>>,
@@ -400,14 +409,20 @@ pub(crate) struct DevUsers {
 }
 
 impl DevUsers {
-    fn sign_in(&self, sub: &str) -> Authentication {
+    /// Signs `sub` in now, at the first authentication context class the request asks for.
+    fn sign_in(&self, sub: &str, request: &AuthorizeContext<'_>) -> Authentication {
         let mut directory = lock(&self.directory);
         if directory.is_disabled(sub) {
             return Authentication::Denied("the user is disabled".to_owned());
         }
         directory.ensure_user(sub);
-        tracing::debug!(sub, "auth-issuer: signed in");
-        Authentication::SignedIn(SignedIn::new(sub))
+        let acr = request.acr_values().first();
+        tracing::debug!(sub, acr, "auth-issuer: signed in");
+        let signed_in = SignedIn::new(sub);
+        Authentication::SignedIn(match acr {
+            Some(acr) => signed_in.acr(acr.clone()),
+            None => signed_in,
+        })
     }
 
     fn login_page(&self, request: &AuthorizeContext<'_>, error: Option<&str>) -> Authentication {
@@ -449,13 +464,13 @@ impl Users for DevUsers {
             Some(Login::Cancel) => {
                 Authentication::Denied("the user cancelled the sign-in".to_owned())
             }
-            Some(Login::SignIn(sub)) => self.sign_in(&sub),
+            Some(Login::SignIn(sub)) => self.sign_in(&sub, request),
             Some(Login::Retry(message)) => self.login_page(request, Some(message)),
             None => {
                 let auto_login = lock(&self.directory).auto_login.clone();
                 match auto_login {
                     // prompt=login always shows the form.
-                    Some(sub) if !request.login_required() => self.sign_in(&sub),
+                    Some(sub) if !request.login_required() => self.sign_in(&sub, request),
                     _ => self.login_page(request, None),
                 }
             }

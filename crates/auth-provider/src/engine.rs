@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use auth_core::dpop::{DpopConfig, DpopVerifier};
 use aws_lc_rs::hmac;
 use serde_json::{Value, json};
 
@@ -110,6 +111,14 @@ pub(crate) struct Engine {
     /// MACs the consent form, so that only the page the provider served can approve.
     pub(crate) consent_key: hmac::Key,
     pub(crate) last_purge: AtomicI64,
+    /// Checks DPoP proofs (RFC 9449), with its replay cache.
+    pub(crate) dpop: DpopVerifier,
+    /// `{issuer}/token`: what a token request's proof names in `htu`.
+    pub(crate) token_url: url::Url,
+    /// `{issuer}/userinfo`: what a userinfo request's proof names in `htu`.
+    pub(crate) userinfo_url: url::Url,
+    /// Published as `acr_values_supported`.
+    pub(crate) acr_values: Option<Vec<String>>,
 }
 
 impl Engine {
@@ -516,6 +525,8 @@ pub struct ProviderBuilder {
     secret_iterations: u32,
     insecure_http: bool,
     form_secret: Option<Vec<u8>>,
+    dpop: DpopConfig,
+    acr_values: Option<Vec<String>>,
 }
 
 impl fmt::Debug for ProviderBuilder {
@@ -543,6 +554,7 @@ impl ProviderBuilder {
     /// | `AUTH_PROVIDER_ACCESS_TOKEN_TTL_SECS`, `_REFRESH_TOKEN_TTL_SECS`, `_ID_TOKEN_TTL_SECS` | lifetimes |
     /// | `AUTH_PROVIDER_REGISTRATION` | `open`: dynamic registration for anyone; `token`: with `AUTH_PROVIDER_REGISTRATION_TOKEN` |
     /// | `AUTH_PROVIDER_FORM_SECRET` | the consent form's key, shared by replicas (32+ bytes) |
+    /// | `AUTH_PROVIDER_ACR_VALUES` | `acr_values_supported`, space-separated |
     ///
     /// # Errors
     ///
@@ -634,6 +646,14 @@ impl ProviderBuilder {
             }
             builder = builder.form_secret(secret);
         }
+        if let Some(values) = var("AUTH_PROVIDER_ACR_VALUES") {
+            builder = builder.acr_values_supported(
+                values
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            );
+        }
         Ok(builder)
     }
 
@@ -654,6 +674,8 @@ impl ProviderBuilder {
             secret_iterations: secret::DEFAULT_ITERATIONS,
             insecure_http: false,
             form_secret: None,
+            dpop: DpopConfig::new(),
+            acr_values: None,
         }
     }
 
@@ -773,12 +795,42 @@ impl ProviderBuilder {
         self
     }
 
+    /// How DPoP proofs (RFC 9449) are checked at the token and userinfo endpoints (default
+    /// [`DpopConfig::new`]: `ES256`, `ES384`, `EdDSA`, `PS256` and `RS256` proofs, five
+    /// minutes old at most, no server nonces). The accepted algorithms are published as
+    /// `dpop_signing_alg_values_supported`. With [`DpopConfig::required`], every token
+    /// request needs a proof; with [`DpopConfig::nonces`], every proof needs a nonce the
+    /// provider handed out (`use_dpop_nonce` and a `DPoP-Nonce` header otherwise). Its public
+    /// URL and forwarded-header settings do not apply: a proof names the provider's own
+    /// endpoint (`{issuer}/token`, `{issuer}/userinfo`) in `htu`.
+    ///
+    /// A token request with a valid `DPoP` header gets an access token bound to the proof's
+    /// key (`cnf.jkt`, `token_type` `DPoP`); one without gets a Bearer token as before.
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = config;
+        self
+    }
+
+    /// The authentication context classes the host's [`Users`] can satisfy, published as
+    /// `acr_values_supported` (default: not published). See
+    /// [`AuthorizeContext::acr_values`](crate::AuthorizeContext::acr_values) and
+    /// [`SignedIn::acr`](crate::SignedIn::acr).
+    pub fn acr_values_supported<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.acr_values = Some(values.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Builds the provider and registers the configured clients.
     ///
     /// # Errors
     ///
     /// If the issuer is not a valid URL, there is no key or no [`Users`], two keys share a
-    /// kid, the active kid is unknown, or the store fails.
+    /// kid, the active kid is unknown, the [DPoP configuration](Self::dpop) is invalid, or
+    /// the store fails.
     pub async fn build(self) -> Result<Provider, ProviderError> {
         let config = |message: &str| ProviderError::Config(message.to_owned());
         let issuer = self.issuer.trim_end_matches('/').to_owned();
@@ -813,6 +865,21 @@ impl ProviderBuilder {
         {
             return Err(ProviderError::Config(format!("no key with kid {kid:?}")));
         }
+        let dpop = DpopVerifier::new(self.dpop)
+            .map_err(|e| ProviderError::Config(format!("DPoP: {e}")))?;
+        let endpoint_url = |name: &str| {
+            url::Url::parse(&format!("{issuer}/{name}"))
+                .map_err(|e| ProviderError::Config(format!("issuer {issuer:?}: {e}")))
+        };
+        let token_url = endpoint_url("token")?;
+        let userinfo_url = endpoint_url("userinfo")?;
+        if let Some(values) = &self.acr_values
+            && values.iter().any(|v| !crate::params::is_plain(v))
+        {
+            return Err(config(
+                "acr_values_supported: a value is empty or holds whitespace",
+            ));
+        }
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let engine = Engine {
             audience: self.audience.unwrap_or_else(|| issuer.clone()),
@@ -839,6 +906,10 @@ impl ProviderBuilder {
                     .expect("the system random generator is available"),
             },
             last_purge: AtomicI64::new(unix_now()),
+            dpop,
+            token_url,
+            userinfo_url,
+            acr_values: self.acr_values,
         };
         let provider = Provider {
             engine: Arc::new(engine),

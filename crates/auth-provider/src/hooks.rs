@@ -174,6 +174,8 @@ pub enum Authentication {
 pub struct SignedIn {
     pub(crate) sub: String,
     pub(crate) auth_time: Option<i64>,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: Vec<String>,
 }
 
 impl SignedIn {
@@ -182,6 +184,8 @@ impl SignedIn {
         Self {
             sub: sub.into(),
             auth_time: None,
+            acr: None,
+            amr: Vec::new(),
         }
     }
 
@@ -189,6 +193,26 @@ impl SignedIn {
     /// now.
     pub fn auth_time(mut self, unix_seconds: i64) -> Self {
         self.auth_time = Some(unix_seconds);
+        self
+    }
+
+    /// The authentication context class this sign-in satisfied (`acr`, OpenID Connect Core
+    /// §2; RFC 9470 step-up), typically one of [`AuthorizeContext::acr_values`] the user
+    /// really went through. It is stored with the authorization and carried by its ID and
+    /// access tokens, refreshed ones included. Default: none (no `acr` claim).
+    pub fn acr(mut self, acr: impl Into<String>) -> Self {
+        self.acr = Some(acr.into());
+        self
+    }
+
+    /// The authentication methods used (`amr`, RFC 8176 values such as `pwd`, `otp`,
+    /// `hwk`, `mfa`). Default: none (no `amr` claim).
+    pub fn amr<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.amr = methods.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -305,6 +329,7 @@ pub struct AuthorizeContext<'a> {
     pub(crate) scope: &'a [String],
     pub(crate) prompt: &'a [String],
     pub(crate) max_age: Option<u64>,
+    pub(crate) acr_values: &'a [String],
     pub(crate) resume_url: String,
     /// Set when the user's sign-in was older than `max_age`.
     pub(crate) force_login: bool,
@@ -362,6 +387,16 @@ impl AuthorizeContext<'_> {
     #[must_use]
     pub fn max_age(&self) -> Option<u64> {
         self.max_age
+    }
+
+    /// `acr_values`: the authentication context classes the client asks for, in order of
+    /// preference (OpenID Connect Core §3.1.2.1; empty without the parameter). A request for
+    /// a class the user's current sign-in does not satisfy is a step-up (RFC 9470): sign the
+    /// user in at that level and say so with [`SignedIn::acr`]. The provider does not
+    /// enforce them: the client and its resource servers check the `acr` claim.
+    #[must_use]
+    pub fn acr_values(&self) -> &[String] {
+        self.acr_values
     }
 
     /// `login_hint`.

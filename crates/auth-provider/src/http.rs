@@ -103,6 +103,14 @@ impl ProviderRequest {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Every value of the header `name` (case-insensitive), in order.
+    pub(crate) fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The value of the cookie `name`, from the `Cookie` headers.
     #[must_use]
     pub fn cookie(&self, name: &str) -> Option<&str> {

@@ -13,10 +13,11 @@
 //! RFC 9207 `iss`, single-use codes whose replay revokes their tokens, refresh tokens only for
 //! `offline_access` with rotation and reuse detection, RFC 8707 resource indicators, RFC 9068
 //! access tokens, ID tokens and userinfo by scope, `client_secret_basic`,
-//! `client_secret_post`, `private_key_jwt` and public clients, revocation (RFC 7009),
-//! introspection (RFC 7662), discovery (OpenID Connect and RFC 8414), key rotation, dynamic
-//! registration (RFC 7591, off by default) and a consent step with records users can review
-//! and revoke. Codes, tokens and client secrets are stored only as hashes ([`SecretHash`]).
+//! `client_secret_post`, `private_key_jwt` and public clients, DPoP-bound tokens (RFC 9449,
+//! proofs checked by `auth_core::dpop`; see [`ProviderBuilder::dpop`]), `acr` / `amr` for
+//! step-up (`acr_values`, [`SignedIn::acr`]), revocation (RFC 7009), introspection
+//! (RFC 7662), discovery (OpenID Connect and RFC 8414), key rotation, dynamic registration
+//! (RFC 7591, off by default) and a consent step with records users can review and revoke. Codes, tokens and client secrets are stored only as hashes ([`SecretHash`]).
 //!
 //! # Features
 //!
@@ -40,6 +41,9 @@ mod pkce;
 mod router;
 mod secret;
 mod store;
+
+/// How DPoP proofs are checked (from `auth_core::dpop`), for [`ProviderBuilder::dpop`].
+pub use auth_core::dpop::DpopConfig;
 
 pub use crate::client::{Client, ClientAuth};
 pub use crate::engine::{AuthorizedApp, Provider, ProviderBuilder, ProviderError};

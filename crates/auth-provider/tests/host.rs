@@ -1,11 +1,13 @@
 //! The provider hosted in an axum app, as a user would host it, over real HTTP: the host's
 //! own login page and session cookie behind `Users`, third-party clients that register
-//! themselves, the consent step, resource indicators, offline access and the refusals.
+//! themselves, the consent step, resource indicators, offline access, DPoP-bound tokens,
+//! `acr` for step-up and the refusals.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use auth_core::{Algorithm, ClientKey};
 use auth_provider::{
     Authentication, AuthorizeContext, BoxFuture, Client, KeySpec, MemoryStore, Provider,
     ProviderResponse, ProviderStore, SignedIn, SigningKey, StoreError, UserClaims, Users,
@@ -41,7 +43,12 @@ impl Users for HostUsers {
                         return Authentication::Denied("mallory may not sign in".into());
                     }
                     let auth_time = auth_time.parse().unwrap_or(0);
-                    Authentication::SignedIn(SignedIn::new(sub).auth_time(auth_time))
+                    let signed_in = SignedIn::new(sub).auth_time(auth_time);
+                    // Step-up: the host signs in at the first level asked for.
+                    Authentication::SignedIn(match request.acr_values().first() {
+                        Some(acr) => signed_in.acr(acr.clone()).amr(["pwd", "otp"]),
+                        None => signed_in,
+                    })
                 }
                 _ => {
                     let target = url::form_urlencoded::Serializer::new(String::new())
@@ -182,6 +189,7 @@ async fn host() -> Host {
         .audience("https://default.example")
         .secret_hash_iterations(1_000)
         .dynamic_registration(Some(INITIAL_TOKEN.to_owned()))
+        .acr_values_supported(["urn:example:loa:1", "urn:example:loa:2"])
         .client(
             Client::confidential("first", "first-secret-0123456789")
                 .redirect_uri(REDIRECT)
@@ -1066,5 +1074,605 @@ async fn logout_ends_the_hosts_session_too() {
     assert_eq!(
         response.headers()["set-cookie"],
         "session=; Path=/; Max-Age=0"
+    );
+}
+
+// ----- DPoP (RFC 9449) -----
+
+fn dpop_key() -> ClientKey {
+    ClientKey::generate(Algorithm::ES256).expect("an ES256 key")
+}
+
+/// A proof of `key` for `method` at `url` (with `ath` for `access_token`).
+fn proof(key: &ClientKey, method: &str, url: &str, access_token: Option<&str>) -> String {
+    key.dpop_proof(method, url, access_token, None)
+        .expect("a DPoP proof")
+}
+
+/// POST /token with `proofs` as `DPoP` headers, as `client` (Basic with a secret, or
+/// `client_id` in the form for a public client).
+async fn token_dpop(
+    host: &Host,
+    client: (&str, Option<&str>),
+    form: &[(&str, &str)],
+    proofs: &[String],
+) -> (u16, Value, Option<String>) {
+    let mut form = form.to_vec();
+    let mut request = http().post(format!("{}/token", host.url));
+    match client {
+        (id, Some(secret)) => request = request.basic_auth(id, Some(secret)),
+        (id, None) => form.push(("client_id", id)),
+    }
+    for proof in proofs {
+        request = request.header("dpop", proof);
+    }
+    let response = request.form(&form).send().await.expect("token");
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().expect("ASCII").to_owned());
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+        nonce,
+    )
+}
+
+/// A code for `client_id` signed in as alice, with `extra` authorization parameters.
+async fn code_for(host: &Host, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let response = authorize(host, &params(client_id, extra), Some("alice")).await;
+    assert_eq!(response.status(), 302);
+    let back = query(&location(&response));
+    back.get("code")
+        .unwrap_or_else(|| panic!("no code: {back:?}"))
+        .clone()
+}
+
+fn redeem_form(code: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]
+}
+
+const FIRST: (&str, Option<&str>) = ("first", Some("first-secret-0123456789"));
+const CLI: (&str, Option<&str>) = ("cli", None);
+
+async fn introspect(host: &Host, token: &str) -> Value {
+    let (status, body) = token_at(host, "introspect", &[("token", token)]).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// POST `{url}/{endpoint}` as `first`.
+async fn token_at(host: &Host, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/{endpoint}", host.url))
+        .basic_auth(FIRST.0, FIRST.1)
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_dpop_token_request_gets_a_token_bound_to_the_key() {
+    let host = host().await;
+    let key = dpop_key();
+    let code = code_for(&host, "first", &[]).await;
+    let token_url = format!("{}/token", host.url);
+    let (status, tokens, _) = token_dpop(
+        &host,
+        FIRST,
+        &redeem_form(&code),
+        &[proof(&key, "POST", &token_url, None)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+    let access_token = tokens["access_token"].as_str().expect("access token");
+    let access = claims(access_token);
+    assert_eq!(access["cnf"]["jkt"], key.thumbprint());
+    // The ID token is not bound.
+    assert!(
+        claims(tokens["id_token"].as_str().expect("id"))
+            .get("cnf")
+            .is_none()
+    );
+    // Introspection says so.
+    let answer = introspect(&host, access_token).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "DPoP");
+    assert_eq!(answer["cnf"]["jkt"], key.thumbprint());
+    // A confidential client's refresh token is not bound (RFC 9449 §5): without a proof, a
+    // Bearer token again.
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let (status, refreshed, _) = token_dpop(
+        &host,
+        FIRST,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["token_type"], "Bearer");
+    let access_token = refreshed["access_token"].as_str().expect("access");
+    assert!(claims(access_token).get("cnf").is_none());
+    assert_eq!(
+        introspect(&host, access_token).await["token_type"],
+        "Bearer"
+    );
+}
+
+#[tokio::test]
+async fn without_a_dpop_header_the_token_is_a_bearer_token() {
+    let host = host().await;
+    let (status, tokens, _) =
+        token_dpop(&host, FIRST, &[("grant_type", "client_credentials")], &[]).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(
+        claims(tokens["access_token"].as_str().expect("access"))
+            .get("cnf")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_proof_is_refused_at_the_token_endpoint() {
+    let host = host().await;
+    let key = dpop_key();
+    let once = proof(&key, "POST", &format!("{}/token", host.url), None);
+    let form = [("grant_type", "client_credentials")];
+    let (status, first, _) = token_dpop(&host, FIRST, &form, std::slice::from_ref(&once)).await;
+    assert_eq!((status, first["token_type"].as_str()), (200, Some("DPoP")));
+    let (status, again, _) = token_dpop(&host, FIRST, &form, &[once]).await;
+    assert_eq!(status, 400);
+    assert_eq!(again["error"], "invalid_dpop_proof", "{again}");
+    assert!(
+        again["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("used before")),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn a_proof_for_another_url_or_method_is_refused() {
+    let host = host().await;
+    let key = dpop_key();
+    let form = [("grant_type", "client_credentials")];
+    for (wrong, why) in [
+        (
+            proof(&key, "POST", &format!("{}/userinfo", host.url), None),
+            "htu",
+        ),
+        (
+            proof(&key, "POST", "https://elsewhere.example/token", None),
+            "htu",
+        ),
+        (
+            proof(&key, "GET", &format!("{}/token", host.url), None),
+            "htm",
+        ),
+    ] {
+        let (status, body, _) = token_dpop(&host, FIRST, &form, &[wrong]).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_dpop_proof");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains(why)),
+            "{body}"
+        );
+    }
+    let (status, body, _) = token_dpop(&host, FIRST, &form, &["not.a.proof".to_owned()]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+}
+
+#[tokio::test]
+async fn two_dpop_headers_are_refused() {
+    let host = host().await;
+    let key = dpop_key();
+    let url = format!("{}/token", host.url);
+    let (status, body, _) = token_dpop(
+        &host,
+        FIRST,
+        &[("grant_type", "client_credentials")],
+        &[
+            proof(&key, "POST", &url, None),
+            proof(&key, "POST", &url, None),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    assert_eq!(body["error_description"], "more than one DPoP proof");
+}
+
+#[tokio::test]
+async fn a_public_clients_bound_refresh_token_needs_the_same_key() {
+    let host = host().await;
+    let key = dpop_key();
+    let other = dpop_key();
+    let url = format!("{}/token", host.url);
+    let code = code_for(&host, "cli", &[]).await;
+    let (status, tokens, _) = token_dpop(
+        &host,
+        CLI,
+        &redeem_form(&code),
+        &[proof(&key, "POST", &url, None)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    // Without a proof, or with another key: refused, and the token stays usable.
+    let (status, body, _) = token_dpop(&host, CLI, &form, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    let (status, body, _) =
+        token_dpop(&host, CLI, &form, &[proof(&other, "POST", &url, None)]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // With the key: rotated, and the new refresh token is bound too.
+    let (status, refreshed, _) =
+        token_dpop(&host, CLI, &form, &[proof(&key, "POST", &url, None)]).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["token_type"], "DPoP");
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().expect("access"))["cnf"]["jkt"],
+        key.thumbprint()
+    );
+    let next = refreshed["refresh_token"].as_str().expect("refresh");
+    let (status, body, _) = token_dpop(
+        &host,
+        CLI,
+        &[("grant_type", "refresh_token"), ("refresh_token", next)],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+}
+
+#[tokio::test]
+async fn dpop_jkt_pins_the_key_of_the_token_request() {
+    let host = host().await;
+    let key = dpop_key();
+    let other = dpop_key();
+    let url = format!("{}/token", host.url);
+    let jkt = key.thumbprint();
+    let code = code_for(&host, "cli", &[("dpop_jkt", &jkt)]).await;
+    let (status, body, _) = token_dpop(
+        &host,
+        CLI,
+        &redeem_form(&code),
+        &[proof(&other, "POST", &url, None)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    let code = code_for(&host, "cli", &[("dpop_jkt", &jkt)]).await;
+    let (status, body, _) = token_dpop(&host, CLI, &redeem_form(&code), &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    let code = code_for(&host, "cli", &[("dpop_jkt", &jkt)]).await;
+    let (status, tokens, _) = token_dpop(
+        &host,
+        CLI,
+        &redeem_form(&code),
+        &[proof(&key, "POST", &url, None)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().expect("access"))["cnf"]["jkt"],
+        jkt
+    );
+    // A value that is no thumbprint is refused at the authorization endpoint.
+    let response = authorize(
+        &host,
+        &params("cli", &[("dpop_jkt", "short")]),
+        Some("alice"),
+    )
+    .await;
+    assert_eq!(query(&location(&response))["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn userinfo_takes_a_bound_token_only_with_a_proof() {
+    let host = host().await;
+    let key = dpop_key();
+    let other = dpop_key();
+    let code = code_for(&host, "first", &[]).await;
+    let (status, tokens, _) = token_dpop(
+        &host,
+        FIRST,
+        &redeem_form(&code),
+        &[proof(&key, "POST", &format!("{}/token", host.url), None)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["access_token"].as_str().expect("access");
+    let userinfo = format!("{}/userinfo", host.url);
+    let call = |scheme: &'static str, proof: Option<String>| {
+        let mut request = http()
+            .get(&userinfo)
+            .header("authorization", format!("{scheme} {token}"));
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send()
+    };
+    let challenge = |response: &reqwest::Response| {
+        response.headers()["www-authenticate"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned()
+    };
+    // As a Bearer token: refused.
+    let response = call("Bearer", None).await.expect("userinfo");
+    assert_eq!(response.status(), 401);
+    let www = challenge(&response);
+    assert!(
+        www.starts_with("DPoP ") && www.contains("error=\"invalid_token\""),
+        "{www}"
+    );
+    assert!(www.contains("algs=\"ES256"), "{www}");
+    // As DPoP without a proof, with a proof without `ath`, with another key's proof: refused.
+    let response = call("DPoP", None).await.expect("userinfo");
+    assert_eq!(response.status(), 401);
+    assert!(challenge(&response).contains("error=\"invalid_dpop_proof\""));
+    let response = call("DPoP", Some(proof(&key, "GET", &userinfo, None)))
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), 401);
+    let response = call("DPoP", Some(proof(&other, "GET", &userinfo, Some(token))))
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), 401);
+    assert!(challenge(&response).contains("error=\"invalid_token\""));
+    // With a proof of the key for this request: the profile.
+    let response = call("DPoP", Some(proof(&key, "GET", &userinfo, Some(token))))
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["sub"], "alice");
+    // An unbound token is not a DPoP token.
+    let (_, plain, _) = token_dpop(
+        &host,
+        FIRST,
+        &redeem_form(&code_for(&host, "first", &[]).await),
+        &[],
+    )
+    .await;
+    let plain = plain["access_token"].as_str().expect("access");
+    let response = http()
+        .get(&userinfo)
+        .header("authorization", format!("DPoP {plain}"))
+        .header("dpop", proof(&key, "GET", &userinfo, Some(plain)))
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn an_opaque_bound_token_keeps_cnf_for_introspection() {
+    let host = host().await;
+    host.provider.set_opaque_access_tokens(true);
+    let key = dpop_key();
+    let (status, tokens, _) = token_dpop(
+        &host,
+        FIRST,
+        &[("grant_type", "client_credentials")],
+        &[proof(&key, "POST", &format!("{}/token", host.url), None)],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+    let token = tokens["access_token"].as_str().expect("access");
+    assert!(token.starts_with("opq_"));
+    let answer = introspect(&host, token).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "DPoP");
+    assert_eq!(answer["cnf"]["jkt"], key.thumbprint());
+}
+
+#[tokio::test]
+async fn a_provider_with_dpop_nonces_hands_one_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let secret = auth_core::Secret::new("a-nonce-secret-of-at-least-32-bytes");
+    let provider = Provider::builder(url.clone())
+        .key(SigningKey::generate(KeySpec::P256, "k1"))
+        .users(HostUsers)
+        .secret_hash_iterations(1_000)
+        .dpop(
+            auth_provider::DpopConfig::new()
+                .algorithms([Algorithm::ES256])
+                .nonces(secret, std::time::Duration::from_secs(60)),
+        )
+        .client(Client::confidential("svc", "svc-secret-0123456789"))
+        .build()
+        .await
+        .expect("build");
+    assert_eq!(
+        provider.discovery_document()["dpop_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let app: axum::Router = provider.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let key = dpop_key();
+    let send = |proof: String| {
+        http()
+            .post(format!("{url}/token"))
+            .basic_auth("svc", Some("svc-secret-0123456789"))
+            .header("dpop", proof)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let response = send(proof(&key, "POST", &format!("{url}/token"), None))
+        .await
+        .expect("token");
+    assert_eq!(response.status(), 400);
+    let nonce = response.headers()["dpop-nonce"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"], "use_dpop_nonce");
+    let with_nonce = key
+        .dpop_proof("POST", &format!("{url}/token"), None, Some(&nonce))
+        .expect("proof");
+    let response = send(with_nonce).await.expect("token");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["token_type"], "DPoP");
+}
+
+// ----- acr (OpenID Connect Core acr_values, RFC 9470) -----
+
+#[tokio::test]
+async fn acr_values_lead_to_acr_in_the_id_and_access_tokens() {
+    let host = host().await;
+    let code = code_for(
+        &host,
+        "first",
+        &[("acr_values", "urn:example:loa:2 urn:example:loa:1")],
+    )
+    .await;
+    let (status, tokens) = redeem(&host, FIRST.0, "first-secret-0123456789", &code, &[]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = claims(tokens["id_token"].as_str().expect("id"));
+    let access = claims(tokens["access_token"].as_str().expect("access"));
+    for token in [&id, &access] {
+        assert_eq!(token["acr"], "urn:example:loa:2", "{token}");
+        assert_eq!(token["amr"], json!(["pwd", "otp"]));
+        assert!(token["auth_time"].is_i64());
+    }
+    // Refreshed tokens keep it.
+    let (status, refreshed) = token(
+        &host,
+        FIRST.0,
+        "first-secret-0123456789",
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("refresh"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(
+        claims(refreshed["id_token"].as_str().expect("id"))["acr"],
+        "urn:example:loa:2"
+    );
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().expect("access"))["acr"],
+        "urn:example:loa:2"
+    );
+    // Without acr_values, no acr.
+    let code = code_for(&host, "first", &[]).await;
+    let (_, tokens) = redeem(&host, FIRST.0, "first-secret-0123456789", &code, &[]).await;
+    let id = claims(tokens["id_token"].as_str().expect("id"));
+    assert!(id.get("acr").is_none() && id.get("amr").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn max_age_with_acr_values_gives_a_fresh_sign_in() {
+    let host = host().await;
+    // alice signed in an hour ago; max_age=60 sends her back to the login page.
+    let stale = unix_now() - 3600;
+    let request = params(
+        "first",
+        &[("max_age", "60"), ("acr_values", "urn:example:loa:2")],
+    );
+    let url =
+        url::Url::parse_with_params(&format!("{}/authorize", host.url), &request).expect("URL");
+    let response = http()
+        .get(url)
+        .header("cookie", format!("session=alice.{stale}"))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(response.status(), 302);
+    let login = response.headers()["location"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(login.starts_with("/login?"), "{login}");
+    // A fresh sign-in: a fresh auth_time, at the level asked for.
+    let before = unix_now();
+    let code = code_for(
+        &host,
+        "first",
+        &[("max_age", "60"), ("acr_values", "urn:example:loa:2")],
+    )
+    .await;
+    let (status, tokens) = redeem(&host, FIRST.0, "first-secret-0123456789", &code, &[]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = claims(tokens["id_token"].as_str().expect("id"));
+    assert!(id["auth_time"].as_i64().expect("auth_time") >= before);
+    assert_eq!(id["acr"], "urn:example:loa:2");
+}
+
+#[tokio::test]
+async fn discovery_lists_dpop_algorithms_and_acr_values() {
+    let host = host().await;
+    let document: Value = http()
+        .get(format!("{}/.well-known/openid-configuration", host.url))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("JSON");
+    let algs = document["dpop_signing_alg_values_supported"]
+        .as_array()
+        .expect("dpop algs");
+    assert!(algs.contains(&json!("ES256")) && algs.contains(&json!("EdDSA")));
+    assert!(
+        !algs
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.starts_with("HS")))
+    );
+    assert_eq!(
+        document["acr_values_supported"],
+        json!(["urn:example:loa:1", "urn:example:loa:2"])
     );
 }

@@ -34,13 +34,14 @@ fn split(text: &str) -> Vec<String> {
 }
 
 const AUTHORIZATION_COLUMNS: &str =
-    "id, sub, client_id, scope, resources, auth_time, created_at, revoked";
+    "id, sub, client_id, scope, resources, auth_time, acr, amr, created_at, revoked";
 
 macro_rules! authorization {
     ($row:expr) => {{
         let row = $row;
         let scope: String = row.try_get("scope")?;
         let resources: String = row.try_get("resources")?;
+        let amr: String = row.try_get("amr")?;
         Authorization {
             id: row.try_get("id")?,
             sub: row.try_get("sub")?,
@@ -48,6 +49,8 @@ macro_rules! authorization {
             scope: split(&scope),
             resources: split(&resources),
             auth_time: row.try_get("auth_time")?,
+            acr: row.try_get("acr")?,
+            amr: split(&amr),
             created_at: row.try_get("created_at")?,
             revoked: row.try_get("revoked")?,
         }
@@ -176,10 +179,11 @@ impl ProviderStore for SqlStore {
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let sql = "INSERT INTO auth_provider_authorizations \
-                       (id, sub, client_id, scope, resources, auth_time, created_at, revoked) \
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+                       (id, sub, client_id, scope, resources, auth_time, acr, amr, created_at, revoked) \
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             let scope = joined(&authorization.scope);
             let resources = joined(&authorization.resources);
+            let amr = joined(&authorization.amr);
             self.change(
                 sql,
                 &[
@@ -189,14 +193,16 @@ impl ProviderStore for SqlStore {
                     Bind::Text(&scope),
                     Bind::Text(&resources),
                     Bind::Int(authorization.auth_time),
+                    Bind::OptText(authorization.acr.as_deref()),
+                    Bind::Text(&amr),
                     Bind::Int(authorization.created_at),
                     Bind::Bool(authorization.revoked),
                 ],
             )
             .await?;
             let sql = "INSERT INTO auth_provider_codes \
-                       (hash, authorization_id, redirect_uri, code_challenge, nonce, expires_at, used) \
-                       VALUES (?, ?, ?, ?, ?, ?, FALSE)";
+                       (hash, authorization_id, redirect_uri, code_challenge, nonce, dpop_jkt, expires_at, used) \
+                       VALUES (?, ?, ?, ?, ?, ?, ?, FALSE)";
             self.change(
                 sql,
                 &[
@@ -205,6 +211,7 @@ impl ProviderStore for SqlStore {
                     Bind::Text(&code.redirect_uri),
                     Bind::Text(&code.code_challenge),
                     Bind::OptText(code.nonce.as_deref()),
+                    Bind::OptText(code.dpop_jkt.as_deref()),
                     Bind::Int(code.expires_at),
                 ],
             )
@@ -278,7 +285,7 @@ impl ProviderStore for SqlStore {
     fn take_code<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<CodeUse>> {
         Box::pin(async move {
             let sql = "UPDATE auth_provider_codes SET used = TRUE WHERE hash = ? AND used = FALSE \
-                       RETURNING authorization_id, redirect_uri, code_challenge, nonce, expires_at";
+                       RETURNING authorization_id, redirect_uri, code_challenge, nonce, dpop_jkt, expires_at";
             let taken = on_backend!(self, sql, |query, pool| {
                 match bounded(query.bind(hash).fetch_optional(pool))
                     .await
@@ -291,6 +298,7 @@ impl ProviderStore for SqlStore {
                             redirect_uri: row.try_get("redirect_uri")?,
                             code_challenge: row.try_get("code_challenge")?,
                             nonce: row.try_get("nonce")?,
+                            dpop_jkt: row.try_get("dpop_jkt")?,
                             expires_at: row.try_get("expires_at")?,
                         })
                     })?),
@@ -323,13 +331,14 @@ impl ProviderStore for SqlStore {
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let sql = "INSERT INTO auth_provider_refresh_tokens \
-                       (hash, authorization_id, client_id, expires_at, rotated) VALUES (?, ?, ?, ?, ?)";
+                       (hash, authorization_id, client_id, dpop_jkt, expires_at, rotated) VALUES (?, ?, ?, ?, ?, ?)";
             self.change(
                 sql,
                 &[
                     Bind::Text(&record.hash),
                     Bind::Text(&record.authorization_id),
                     Bind::Text(&record.client_id),
+                    Bind::OptText(record.dpop_jkt.as_deref()),
                     Bind::Int(record.expires_at),
                     Bind::Bool(record.rotated),
                 ],
@@ -344,7 +353,7 @@ impl ProviderStore for SqlStore {
         hash: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<RefreshRecord>>> {
         Box::pin(async move {
-            let sql = "SELECT hash, authorization_id, client_id, expires_at, rotated \
+            let sql = "SELECT hash, authorization_id, client_id, dpop_jkt, expires_at, rotated \
                        FROM auth_provider_refresh_tokens WHERE hash = ?";
             on_backend!(self, sql, |query, pool| {
                 match bounded(query.bind(hash).fetch_optional(pool))
@@ -356,6 +365,7 @@ impl ProviderStore for SqlStore {
                             hash: row.try_get("hash")?,
                             authorization_id: row.try_get("authorization_id")?,
                             client_id: row.try_get("client_id")?,
+                            dpop_jkt: row.try_get("dpop_jkt")?,
                             expires_at: row.try_get("expires_at")?,
                             rotated: row.try_get("rotated")?,
                         })

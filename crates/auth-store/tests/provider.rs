@@ -325,3 +325,123 @@ impl auth_provider::Users for NoUsers {
         Box::pin(async { Ok(None) })
     }
 }
+
+/// A DPoP proof of `key` for a token request to `issuer`.
+fn token_proof(key: &auth_core::ClientKey, issuer: &TestIssuer) -> String {
+    key.dpop_proof("POST", &issuer.token_endpoint(), None, None)
+        .expect("a DPoP proof")
+}
+
+/// A public client's token request with an optional DPoP proof: status and body.
+async fn public_token(
+    issuer: &TestIssuer,
+    form: &[(&str, &str)],
+    proof: Option<String>,
+) -> (u16, Value) {
+    let mut form = form.to_vec();
+    form.push(("client_id", "spa"));
+    let mut request = http().post(issuer.token_endpoint()).form(&form);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    let response = request.send().await.expect("token request");
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// A code for `spa`, signed in as alice, with `extra` authorization parameters.
+async fn spa_code(issuer: &TestIssuer, extra: &[(&str, &str)]) -> String {
+    let challenge = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, VERIFIER.as_bytes()));
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", "spa"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid offline_access"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    let authorize =
+        url::Url::parse_with_params(&issuer.authorization_endpoint(), params).expect("URL");
+    let response = http().get(authorize).send().await.expect("authorize");
+    assert_eq!(response.status(), 302);
+    query_of(response.headers()["location"].to_str().expect("ASCII"))["code"].clone()
+}
+
+#[tokio::test]
+async fn dpop_bindings_and_acr_survive_a_restart() {
+    let key = SigningKey::generate(KeySpec::P256, "persisted-2");
+    let dpop = auth_core::ClientKey::generate(auth_core::Algorithm::ES256).expect("a key");
+    let other = auth_core::ClientKey::generate(auth_core::Algorithm::ES256).expect("a key");
+    for url in databases().await {
+        let first = issuer(&url, &key, 0).await;
+        let port = first.local_addr().port();
+        first
+            .provider()
+            .register_client(
+                auth_provider::Client::public("spa")
+                    .redirect_uri(REDIRECT)
+                    .first_party(true),
+            )
+            .await
+            .expect("register spa");
+        // A code pinned to a key (dpop_jkt), and one for a step-up sign-in.
+        let jkt = dpop.thumbprint();
+        let pinned = spa_code(&first, &[("dpop_jkt", &jkt)]).await;
+        let code = spa_code(&first, &[("acr_values", "urn:example:mfa")]).await;
+
+        first.shutdown().await;
+        let second = issuer(&url, &key, port).await;
+        let redeem = |code: &str| {
+            [
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ]
+            .map(|(n, v)| (n, v.to_owned()))
+        };
+        let form = redeem(&pinned);
+        let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, body) = public_token(&second, &form, Some(token_proof(&other, &second))).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{url}: the code remembers its dpop_jkt"
+        );
+        let form = redeem(&code);
+        let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, tokens) =
+            public_token(&second, &form, Some(token_proof(&dpop, &second))).await;
+        assert_eq!(status, 200, "{url}: {tokens}");
+        assert_eq!(tokens["token_type"], "DPoP");
+        let refresh = tokens["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned();
+
+        second.shutdown().await;
+        let third = issuer(&url, &key, port).await;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ];
+        let (status, body) = public_token(&third, &form, None).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{url}: the refresh token stays bound"
+        );
+        let (status, refreshed) =
+            public_token(&third, &form, Some(token_proof(&dpop, &third))).await;
+        assert_eq!(status, 200, "{url}: {refreshed}");
+        let id_token = refreshed["id_token"].as_str().expect("an ID token");
+        let payload = id_token.split('.').nth(1).expect("payload");
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("JSON");
+        assert_eq!(claims["acr"], "urn:example:mfa", "{url}: the acr is stored");
+        third.shutdown().await;
+    }
+}

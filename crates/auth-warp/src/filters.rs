@@ -43,7 +43,7 @@ pub(crate) fn request_auth() -> impl Filter<Extract = (RequestAuth,), Error = Re
 }
 
 /// Extracts the verified claims, refusing a request without a valid credential: 401
-/// `token_missing` (bare `Bearer` challenge) without one, 401 `token_expired` /
+/// `token_missing` (a challenge without `error`) without one, 401 `token_expired` /
 /// `token_invalid`, 400 `invalid_request`, 503 while the provider is unreachable, ... (see
 /// [`AuthRejection`]; add `.recover(auth_warp::recover)`).
 ///
@@ -193,6 +193,7 @@ pub fn guard(guard: Guard) -> impl Filter<Extract = (), Error = Rejection> + Clo
 /// | `POST {prefix}/refresh` | rotates the tokens (200, 401 when the session is over) |
 /// | `POST {prefix}/signout` | revokes, clears the cookies, redirects (RP-initiated logout) |
 /// | `GET {prefix}/me` | `{"success":true,"data":{"user":…,"claims":…}}` |
+/// | `GET /.well-known/oauth-protected-resource[/path]` | the RFC 9728 metadata, when configured (`AuthenticatorBuilder::resource_metadata`, or `APP_URL` / `AUTH_RESOURCE` for `from_env`); not under the prefix |
 ///
 /// Each route is served by [`Authenticator::handle`], which also answers other methods with
 /// 405; other paths are rejected as not found, so that the next `or` branch is tried.

@@ -63,7 +63,7 @@ impl AuthLayer {
     }
 
     /// Requires a valid credential on every request, before any filter runs: without one the
-    /// answer is 401 (`token_missing`, bare `Bearer` challenge), with a bad one the error's
+    /// answer is 401 (`token_missing`, a challenge without `error`), with a bad one the error's
     /// status. The authenticator's own helper routes stay open.
     pub fn required(mut self) -> Self {
         self.required = true;

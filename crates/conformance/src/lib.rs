@@ -26,4 +26,6 @@ mod guides {
     struct ServiceToService;
     #[doc = include_str!("../../../docs/operations.md")]
     struct Operations;
+    #[doc = include_str!("../../../docs/resource-server.md")]
+    struct ResourceServer;
 }

@@ -5,6 +5,7 @@ mod authorize;
 mod counters;
 mod dev_mint;
 mod discovery;
+mod dpop_acr;
 mod faults;
 mod jwks;
 mod lifecycle;

@@ -40,6 +40,10 @@ struct AuthRequest {
     code_challenge: String,
     prompt: Vec<String>,
     max_age: Option<u64>,
+    /// `acr_values`, in order of preference.
+    acr_values: Vec<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the key the token request's proof must use.
+    dpop_jkt: Option<String>,
     /// Errors go in the fragment (an implicit-style `response_type`).
     fragment: bool,
 }
@@ -115,6 +119,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         scope: &auth.scope,
         prompt: &auth.prompt,
         max_age: auth.max_age,
+        acr_values: &auth.acr_values,
         resume_url,
         force_login: false,
     };
@@ -126,7 +131,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
     };
     let mut context = context;
     let mut retried = false;
-    let (sub, auth_time) = loop {
+    let (signed_in, auth_time) = loop {
         let signed_in = match engine.users.authenticate(&context).await {
             Authentication::SignedIn(user) => user,
             Authentication::Respond(_) if auth.prompts("none") => {
@@ -137,7 +142,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         };
         let auth_time = signed_in.auth_time.unwrap_or(now);
         if !stale(auth_time) {
-            break (signed_in.sub, auth_time);
+            break (signed_in, auth_time);
         }
         // Older than max_age: ask the host to authenticate the user again (OpenID Connect
         // Core §3.1.2.1), once; a hook that cannot is answered with login_required.
@@ -150,6 +155,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         retried = true;
         context.force_login = true;
     };
+    let sub = signed_in.sub;
     // Consent.
     match consent(engine, request, &auth, &params, &sub, posted, now).await {
         Ok(ConsentStep::Granted) => {}
@@ -166,6 +172,8 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         scope,
         resources: auth.resources.clone(),
         auth_time,
+        acr: signed_in.acr,
+        amr: signed_in.amr,
         created_at: now,
         revoked: false,
     };
@@ -175,6 +183,7 @@ pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> Provid
         redirect_uri: auth.redirect_uri.clone(),
         code_challenge: auth.code_challenge.clone(),
         nonce: auth.nonce.clone(),
+        dpop_jkt: auth.dpop_jkt.clone(),
         expires_at: now + i64::try_from(engine.lifetimes.code.as_secs()).unwrap_or(600),
     };
     if engine
@@ -425,6 +434,27 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
         Some(Ok(max_age)) => Some(max_age),
         Some(Err(_)) => return Err(invalid("max_age must be a non-negative integer")),
     };
+    let acr_values: Vec<String> = params
+        .get("acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if acr_values.iter().any(|v| !crate::params::is_plain(v)) {
+        return Err(invalid(
+            "acr_values must be values separated by single spaces, without control characters",
+        ));
+    }
+    let dpop_jkt = params.get("dpop_jkt").map(str::to_owned);
+    if dpop_jkt
+        .as_deref()
+        .is_some_and(|jkt| !super::dpop::is_thumbprint(jkt))
+    {
+        return Err(invalid(
+            "dpop_jkt is not a JWK SHA-256 thumbprint (43 base64url characters)",
+        ));
+    }
     Ok(AuthRequest {
         client,
         redirect_uri: redirect_uri.to_owned(),
@@ -435,6 +465,8 @@ async fn validate(engine: &Engine, params: &Params) -> Result<AuthRequest, Rejec
         code_challenge: code_challenge.to_owned(),
         prompt,
         max_age,
+        acr_values,
+        dpop_jkt,
         fragment,
     })
 }

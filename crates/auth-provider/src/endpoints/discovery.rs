@@ -6,7 +6,7 @@ use crate::engine::{ASSERTION_ALGS, Engine};
 use crate::http::ProviderResponse;
 
 /// The claims the provider may put in tokens and userinfo.
-const CLAIMS: [&str; 25] = [
+const CLAIMS: [&str; 27] = [
     "iss",
     "sub",
     "aud",
@@ -15,6 +15,8 @@ const CLAIMS: [&str; 25] = [
     "nbf",
     "jti",
     "auth_time",
+    "acr",
+    "amr",
     "nonce",
     "at_hash",
     "sid",
@@ -88,6 +90,18 @@ pub(crate) fn document(engine: &Engine) -> Value {
     });
     if engine.registration.is_some() {
         document["registration_endpoint"] = engine.endpoint("register").into();
+    }
+    // RFC 9449 §5.1: the algorithms DPoP proofs may use.
+    let dpop_algs: Vec<&str> = engine
+        .dpop
+        .config()
+        .algorithm_list()
+        .iter()
+        .map(|alg| alg.as_str())
+        .collect();
+    document["dpop_signing_alg_values_supported"] = dpop_algs.into();
+    if let Some(values) = &engine.acr_values {
+        document["acr_values_supported"] = values.clone().into();
     }
     document
 }

@@ -10,7 +10,8 @@ use crate::secret::token_hash;
 
 /// For an authenticated client (a resource server). An opaque access token this provider
 /// issued, or a JWT access token it signed, that has not expired and was not revoked is
-/// `{"active": true, ...its claims, "token_type": "Bearer"}`; anything else is
+/// `{"active": true, ...its claims, "token_type": "Bearer"}`, or for a DPoP-bound token
+/// `"token_type": "DPoP"` with its `cnf` (RFC 9449 §6.2); anything else is
 /// `{"active": false}` (RFC 7662 §2.2: nothing more is said about an inactive token).
 pub(crate) async fn handle(engine: &Engine, request: &ProviderRequest) -> ProviderResponse {
     match process(engine, request).await {
@@ -71,8 +72,13 @@ async fn process(engine: &Engine, request: &ProviderRequest) -> Result<Value, OA
     if expired || revoked {
         return Ok(inactive());
     }
+    let token_type = if super::dpop::bound_key(&claims).is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     claims.insert("active".into(), Value::Bool(true));
-    claims.insert("token_type".into(), "Bearer".into());
+    claims.insert("token_type".into(), token_type.into());
     Ok(Value::Object(claims))
 }
 

@@ -3,6 +3,7 @@
 mod assertion;
 pub(crate) mod authorize;
 pub(crate) mod discovery;
+mod dpop;
 mod introspect;
 mod logout;
 mod register;
@@ -44,7 +45,7 @@ pub(crate) async fn dispatch(engine: &Engine, request: &ProviderRequest) -> Prov
                 .with_header("access-control-allow-methods", "GET, POST")
                 .with_header(
                     "access-control-allow-headers",
-                    "Authorization, Content-Type",
+                    "Authorization, Content-Type, DPoP",
                 )
                 .with_header("access-control-max-age", "600"),
         );
@@ -95,7 +96,10 @@ fn allowed_methods(name: &str) -> &'static str {
 fn cors(response: ProviderResponse) -> ProviderResponse {
     response
         .with_header("access-control-allow-origin", "*")
-        .with_header("access-control-expose-headers", "WWW-Authenticate")
+        .with_header(
+            "access-control-expose-headers",
+            "WWW-Authenticate, DPoP-Nonce",
+        )
 }
 
 fn not_found() -> ProviderResponse {
@@ -110,6 +114,8 @@ pub(crate) struct OAuthError {
     pub(crate) description: Cow<'static, str>,
     /// The `WWW-Authenticate` challenge, for `401` answers.
     pub(crate) challenge: Option<String>,
+    /// The `DPoP-Nonce` to use, for `use_dpop_nonce` (RFC 9449 §8).
+    pub(crate) dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -122,6 +128,7 @@ impl OAuthError {
             error,
             description: description.into(),
             challenge: None,
+            dpop_nonce: None,
         }
     }
 
@@ -141,6 +148,7 @@ impl OAuthError {
             error: "invalid_client",
             description: description.into(),
             challenge: Some("Basic realm=\"auth-provider\", charset=\"UTF-8\"".to_owned()),
+            dpop_nonce: None,
         }
     }
 
@@ -153,6 +161,7 @@ impl OAuthError {
             error: "temporarily_unavailable",
             description: "the provider's storage is unavailable; try again".into(),
             challenge: None,
+            dpop_nonce: None,
         }
     }
 
@@ -165,7 +174,19 @@ impl OAuthError {
         if self.status == 503 {
             response = response.with_header("retry-after", "5");
         }
+        if let Some(nonce) = self.dpop_nonce {
+            response = response.with_header("dpop-nonce", nonce);
+        }
         response
+    }
+}
+
+/// A refused DPoP proof at the token endpoint: `400` (RFC 9449 §5).
+impl From<dpop::Refusal> for OAuthError {
+    fn from(refusal: dpop::Refusal) -> Self {
+        let mut error = Self::bad_request(refusal.error, refusal.description);
+        error.dpop_nonce = refusal.nonce;
+        error
     }
 }
 

@@ -1,11 +1,13 @@
 //! `POST {path}/token`: the token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6; RFC 7636
-//! §4.6; RFC 8707; RFC 9068; RFC 9700 §4.14; OpenID Connect Core §3.1.3, §12).
+//! §4.6; RFC 8707; RFC 9068; RFC 9449 §5, §10; RFC 9700 §4.14; OpenID Connect Core §3.1.3,
+//! §12).
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use super::dpop::{self, Refusal};
 use super::{OAuthError, authenticate_client, form};
 use crate::client::Client;
 use crate::engine::Engine;
@@ -43,11 +45,29 @@ pub(crate) async fn process(
             format!("this client is not registered for the {grant} grant"),
         ));
     }
+    // RFC 9449 §5: with one valid proof, the access token is bound to its key.
+    let jkt = match dpop::proof_header(request)? {
+        Some(proof) => Some(dpop::verify(
+            engine,
+            proof,
+            "POST",
+            &engine.token_url,
+            None,
+        )?),
+        None if engine.dpop.config().is_required() => {
+            return Err(Refusal::invalid(
+                "this provider issues DPoP-bound tokens only: send a DPoP proof",
+            )
+            .into());
+        }
+        None => None,
+    };
+    let jkt = jkt.as_deref();
     match params.get("grant_type") {
         None => Err(OAuthError::invalid_request("grant_type is missing")),
-        Some("authorization_code") => authorization_code(engine, &client, &params).await,
-        Some("refresh_token") => refresh_token(engine, &client, &params).await,
-        Some("client_credentials") => client_credentials(engine, &client, &params).await,
+        Some("authorization_code") => authorization_code(engine, &client, &params, jkt).await,
+        Some("refresh_token") => refresh_token(engine, &client, &params, jkt).await,
+        Some("client_credentials") => client_credentials(engine, &client, &params, jkt).await,
         Some("password") => Err(OAuthError::bad_request(
             "unsupported_grant_type",
             "the password grant is not supported (OAuth 2.1 removed it); use the authorization code flow",
@@ -117,8 +137,12 @@ struct Access<'a> {
     scope: &'a [String],
     audiences: &'a [String],
     auth_time: Option<i64>,
+    acr: Option<&'a str>,
+    amr: &'a [String],
     claims: Option<&'a UserClaims>,
     authorization_id: Option<&'a str>,
+    /// The DPoP key the token is bound to (`cnf.jkt`).
+    jkt: Option<&'a str>,
 }
 
 /// Issues an RFC 9068 access token (or an opaque one) and records it; returns the token.
@@ -144,6 +168,18 @@ async fn issue_access(engine: &Engine, access: Access<'_>) -> Result<String, OAu
     }
     if let Some(auth_time) = access.auth_time {
         claims.insert("auth_time".into(), auth_time.into());
+    }
+    // RFC 9068 §2.2.1, RFC 9470 §3: how the user authenticated.
+    if let Some(acr) = access.acr {
+        claims.insert("acr".into(), acr.into());
+    }
+    if !access.amr.is_empty() {
+        claims.insert("amr".into(), access.amr.to_vec().into());
+    }
+    // RFC 9449 §6: the key the token is bound to; kept in an opaque token's stored claims,
+    // so that introspection answers it.
+    if let Some(jkt) = access.jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     let opaque = engine
         .opaque_access_tokens
@@ -203,6 +239,12 @@ fn id_token(
     body.insert("iat".into(), now.into());
     body.insert("jti".into(), random_hex(16).into());
     body.insert("auth_time".into(), authorization.auth_time.into());
+    if let Some(acr) = &authorization.acr {
+        body.insert("acr".into(), acr.clone().into());
+    }
+    if !authorization.amr.is_empty() {
+        body.insert("amr".into(), authorization.amr.clone().into());
+    }
     body.insert("sid".into(), authorization.id.clone().into());
     body.insert("at_hash".into(), URL_SAFE_NO_PAD.encode(half).into());
     if let Some(nonce) = nonce {
@@ -222,10 +264,11 @@ async fn active_user(engine: &Engine, sub: &str) -> Result<UserClaims, OAuthErro
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or no longer exists"))
 }
 
-/// Issues a refresh token for `authorization`.
+/// Issues a refresh token for `authorization`, bound to the DPoP key `jkt` if given.
 async fn issue_refresh(
     engine: &Engine,
     authorization: &Authorization,
+    jkt: Option<&str>,
 ) -> Result<String, OAuthError> {
     let token = random_b64(32);
     engine
@@ -234,6 +277,7 @@ async fn issue_refresh(
             hash: token_hash(&token),
             authorization_id: authorization.id.clone(),
             client_id: authorization.client_id.clone(),
+            dpop_jkt: jkt.map(str::to_owned),
             expires_at: unix_now().saturating_add(seconds(engine.lifetimes.refresh)),
             rotated: false,
         })
@@ -244,8 +288,25 @@ async fn issue_refresh(
     Ok(token)
 }
 
-/// The tokens for an authorization: an access token with `scope`, an ID token when `scope`
-/// has `openid`, and the refresh token if there is one.
+/// `DPoP` for a token bound to a key, `Bearer` otherwise (RFC 9449 §5).
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
+}
+
+/// Whether refresh tokens issued to `client` are bound to the request's DPoP key: only a
+/// public client's (RFC 9449 §5: a confidential client's are already sender-constrained by
+/// its authentication).
+fn refresh_binding<'a>(client: &Client, jkt: Option<&'a str>) -> Option<&'a str> {
+    jkt.filter(|_| !client.is_confidential())
+}
+
+/// The tokens for an authorization: an access token with `scope` (bound to the DPoP key
+/// `jkt`, if any), an ID token when `scope` has `openid`, and the refresh token if there is
+/// one.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per grant, each naming every part of the answer"
+)]
 async fn respond(
     engine: &Engine,
     authorization: &Authorization,
@@ -254,6 +315,7 @@ async fn respond(
     audiences: &[String],
     nonce: Option<&str>,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let access_token = issue_access(
         engine,
@@ -263,14 +325,17 @@ async fn respond(
             scope,
             audiences,
             auth_time: Some(authorization.auth_time),
+            acr: authorization.acr.as_deref(),
+            amr: &authorization.amr,
             claims: Some(claims),
             authorization_id: Some(&authorization.id),
+            jkt,
         },
     )
     .await?;
     let mut response = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": token_type(jkt),
         "expires_in": seconds(engine.access_ttl()),
     });
     if !scope.is_empty() {
@@ -294,6 +359,7 @@ async fn authorization_code(
     engine: &Engine,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let code = required(params, "code")?;
     let redirect_uri = required(params, "redirect_uri")?;
@@ -344,13 +410,30 @@ async fn authorization_code(
             "code_verifier does not match the code_challenge",
         ));
     }
+    // RFC 9449 §10: the authorization request named the key the proof must use.
+    if let Some(expected) = &record.dpop_jkt {
+        match jkt {
+            None => {
+                return Err(Refusal::invalid(
+                    "the authorization request named a DPoP key (dpop_jkt): send a proof made with it",
+                )
+                .into());
+            }
+            Some(jkt) if jkt != expected => {
+                return Err(
+                    Refusal::invalid("the DPoP proof's key is not the one dpop_jkt named").into(),
+                );
+            }
+            Some(_) => {}
+        }
+    }
     if authorization.revoked {
         return Err(OAuthError::invalid_grant("the grant was revoked"));
     }
     let claims = active_user(engine, &authorization.sub).await?;
     let audiences = narrow_resources(&authorization.resources, params)?;
     let refresh = if gets_refresh_token(client, &authorization) {
-        Some(issue_refresh(engine, &authorization).await?)
+        Some(issue_refresh(engine, &authorization, refresh_binding(client, jkt)).await?)
     } else {
         None
     };
@@ -362,6 +445,7 @@ async fn authorization_code(
         &audiences,
         record.nonce.as_deref(),
         refresh,
+        jkt,
     )
     .await
 }
@@ -370,6 +454,7 @@ async fn refresh_token(
     engine: &Engine,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let token = required(params, "refresh_token")?;
     if !client.gets_refresh_tokens() {
@@ -389,6 +474,24 @@ async fn refresh_token(
         return Err(OAuthError::invalid_grant(
             "refresh token was issued to another client",
         ));
+    }
+    // RFC 9449 §5: a bound refresh token is used with a proof of its key. Checked before
+    // reuse detection, so that a copy without the key cannot revoke the family.
+    if let Some(bound) = &record.dpop_jkt {
+        match jkt {
+            None => {
+                return Err(Refusal::invalid(
+                    "the refresh token is bound to a DPoP key: send a proof made with it",
+                )
+                .into());
+            }
+            Some(jkt) if jkt != bound => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is bound to another DPoP key",
+                ));
+            }
+            Some(_) => {}
+        }
     }
     let authorization = engine
         .store
@@ -427,7 +530,7 @@ async fn refresh_token(
     let audiences = narrow_resources(&authorization.resources, params)?;
     // The new tokens are stored before the old refresh token is used up, so that a store
     // failure (503) leaves it usable for the client's retry.
-    let refresh = issue_refresh(engine, &authorization).await?;
+    let refresh = issue_refresh(engine, &authorization, refresh_binding(client, jkt)).await?;
     // RFC 6749 §6: an omitted scope means the scope originally granted. The new refresh
     // token keeps the original grant; only this access token is narrowed.
     let scope = if requested_scope.is_empty() {
@@ -444,6 +547,7 @@ async fn refresh_token(
         &audiences,
         None,
         Some(refresh),
+        jkt,
     )
     .await?;
     // Checks passed and the answer is ready: rotate. Losing this race means another request
@@ -458,6 +562,7 @@ async fn client_credentials(
     engine: &Engine,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     if !client.is_confidential() {
         return Err(OAuthError::bad_request(
@@ -518,14 +623,17 @@ async fn client_credentials(
             scope: &scope,
             audiences: &audiences,
             auth_time: None,
+            acr: None,
+            amr: &[],
             claims: None,
             authorization_id: None,
+            jkt,
         },
     )
     .await?;
     let mut response = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": token_type(jkt),
         "expires_in": seconds(engine.access_ttl()),
     });
     if !scope.is_empty() {

@@ -340,6 +340,8 @@ mod tests {
             scope: vec!["openid".into()],
             resources: Vec::new(),
             auth_time: 0,
+            acr: None,
+            amr: Vec::new(),
             created_at: 0,
             revoked: false,
         }
@@ -352,6 +354,7 @@ mod tests {
             redirect_uri: "http://app/cb".into(),
             code_challenge: "c".into(),
             nonce: None,
+            dpop_jkt: None,
             expires_at: 100,
         }
     }
@@ -381,6 +384,7 @@ mod tests {
             hash: "r1".into(),
             authorization_id: "a1".into(),
             client_id: "app".into(),
+            dpop_jkt: None,
             expires_at: 1_000,
             rotated: false,
         };

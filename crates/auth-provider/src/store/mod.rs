@@ -70,6 +70,12 @@ pub struct Authorization {
     pub resources: Vec<String>,
     /// When the user authenticated (Unix seconds).
     pub auth_time: i64,
+    /// The authentication context class the sign-in satisfied (`acr`, from
+    /// [`SignedIn::acr`](crate::SignedIn::acr)); carried by every ID and access token of the
+    /// family.
+    pub acr: Option<String>,
+    /// The authentication methods used (`amr`, from [`SignedIn::amr`](crate::SignedIn::amr)).
+    pub amr: Vec<String>,
     /// When it was created (Unix seconds).
     pub created_at: i64,
     /// Set by a revocation, a code replay or a refresh-token reuse.
@@ -90,6 +96,9 @@ pub struct CodeRecord {
     pub code_challenge: String,
     /// The OpenID Connect `nonce`.
     pub nonce: Option<String>,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the token request's DPoP
+    /// proof must be made with the key of this thumbprint.
+    pub dpop_jkt: Option<String>,
     /// When it stops being redeemable (Unix seconds).
     pub expires_at: i64,
 }
@@ -118,6 +127,9 @@ pub struct RefreshRecord {
     pub authorization_id: String,
     /// The client it was issued to.
     pub client_id: String,
+    /// The thumbprint of the DPoP key it is bound to (RFC 9449 §5: a public client's refresh
+    /// token issued in a DPoP token request); using it needs a proof made with that key.
+    pub dpop_jkt: Option<String>,
     /// When it expires (Unix seconds).
     pub expires_at: i64,
     /// Used once already: presenting it again revokes the family.
