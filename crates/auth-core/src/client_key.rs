@@ -240,29 +240,19 @@ impl ClientKey {
     /// # Errors
     /// `config_invalid` for another algorithm, or when the system's random source fails.
     pub fn generate(alg: Algorithm) -> Result<Self, ConfigError> {
-        let failed = || bad_key("cannot generate a key");
-        let pkcs8 = match alg {
-            Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &aws_lc_rs::rand::SystemRandom::new(),
-            )
-            .map_err(|_| failed())?
-            .as_ref()
-            .to_vec(),
-            Algorithm::ES384 => EcdsaKeyPair::generate_pkcs8(
-                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-                &aws_lc_rs::rand::SystemRandom::new(),
-            )
-            .map_err(|_| failed())?
-            .as_ref()
-            .to_vec(),
-            Algorithm::EdDSA => {
-                Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
-                    .map_err(|_| failed())?
-                    .as_ref()
-                    .to_vec()
-            }
-            other => {
+        let failed = |_| bad_key("cannot generate a key");
+        let rng = SystemRandom::new();
+        let curve = EC_CURVES.iter().find(|(a, _, _)| *a == alg);
+        let pkcs8 = match (alg, curve) {
+            (_, Some((_, signing, _))) => EcdsaKeyPair::generate_pkcs8(signing, &rng)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+            (Algorithm::EdDSA, None) => Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+            (other, None) => {
                 return Err(bad_key(format!(
                     "cannot generate a {} key (ES256, ES384 or EdDSA)",
                     other.as_str()

@@ -825,6 +825,50 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_headers_count_only_when_trusted() {
+        let req = crate::adapter::SimpleRequest::get("/a")
+            .header("host", "internal:8080")
+            .header(
+                "forwarded",
+                "for=1.2.3.4;proto=https;host=api.example.com, for=5.6.7.8",
+            );
+        let untrusted = DpopVerifier::new(DpopConfig::new()).unwrap_or_else(|_| unreachable!());
+        assert!(
+            untrusted.request_url(&req).is_err(),
+            "no public URL, no trust"
+        );
+        let trusted = DpopVerifier::new(DpopConfig::new().trust_forwarded_headers(true))
+            .unwrap_or_else(|_| unreachable!());
+        let url = trusted
+            .request_url(&req)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        assert_eq!(url, "https://api.example.com/a");
+        let req = crate::adapter::SimpleRequest::get("/b")
+            .header("host", "internal:8080")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "api.example.com");
+        let url = trusted
+            .request_url(&req)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        assert_eq!(url, "https://api.example.com/b");
+        let req = crate::adapter::SimpleRequest::get("/c").header("host", "internal:8080");
+        let url = trusted
+            .request_url(&req)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        assert_eq!(url, "http://internal:8080/c");
+        // A configured public URL wins over any header.
+        let configured = verifier();
+        let url = configured
+            .request_url(&req)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        assert_eq!(url, "https://api.example.com/base/c");
+    }
+
+    #[test]
     fn nonces_last_two_windows() {
         let verifier = DpopVerifier::new(
             DpopConfig::new()

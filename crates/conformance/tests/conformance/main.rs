@@ -85,6 +85,7 @@ per_app!(
     bindings_that_do_not_hold_are_invalid_token,
     a_stale_sign_in_is_challenged_to_step_up,
     signing_in_with_max_age_satisfies_the_step_up_route,
+    signing_in_with_acr_values_satisfies_the_step_up_route,
 );
 
 /// For each app, a module with one `#[tokio::test]` per scenario that starts its own app(s):

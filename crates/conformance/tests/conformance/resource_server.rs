@@ -547,6 +547,43 @@ pub async fn signing_in_with_max_age_satisfies_the_step_up_route(app: App) {
     );
 }
 
+/// The other way to step up: `/auth/login?acr_values=urn:example:mfa` (the dev issuer signs in
+/// at the class asked for), and the session's token carries it.
+pub async fn signing_in_with_acr_values_satisfies_the_step_up_route(app: App) {
+    app.issuer().set_auto_login(Some("alice".to_owned()));
+    let login = Url::parse_with_params(
+        &app.url("/auth/login"),
+        [
+            ("acr_values", "urn:example:mfa"),
+            ("return_to", "/api/step-up"),
+        ],
+    )
+    .expect("URL");
+    let to_issuer = app.http.get(login).send().await.expect("login");
+    let location = to_issuer.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        location.contains("acr_values=urn%3Aexample%3Amfa"),
+        "{location}"
+    );
+    let back = app.http.get(&location).send().await.expect("authorize");
+    let callback = back.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let done = app.http.get(&callback).send().await.expect("callback");
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let r = app.get("/api/step-up").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["acr"], "urn:example:mfa", "{body}");
+    // A malformed step-up request is refused before the provider is asked.
+    let bad = app.get("/auth/login?max_age=soon").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
 /// With `AUTH_DPOP_NONCE=1`: a proof without the server's nonce is `use_dpop_nonce` with a
 /// `DPoP-Nonce`; with it, the request passes and the answer carries the next nonce.
 pub async fn dpop_nonces_are_issued_and_enforced(kind: Kind) {
