@@ -514,6 +514,43 @@ fn scenario(setup: &Setup, servers: &mut Vec<Server>) -> Result<(), String> {
     let step = "GET /api/admin";
     expect(step, browser.get(&at("/api/admin")?)?, StatusCode::OK)?;
     ok("GET /api/admin -> 200 (role admin from the provider)");
+
+    // Step-up (RFC 9470): a sign-in at most 60 s old, asked for with `max_age`. oidc-provider's
+    // access tokens carry no `auth_time`: the session's ID token's is what the guard reads.
+    let step = "step-up sign-in with max_age=60";
+    let response = expect(
+        step,
+        browser.get(&at("/auth/login?max_age=60&return_to=/api/step-up")?)?,
+        StatusCode::SEE_OTHER,
+    )?;
+    let authorize = location(step, &response)?;
+    if !authorize
+        .query_pairs()
+        .any(|(k, v)| k == "max_age" && v == "60")
+    {
+        return Err(format!("{step}: no max_age in {}", show(&authorize)));
+    }
+    let callback = browser.follow_until(step, browser.get(&authorize)?, |url| {
+        same_origin(url, &app_url)
+    })?;
+    let to = location(
+        step,
+        &expect(step, browser.get(&callback)?, StatusCode::SEE_OTHER)?,
+    )?;
+    if to != at("/api/step-up")? {
+        return Err(format!("{step}: redirected to {}", show(&to)));
+    }
+    let step = "GET /api/step-up";
+    let body = json(
+        step,
+        expect(step, browser.get(&at("/api/step-up")?)?, StatusCode::OK)?,
+    )?;
+    if body["auth_time"].as_i64().is_none() {
+        return Err(format!("{step}: no auth_time in {body}"));
+    }
+    ok(
+        "step-up: /auth/login?max_age=60 through the provider, then GET /api/step-up -> 200 (auth_time from the ID token)",
+    );
     let step = "GET /api/optional";
     let body = json(
         step,

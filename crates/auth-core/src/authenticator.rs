@@ -1033,12 +1033,22 @@ impl Authenticator {
             };
             if let Some(token) = token {
                 let dpop = scheme == Scheme::Dpop;
-                let claims = self
+                let mut claims = self
                     .inner
                     .verifier
                     .verify_keyed::<C>(token.token(), token.cache_key())
                     .await
                     .map_err(|e| if dpop { e.for_dpop() } else { e })?;
+                // A session's token without `auth_time` / `acr`: the sign-in's, from its ID
+                // token (step-up guards read them; many providers leave them out of access
+                // tokens).
+                let (auth_time, acr) = token.sign_in();
+                if claims.auth_time.is_none() {
+                    claims.auth_time = auth_time.map(crate::claims::NumericDate::from_secs);
+                }
+                if claims.acr.is_none() {
+                    claims.acr = acr.map(str::to_owned);
+                }
                 let dpop_key = if dpop {
                     Some(self.check_dpop(&claims, req, token.token())?)
                 } else {

@@ -47,6 +47,12 @@ pub(crate) struct SessionCookie {
     /// access token does not carry them.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub(crate) pf: serde_json::Map<String, Value>,
+    /// The sign-in's `auth_time` and `acr`, from its ID token: what step-up guards read when
+    /// the access token does not carry them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) au: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ac: Option<String>,
 }
 
 /// The sealed refresh cookie.
@@ -74,6 +80,9 @@ pub(crate) struct FlowCookie {
 pub(crate) struct Carried {
     pub(crate) id_token: Option<String>,
     pub(crate) profile: serde_json::Map<String, Value>,
+    /// The sign-in's `auth_time` and `acr` (see [`SessionCookie::au`]).
+    pub(crate) auth_time: Option<i64>,
+    pub(crate) acr: Option<String>,
 }
 
 impl Carried {
@@ -82,6 +91,8 @@ impl Carried {
             .map(|sc| Carried {
                 id_token: sc.it,
                 profile: sc.pf,
+                auth_time: sc.au,
+                acr: sc.ac,
             })
             .unwrap_or_default()
     }
@@ -150,7 +161,7 @@ pub(crate) enum PresentedToken {
     /// A session cookie's, still valid, with its verified-token cache key (the cookie was
     /// opened now or remembered from an earlier request).
     Session(Arc<SessionAccess>),
-    /// Any other: a bearer token, a query or subprotocol token, or one a refresh just obtained.
+    /// Any other: a bearer token, a query or subprotocol token.
     Text(String),
 }
 
@@ -160,6 +171,14 @@ impl PresentedToken {
         match self {
             PresentedToken::Session(access) => &access.at,
             PresentedToken::Text(token) => token,
+        }
+    }
+
+    /// The session's sign-in `auth_time` and `acr` (from its ID token), for a session's token.
+    pub(crate) fn sign_in(&self) -> (Option<i64>, Option<&str>) {
+        match self {
+            PresentedToken::Session(access) => (access.au, access.ac.as_deref()),
+            PresentedToken::Text(_) => (None, None),
         }
     }
 
@@ -216,6 +235,7 @@ pub(crate) async fn session_token(
         ));
     };
     let carried = Carried::from_session(session);
+    let (auth_time, acr) = (carried.auth_time, carried.acr.clone());
     // Boxed: the refresh (a call to the provider) is rare, and its state would otherwise be
     // part of every request's authentication future.
     match Box::pin(auth.refresh_tokens(&refresh.rt)).await {
@@ -228,7 +248,14 @@ pub(crate) async fn session_token(
                 carried,
                 req,
             ));
-            Ok(Some(PresentedToken::Text(tokens.access_token.clone())))
+            let access = SessionAccess {
+                at: tokens.access_token.clone(),
+                exp: 0,
+                key: [0; 32],
+                au: auth_time,
+                ac: acr,
+            };
+            Ok(Some(PresentedToken::Session(Arc::new(access.keyed()))))
         }
         Err(error) => {
             if clears_on(s, &error) {
@@ -429,6 +456,8 @@ pub(crate) fn session_cookies(
         exp,
         it: tokens.id_token.clone().or(carried.id_token),
         pf: carried.profile,
+        au: carried.auth_time,
+        ac: carried.acr,
     };
     // Clear chunks left over from a larger earlier value, then set the new ones.
     let mut out: Vec<String> = Vec::new();
@@ -531,6 +560,8 @@ mod tests {
             exp: 4_000_000_000,
             it: Some("id-token".into()),
             pf: serde_json::Map::new(),
+            au: None,
+            ac: None,
         };
         let json = serde_json::to_vec(&session).expect("json");
         let sealed = s.sealer.seal("session", &json).expect("sealed");
@@ -608,6 +639,8 @@ mod tests {
             exp: 4_000_000_000,
             it: Some("i".repeat(5_000)),
             pf: serde_json::Map::new(),
+            au: Some(1_765_000_000),
+            ac: None,
         };
         let set = seal_cookie(
             &s,
@@ -628,6 +661,11 @@ mod tests {
         let req = SimpleRequest::new("GET", "/api/me").header("cookie", &pairs.join("; "));
         let first = session_access(&s, &req).expect("opens from chunks");
         assert_eq!(first.at, "access-token");
+        // The sign-in's auth_time rides along, for step-up guards.
+        assert_eq!(
+            PresentedToken::Session(Arc::clone(&first)).sign_in(),
+            (Some(1_765_000_000), None)
+        );
         let again = session_access(&s, &req).expect("remembered");
         assert!(Arc::ptr_eq(&first, &again));
     }

@@ -43,6 +43,11 @@ pub(crate) struct SessionAccess {
     /// The access token's key in the verified-token cache (set by [`keyed`](Self::keyed)).
     #[serde(skip)]
     pub(crate) key: [u8; 32],
+    /// The sign-in's `auth_time` and `acr`, from its ID token.
+    #[serde(default)]
+    pub(crate) au: Option<i64>,
+    #[serde(default)]
+    pub(crate) ac: Option<String>,
 }
 
 impl SessionAccess {
@@ -155,6 +160,8 @@ mod tests {
                 at: at.into(),
                 exp: 1,
                 key: [0; 32],
+                au: None,
+                ac: None,
             }
             .keyed(),
         )

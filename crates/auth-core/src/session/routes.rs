@@ -345,6 +345,7 @@ impl Authenticator {
         let http = self.verifier().http();
         let tokens = oauth::token_request(&*http, s, &metadata, &form).await?;
         let mut profile = serde_json::Map::new();
+        let mut sign_in: (Option<i64>, Option<String>) = (None, None);
         if let Some(id_token) = &tokens.id_token {
             let claims = self
                 .verifier()
@@ -365,6 +366,17 @@ impl Authenticator {
                 }
             }
             oauth::keep_profile(&mut profile, &claims);
+            sign_in = (
+                claims
+                    .get("auth_time")
+                    .and_then(Value::as_f64)
+                    .map(|t| t as i64),
+                claims
+                    .get("acr")
+                    .and_then(Value::as_str)
+                    .filter(|a| a.len() <= 256)
+                    .map(str::to_owned),
+            );
         } else if flow.nonce.is_some() {
             return Err(err(
                 ErrorCode::InvalidGrant,
@@ -398,6 +410,8 @@ impl Authenticator {
         let carried = Carried {
             id_token: None,
             profile,
+            auth_time: sign_in.0,
+            acr: sign_in.1,
         };
         let cookies = cookies::session_cookies(self, s, &tokens, None, carried, req);
         Ok(AuthResponse::redirect(&flow.return_to).with_cookies(cookies))
