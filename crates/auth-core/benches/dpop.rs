@@ -81,11 +81,12 @@ fn bench(c: &mut Criterion) {
         )
     });
     let dpop = authenticator.dpop().expect("dpop on");
+    let jkt = key.thumbprint();
     group.bench_function("proof_only", |b| {
         b.iter_batched(
             || dpop_req(proof()),
             |req| {
-                dpop.verify_request(&req, Some(&bound), std::time::SystemTime::now())
+                dpop.verify_request(&req, Some(&bound), Some(&jkt), std::time::SystemTime::now())
                     .expect("valid")
             },
             BatchSize::SmallInput,

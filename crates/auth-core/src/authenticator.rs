@@ -553,6 +553,7 @@ impl AuthenticatorBuilder {
                     metadata,
                     &issuers,
                     dpop.as_ref().map(DpopVerifier::config),
+                    sources.contains(&TokenSource::Query),
                 )?)
             }
             None => None,
@@ -1098,14 +1099,7 @@ impl Authenticator {
             ));
         }
         let now = self.inner.verifier.config().now();
-        let proof = verifier.verify_request(req, Some(token), now)?;
-        if aws_lc_rs::constant_time::verify_slices_are_equal(proof.jkt.as_bytes(), jkt.as_bytes())
-            .is_err()
-        {
-            return Err(binding(
-                "the DPoP proof is signed by another key than the one the token is bound to",
-            ));
-        }
+        let proof = verifier.verify_request(req, Some(token), Some(jkt), now)?;
         Ok(proof.jkt)
     }
 

@@ -28,7 +28,11 @@
 //! that is not bound, or bound to another key.
 //!
 //! Replay detection is per process: with several replicas, turn on [nonces](DpopConfig::nonces)
-//! with a shared secret, which bounds a replay to one nonce window on another replica.
+//! with a shared secret, which bounds a replay on another replica to the nonce's validity (two
+//! nonce windows, 120 s by default). The replay cache is bounded
+//! ([`replay_cache_capacity`](DpopConfig::replay_cache_capacity)); when it is full of proofs
+//! still within their lifetime, new proofs are refused (429 `rate_limited`), never let through
+//! unrecorded.
 //!
 //! A client makes its proofs with [`ClientKey::dpop_proof`](crate::ClientKey::dpop_proof).
 
@@ -63,7 +67,7 @@ const MAX_JTI_BYTES: usize = 256;
 /// | clock skew | 5 s | a proof from the future is refused beyond it |
 /// | nonces | off | on, every proof needs a current server nonce (RFC 9449 §9) |
 /// | public URL | the app URL | what `htu` must name |
-/// | replay cache | 100,000 proofs | bounded memory |
+/// | replay cache | 1,000,000 proofs (about 60 MB when full) | 3,000 proofs/s per process over a 305 s window; full, new proofs are refused |
 #[derive(Clone)]
 #[must_use]
 pub struct DpopConfig {
@@ -114,7 +118,7 @@ impl DpopConfig {
             nonce: None,
             public_url: None,
             trust_forwarded: false,
-            replay_capacity: 100_000,
+            replay_capacity: 1_000_000,
         }
     }
 
@@ -238,7 +242,10 @@ impl DpopConfig {
         self
     }
 
-    /// How many proofs the replay cache remembers at most (default 100,000).
+    /// How many proofs the replay cache remembers at most (default 1,000,000): a proof is
+    /// remembered until its `iat` plus the proof lifetime and the skew. When the cache is full
+    /// of proofs still within their lifetime, new proofs are refused (429 `rate_limited`) rather
+    /// than accepted without being remembered. Size it for your DPoP request rate × 305 s.
     pub fn replay_cache_capacity(mut self, entries: u64) -> Self {
         self.replay_capacity = entries.max(1);
         self
@@ -296,7 +303,7 @@ struct VerifierInner {
     algs: String,
     /// The public URL, parsed, without a trailing slash in its path.
     base: Option<url::Url>,
-    replay: moka::sync::Cache<[u8; 32], ()>,
+    replay: ReplayCache,
     nonce_key: Option<(hmac::Key, u64)>,
 }
 
@@ -368,11 +375,7 @@ impl DpopVerifier {
             .map(|a| a.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let window = config.proof_lifetime + config.clock_skew;
-        let replay = moka::sync::Cache::builder()
-            .max_capacity(config.replay_capacity)
-            .time_to_live(window)
-            .build();
+        let replay = ReplayCache::new(config.replay_capacity);
         let nonce_key = config.nonce.as_ref().map(|(secret, lifetime)| {
             (
                 hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes()),
@@ -391,6 +394,7 @@ impl DpopVerifier {
     }
 
     /// The configuration.
+    #[must_use = "the configuration is only read"]
     pub fn config(&self) -> &DpopConfig {
         &self.inner.config
     }
@@ -456,6 +460,7 @@ impl DpopVerifier {
         &self,
         req: &impl RequestView,
         access_token: Option<&str>,
+        expected_jkt: Option<&str>,
         now: SystemTime,
     ) -> Result<VerifiedProof, AuthError> {
         let mut proofs = 0usize;
@@ -472,19 +477,23 @@ impl DpopVerifier {
             _ => return Err(invalid("more than one DPoP proof")),
         };
         let url = self.request_url(req)?;
-        self.verify(&proof, req.method(), &url, access_token, now)
+        self.verify(&proof, req.method(), &url, access_token, expected_jkt, now)
     }
 
     /// Checks one proof for a request with `method` to `url` (query and fragment ignored).
+    /// With `expected_jkt` (the token's `cnf.jkt`), a proof by another key is refused before it
+    /// is remembered: only the key's holder can fill the replay cache.
     ///
     /// # Errors
-    /// As [`verify_request`](Self::verify_request).
+    /// As [`verify_request`](Self::verify_request); `token_invalid` (reason `key_binding`) for a
+    /// proof by another key than `expected_jkt`.
     pub fn verify(
         &self,
         proof: &str,
         method: &str,
         url: &url::Url,
         access_token: Option<&str>,
+        expected_jkt: Option<&str>,
         now: SystemTime,
     ) -> Result<VerifiedProof, AuthError> {
         let config = &self.inner.config;
@@ -507,11 +516,13 @@ impl DpopVerifier {
             .map_err(|_| invalid("the DPoP proof's header is not a JSON object"))?;
         let header: ProofHeader = serde_json::from_slice(&header_bytes)
             .map_err(|_| invalid("the DPoP proof's header is malformed"))?;
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt"))
-        {
+        // RFC 7515 §4.1.9: the `application/` prefix may be left out, or not.
+        let typ = header.typ.as_deref().map(|t| {
+            t.get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(t, |_| &t[12..])
+        });
+        if !typ.is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt")) {
             return Err(invalid("the DPoP proof's typ is not dpop+jwt"));
         }
         if header.crit.is_some() {
@@ -599,16 +610,40 @@ impl DpopVerifier {
             }
         }
         let jkt = crate::jwk::thumbprint(&jwk);
-        // Last, once the proof is known good: a bad proof never uses up its `jti`.
+        if let Some(expected) = expected_jkt
+            && !constant_time_eq(expected.as_bytes(), jkt.as_bytes())
+        {
+            return Err(AuthError::invalid_token(
+                crate::TokenInvalidReason::KeyBinding,
+                "the DPoP proof is signed by another key than the one the token is bound to",
+            )
+            .for_dpop());
+        }
+        // Last, once the proof is known good: a bad proof never uses up its `jti`. It is
+        // remembered until it could not pass the `iat` check any more.
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(jkt.as_bytes());
         ctx.update(b".");
         ctx.update(jti.as_bytes());
         let mut key = [0u8; 32];
         key.copy_from_slice(ctx.finish().as_ref());
-        let entry = self.inner.replay.entry(key).or_insert(());
-        if !entry.is_fresh() {
-            return Err(invalid("the DPoP proof was used before (jti)"));
+        let until = (iat.max(0.0) as u64)
+            .saturating_add(config.proof_lifetime.as_secs())
+            .saturating_add(config.clock_skew.as_secs())
+            .saturating_add(1);
+        match self.inner.replay.insert(key, until, secs(now)) {
+            Remembered::New => {}
+            Remembered::Seen => return Err(invalid("the DPoP proof was used before (jti)")),
+            Remembered::Full => {
+                tracing::warn!(
+                    "the DPoP replay cache is full: proofs are refused until entries expire (DpopConfig::replay_cache_capacity)"
+                );
+                return Err(AuthError::new(
+                    ErrorCode::RateLimited,
+                    "too many DPoP proofs right now: retry shortly",
+                )
+                .with_retry_after(5));
+            }
         }
         Ok(VerifiedProof { jkt })
     }
@@ -666,14 +701,14 @@ fn hex(b: u8) -> Option<u8> {
     char::from(b).to_digit(16).map(|d| d as u8)
 }
 
-/// The scheme and host of `Forwarded` (RFC 7239, first element) or of `X-Forwarded-Proto` and
-/// `X-Forwarded-Host`.
+/// The scheme and host of the last `Forwarded` element (RFC 7239: each proxy appends its own,
+/// so the last is the one the nearest proxy, yours, added), or of the last `X-Forwarded-Proto`
+/// and `X-Forwarded-Host` values.
 fn forwarded(req: &impl RequestView) -> (Option<String>, Option<String>) {
-    if let Some(value) = adapter::first_header(req, "forwarded") {
-        let first = value.split(',').next().unwrap_or_default();
+    if let Some(element) = last_value(req, "forwarded") {
         let mut proto = None;
         let mut host = None;
-        for pair in first.split(';') {
+        for pair in element.split(';') {
             if let Some((name, v)) = pair.trim().split_once('=') {
                 let v = v.trim().trim_matches('"').to_owned();
                 match name.trim().to_ascii_lowercase().as_str() {
@@ -690,15 +725,80 @@ fn forwarded(req: &impl RequestView) -> (Option<String>, Option<String>) {
             );
         }
     }
-    let first = |name: &str| {
-        adapter::first_header(req, name)
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
-            .filter(|v| !v.is_empty())
-    };
     (
-        first("x-forwarded-proto").filter(|p| matches!(p.as_str(), "http" | "https")),
-        first("x-forwarded-host"),
+        last_value(req, "x-forwarded-proto").filter(|p| matches!(p.as_str(), "http" | "https")),
+        last_value(req, "x-forwarded-host"),
     )
+}
+
+/// The last comma-separated element of every value of header `name`.
+fn last_value(req: &impl RequestView, name: &str) -> Option<String> {
+    let mut last = None;
+    req.for_each_header(name, &mut |value| {
+        if let Some(element) = adapter::text(value)
+            .rsplit(',')
+            .map(str::trim)
+            .find(|e| !e.is_empty())
+        {
+            last = Some(element.to_owned());
+        }
+    });
+    last
+}
+
+/// Whether a proof id was new, seen before, or could not be remembered.
+enum Remembered {
+    New,
+    Seen,
+    Full,
+}
+
+/// The proofs seen within their lifetime: `jti` (with the key) → until when. Sharded maps,
+/// bounded: a full shard first drops its expired entries, and if it is still full, a new
+/// proof is refused (never accepted unremembered, which an eviction policy would do).
+struct ReplayCache {
+    shards: Box<[std::sync::Mutex<ProofIds>]>,
+    per_shard: usize,
+}
+
+const REPLAY_SHARDS: usize = 16;
+
+/// A shard: proof id → the second it stops mattering.
+type ProofIds = std::collections::HashMap<[u8; 32], u64>;
+
+impl ReplayCache {
+    fn new(capacity: u64) -> ReplayCache {
+        let per_shard = usize::try_from(capacity)
+            .unwrap_or(usize::MAX)
+            .div_ceil(REPLAY_SHARDS)
+            .max(1);
+        ReplayCache {
+            shards: (0..REPLAY_SHARDS)
+                .map(|_| std::sync::Mutex::new(std::collections::HashMap::new()))
+                .collect(),
+            per_shard,
+        }
+    }
+
+    fn insert(&self, key: [u8; 32], until: u64, now: u64) -> Remembered {
+        let shard = &self.shards[usize::from(key[0]) % REPLAY_SHARDS];
+        let mut map = match shard.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match map.get(&key) {
+            Some(&expiry) if expiry > now => return Remembered::Seen,
+            _ => {}
+        }
+        if map.len() >= self.per_shard && !map.contains_key(&key) {
+            map.retain(|_, expiry| *expiry > now);
+            if map.len() >= self.per_shard {
+                return Remembered::Full;
+            }
+        }
+        map.insert(key, until);
+        Remembered::New
+    }
 }
 
 fn secs(now: SystemTime) -> u64 {
@@ -802,9 +902,9 @@ mod tests {
             .unwrap_or_default();
         let req = req.header("dpop", &proof);
         let now = SystemTime::now();
-        let ok = v.verify_request(&req, Some("tok"), now);
+        let ok = v.verify_request(&req, Some("tok"), None, now);
         assert_eq!(ok.map(|p| p.jkt).ok(), Some(key.thumbprint()));
-        let replay = v.verify_request(&req, Some("tok"), now);
+        let replay = v.verify_request(&req, Some("tok"), None, now);
         assert_eq!(
             replay.map_err(|e| e.code()),
             Err(ErrorCode::InvalidDpopProof)
@@ -818,19 +918,26 @@ mod tests {
             )
             .unwrap_or_default();
         let req = crate::adapter::SimpleRequest::get("/orders").header("dpop", &fresh);
-        assert!(v.verify_request(&req, Some("other"), now).is_err(), "ath");
+        assert!(
+            v.verify_request(&req, Some("other"), None, now).is_err(),
+            "ath"
+        );
         let late = now + Duration::from_secs(400);
         let req = crate::adapter::SimpleRequest::get("/orders").header("dpop", &fresh);
-        assert!(v.verify_request(&req, Some("tok"), late).is_err(), "stale");
+        assert!(
+            v.verify_request(&req, Some("tok"), None, late).is_err(),
+            "stale"
+        );
     }
 
     #[test]
     fn forwarded_headers_count_only_when_trusted() {
         let req = crate::adapter::SimpleRequest::get("/a")
             .header("host", "internal:8080")
+            // A client's own element first, then the one the proxy appended: the last counts.
             .header(
                 "forwarded",
-                "for=1.2.3.4;proto=https;host=api.example.com, for=5.6.7.8",
+                "proto=http;host=evil.example, for=5.6.7.8;proto=https;host=api.example.com",
             );
         let untrusted = DpopVerifier::new(DpopConfig::new()).unwrap_or_else(|_| unreachable!());
         assert!(
@@ -846,7 +953,8 @@ mod tests {
         assert_eq!(url, "https://api.example.com/a");
         let req = crate::adapter::SimpleRequest::get("/b")
             .header("host", "internal:8080")
-            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-proto", "http, https")
+            .header("x-forwarded-host", "evil.example")
             .header("x-forwarded-host", "api.example.com");
         let url = trusted
             .request_url(&req)
@@ -866,6 +974,46 @@ mod tests {
             .map(|u| u.to_string())
             .unwrap_or_default();
         assert_eq!(url, "https://api.example.com/base/c");
+    }
+
+    #[test]
+    fn a_full_replay_cache_refuses_rather_than_forgets() {
+        let cache = ReplayCache::new(REPLAY_SHARDS as u64); // one proof per shard
+        let key = |i: u8| {
+            let mut k = [0u8; 32];
+            k[0] = i;
+            k[1] = 1;
+            k
+        };
+        assert!(matches!(cache.insert(key(0), 100, 10), Remembered::New));
+        assert!(matches!(cache.insert(key(0), 100, 10), Remembered::Seen));
+        // Same shard (16 apart), still live: refused, and the first is still remembered.
+        assert!(matches!(cache.insert(key(16), 100, 10), Remembered::Full));
+        assert!(matches!(cache.insert(key(0), 100, 50), Remembered::Seen));
+        // Once the first has expired, its place is free again.
+        assert!(matches!(cache.insert(key(16), 200, 100), Remembered::New));
+        assert!(matches!(cache.insert(key(16), 200, 150), Remembered::Seen));
+    }
+
+    #[test]
+    fn a_proof_by_another_key_is_refused_before_it_is_remembered() {
+        let key = crate::ClientKey::generate(Algorithm::ES256).unwrap_or_else(|_| unreachable!());
+        let v = verifier();
+        let proof = key
+            .dpop_proof("GET", "https://api.example.com/base/x", Some("tok"), None)
+            .unwrap_or_default();
+        let req = crate::adapter::SimpleRequest::get("/x").header("dpop", &proof);
+        let now = SystemTime::now();
+        let other = v.verify_request(&req, Some("tok"), Some("another-thumbprint"), now);
+        assert_eq!(
+            other.err().and_then(|e| e.reason()),
+            Some(crate::TokenInvalidReason::KeyBinding)
+        );
+        // Not remembered: the same proof passes for its own key.
+        assert!(
+            v.verify_request(&req, Some("tok"), Some(&key.thumbprint()), now)
+                .is_ok()
+        );
     }
 
     #[test]

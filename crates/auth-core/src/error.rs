@@ -607,11 +607,18 @@ impl AuthError {
         if error.is_none() && self.code != ErrorCode::TokenMissing {
             return None;
         }
-        let dpop_first = ctx.dpop_algs.is_some() && (self.is_dpop() || !ctx.bearer);
+        // RFC 9449's own codes belong to the `DPoP` scheme even where the context does not
+        // name it (the public helpers); a token error of a DPoP request goes there when DPoP
+        // is accepted.
+        let dpop_code = matches!(
+            self.code,
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce
+        );
+        let dpop_first = dpop_code || (ctx.dpop_algs.is_some() && (self.is_dpop() || !ctx.bearer));
         let mut schemes: [Option<&str>; 2] = [None, None];
         if dpop_first {
             schemes[0] = Some("DPoP");
-            schemes[1] = ctx.bearer.then_some("Bearer");
+            schemes[1] = (ctx.bearer && ctx.dpop_algs.is_some()).then_some("Bearer");
         } else {
             schemes[0] = Some("Bearer");
             schemes[1] = ctx.dpop_algs.map(|_| "DPoP");
@@ -822,6 +829,15 @@ mod tests {
             Some(
                 r#"Bearer error="insufficient_user_authentication", error_description="older", acr_values="mfa", max_age="60""#
             )
+        );
+    }
+
+    #[test]
+    fn dpop_codes_are_dpop_challenges_even_from_the_public_helper() {
+        let e = AuthError::new(ErrorCode::UseDpopNonce, "nonce");
+        assert_eq!(
+            e.www_authenticate(None).as_deref(),
+            Some(r#"DPoP error="use_dpop_nonce", error_description="nonce""#)
         );
     }
 

@@ -204,7 +204,23 @@ impl Guard {
                     deny("this route accepts API keys only")
                 }
             }
-            Rule::All(list) => list.iter().try_for_each(|g| g.check_at(claims, now)),
+            Rule::All(list) => {
+                // A refusal that a new sign-in cannot cure wins; step-up refusals add up, so
+                // that one new sign-in satisfies them all.
+                let mut step_up: Option<AuthError> = None;
+                for g in list {
+                    if let Err(e) = g.check_at(claims, now) {
+                        if !e.is(ErrorCode::InsufficientUserAuthentication) {
+                            return Err(e);
+                        }
+                        step_up = Some(match step_up {
+                            None => e,
+                            Some(prev) => merge_step_up(prev, e, Join::Both),
+                        });
+                    }
+                }
+                step_up.map_or(Ok(()), Err)
+            }
             Rule::Any(list) => {
                 let mut first: Option<AuthError> = None;
                 for g in list {
@@ -213,7 +229,7 @@ impl Guard {
                         Err(e) => {
                             first = Some(match first {
                                 None => e,
-                                Some(prev) => merge_step_up(prev, e),
+                                Some(prev) => merge_step_up(prev, e, Join::Either),
                             });
                         }
                     }
@@ -226,28 +242,48 @@ impl Guard {
     }
 }
 
-/// Two alternatives that both want a new sign-in ask for either: the challenge names the
-/// `acr_values` of one and the `max_age` of the other. Otherwise the first refusal stands.
-fn merge_step_up(first: AuthError, next: AuthError) -> AuthError {
+/// How two step-up refusals combine.
+#[derive(Clone, Copy)]
+enum Join {
+    /// Alternatives (`or`): the laxest `max_age` does.
+    Either,
+    /// Requirements (`and`): the strictest `max_age` is needed.
+    Both,
+}
+
+/// Combines two refusals of one guard. Alternatives: a refusal that a new sign-in can cure
+/// wins over one it cannot (the client can act on it), and two step-up refusals make one
+/// challenge naming the `acr_values` and the `max_age` of both. Otherwise the first stands.
+fn merge_step_up(first: AuthError, next: AuthError, join: Join) -> AuthError {
     let step_up = ErrorCode::InsufficientUserAuthentication;
-    if !(first.is(step_up) && next.is(step_up)) {
-        return first;
+    match (first.is(step_up), next.is(step_up)) {
+        (true, true) => {}
+        (false, true) => return next,
+        _ => return first,
     }
-    let mut merged = AuthError::insufficient_user_authentication(
-        "a more recent or a stronger sign-in is required",
-    );
-    let acr: Vec<&str> = [first.acr_values(), next.acr_values()]
+    let mut merged = AuthError::insufficient_user_authentication(match join {
+        Join::Either => "a more recent or a stronger sign-in is required",
+        Join::Both => "a more recent and a stronger sign-in is required",
+    });
+    let mut acr: Vec<&str> = Vec::new();
+    for value in [first.acr_values(), next.acr_values()]
         .into_iter()
         .flatten()
-        .collect();
+        .flat_map(|v| v.split(' '))
+    {
+        if !acr.contains(&value) {
+            acr.push(value);
+        }
+    }
     if !acr.is_empty() {
         merged = merged.with_acr_values(acr.join(" "));
     }
-    if let Some(max_age) = [first.max_age(), next.max_age()]
-        .into_iter()
-        .flatten()
-        .max()
-    {
+    let ages = [first.max_age(), next.max_age()].into_iter().flatten();
+    let max_age = match join {
+        Join::Either => ages.max(),
+        Join::Both => ages.min(),
+    };
+    if let Some(max_age) = max_age {
         merged = merged.with_max_age(max_age);
     }
     merged
@@ -297,9 +333,31 @@ mod tests {
             assert_eq!(e.and_then(AuthError::acr_values), Some("urn:example:mfa"));
             assert_eq!(e.map(AuthError::status), Some(401));
         }
-        // A role refusal stays a 403 beside a step-up alternative.
-        let either = Guard::any_role(["admin"]).or(Guard::any_acr(["x"]));
-        let e = either.check_at(&claims(serde_json::json!({})), now).err();
+        // Beside a role alternative, the step-up is what the client can act on, in any order.
+        for either in [
+            Guard::any_role(["admin"]).or(Guard::any_acr(["x"])),
+            Guard::any_acr(["x"]).or(Guard::any_role(["admin"])),
+        ] {
+            let e = either.check_at(&claims(serde_json::json!({})), now).err();
+            assert_eq!(
+                e.map(|e| e.code()),
+                Some(ErrorCode::InsufficientUserAuthentication)
+            );
+        }
+        // Requirements: one new sign-in for both, the strictest age; a role refusal wins.
+        let both = Guard::max_auth_age(std::time::Duration::from_secs(60))
+            .and(Guard::any_acr(["mfa"]))
+            .and(Guard::max_auth_age(std::time::Duration::from_secs(30)));
+        let e = both
+            .check_at(&claims(serde_json::json!({"auth_time": 1})), now)
+            .err();
+        assert_eq!(e.as_ref().and_then(AuthError::max_age), Some(30));
+        assert_eq!(e.as_ref().and_then(AuthError::acr_values), Some("mfa"));
+        let role =
+            Guard::max_auth_age(std::time::Duration::from_secs(60)).and(Guard::any_role(["admin"]));
+        let e = role
+            .check_at(&claims(serde_json::json!({"auth_time": 1})), now)
+            .err();
         assert_eq!(e.map(|e| e.code()), Some(ErrorCode::PermissionDenied));
     }
 }

@@ -271,15 +271,20 @@ impl Introspector {
                 ));
             }
         }
-        if answer
-            .get("token_type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| {
-                !t.eq_ignore_ascii_case("bearer") && !t.eq_ignore_ascii_case("access_token")
-            })
-        {
-            // A DPoP-bound or other token type is not a bearer token.
-            return Ok(None);
+        match answer.get("token_type").and_then(Value::as_str) {
+            None => {}
+            Some(t)
+                if t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("access_token") => {}
+            // RFC 9449 §6.2: a DPoP-bound token is `DPoP`, with `cnf.jkt`, which the
+            // authenticator then checks against the request's proof like a JWT's.
+            Some(t)
+                if t.eq_ignore_ascii_case("dpop")
+                    && answer
+                        .get("cnf")
+                        .and_then(|c| c.get("jkt"))
+                        .is_some_and(Value::is_string) => {}
+            // Another token type (or `DPoP` without a key) is not one this server can check.
+            Some(_) => return Ok(None),
         }
         answer.remove("token_type");
         let bytes = serde_json::to_vec(&Value::Object(answer))

@@ -38,7 +38,8 @@ pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The protected resource's metadata. Build with [`ResourceMetadata::new`] and the setters;
 /// unset, `authorization_servers` is the verifier's issuers, `bearer_methods_supported` is
-/// `["header"]` and, with DPoP on, `dpop_signing_alg_values_supported` and
+/// `["header"]` (and `"query"` when [`TokenSource::Query`](crate::TokenSource::Query) is a
+/// source) and, with DPoP on, `dpop_signing_alg_values_supported` and
 /// `dpop_bound_access_tokens_required` follow its configuration.
 #[derive(Clone)]
 #[must_use]
@@ -221,11 +222,15 @@ impl ResourceMetadata {
     }
 
     /// The path the document is served at: the well-known prefix followed by the resource
-    /// identifier's path, if it has one (RFC 9728 §3.1).
+    /// identifier's path, if it has one, as it is (RFC 9728 §3.1: only a slash right after the
+    /// host is dropped).
     #[must_use]
     pub fn path(&self) -> String {
         let path = url::Url::parse(&self.resource)
-            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .map(|u| match u.path() {
+                "/" => String::new(),
+                path => path.to_owned(),
+            })
             .unwrap_or_default();
         format!("{WELL_KNOWN}{path}")
     }
@@ -271,6 +276,7 @@ impl ResourceMetadata {
         &self,
         issuers: &[String],
         dpop: Option<&crate::dpop::DpopConfig>,
+        query_tokens: bool,
     ) -> Value {
         let mut doc = Map::new();
         doc.insert("resource".into(), json!(self.resource));
@@ -285,10 +291,13 @@ impl ResourceMetadata {
         if !self.scopes_supported.is_empty() {
             doc.insert("scopes_supported".into(), json!(self.scopes_supported));
         }
-        let bearer_methods = self
-            .bearer_methods_supported
-            .clone()
-            .unwrap_or_else(|| vec!["header".to_owned()]);
+        let bearer_methods = self.bearer_methods_supported.clone().unwrap_or_else(|| {
+            let mut methods = vec!["header".to_owned()];
+            if query_tokens {
+                methods.push("query".to_owned());
+            }
+            methods
+        });
         doc.insert("bearer_methods_supported".into(), json!(bearer_methods));
         if !self.resource_signing_alg_values_supported.is_empty() {
             doc.insert(
@@ -358,13 +367,17 @@ impl Published {
         metadata: &ResourceMetadata,
         issuers: &[String],
         dpop: Option<&crate::dpop::DpopConfig>,
+        query_tokens: bool,
     ) -> Result<Published, ConfigError> {
         metadata.check()?;
         Ok(Published {
             path: metadata.path(),
             url: metadata.url(),
             resource: metadata.resource.clone(),
-            body: metadata.document(issuers, dpop).to_string().into_bytes(),
+            body: metadata
+                .document(issuers, dpop, query_tokens)
+                .to_string()
+                .into_bytes(),
         })
     }
 
@@ -386,12 +399,17 @@ mod tests {
 
     #[test]
     fn paths_follow_the_resource_path() {
-        let m = ResourceMetadata::new("https://api.example.com/v1/");
+        let m = ResourceMetadata::new("https://api.example.com/v1");
         assert_eq!(m.path(), "/.well-known/oauth-protected-resource/v1");
         assert_eq!(
             m.url(),
             "https://api.example.com/.well-known/oauth-protected-resource/v1"
         );
+        // A trailing slash of the path is kept; one right after the host is not.
+        let m = ResourceMetadata::new("https://api.example.com/v1/");
+        assert_eq!(m.path(), "/.well-known/oauth-protected-resource/v1/");
+        let m = ResourceMetadata::new("https://api.example.com/");
+        assert_eq!(m.path(), WELL_KNOWN);
         let m = ResourceMetadata::new("http://127.0.0.1:3000");
         assert_eq!(m.path(), WELL_KNOWN);
         assert_eq!(
@@ -416,13 +434,18 @@ mod tests {
     #[test]
     fn the_document_has_the_defaults() {
         let m = ResourceMetadata::new("https://api.example.com").scopes_supported(["a", "b"]);
-        let doc = m.document(&["https://login.example.com".to_owned()], None);
+        let doc = m.document(&["https://login.example.com".to_owned()], None, false);
         assert_eq!(doc["resource"], "https://api.example.com");
         assert_eq!(doc["authorization_servers"][0], "https://login.example.com");
         assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
         assert_eq!(doc["scopes_supported"], json!(["a", "b"]));
         assert!(doc.get("dpop_signing_alg_values_supported").is_none());
-        let doc = m.document(&[], Some(&crate::dpop::DpopConfig::new().required(true)));
+        let doc = m.document(
+            &[],
+            Some(&crate::dpop::DpopConfig::new().required(true)),
+            true,
+        );
+        assert_eq!(doc["bearer_methods_supported"], json!(["header", "query"]));
         assert_eq!(doc["dpop_bound_access_tokens_required"], true);
         assert_eq!(doc["dpop_signing_alg_values_supported"][0], "ES256");
     }

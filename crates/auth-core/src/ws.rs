@@ -438,7 +438,7 @@ impl SocketAuth {
     /// # Errors
     /// The guard's `permission_denied`.
     pub fn require(&mut self, guard: Guard) -> Result<(), AuthError> {
-        guard.check(&self.auth.claims)?;
+        guard.check_at(&self.auth.claims, self.authenticator.now_secs())?;
         self.guard = Some(match self.guard.take() {
             Some(existing) => existing.and(guard),
             None => guard,
@@ -561,7 +561,7 @@ impl SocketAuth {
             ));
         }
         if let Some(guard) = &self.guard {
-            guard.check(&fresh.claims)?;
+            guard.check_at(&fresh.claims, self.authenticator.now_secs())?;
         }
         let source = self.auth.source;
         self.expires_at = deadline_of(&self.authenticator, &fresh.claims);

@@ -382,6 +382,12 @@ impl Authenticator {
                 ErrorCode::InvalidGrant,
                 "the provider returned no ID token for an openid sign-in",
             ));
+        } else if flow.max_age.is_some() {
+            // Without an ID token there is no `auth_time` to check `max_age` against.
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the provider returned no ID token to show when the user authenticated (max_age)",
+            ));
         }
         // The access token must be usable by this app before we call the sign-in a success.
         let verified = self

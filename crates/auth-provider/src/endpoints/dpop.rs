@@ -65,7 +65,7 @@ pub(crate) fn verify(
     let now = SystemTime::now();
     engine
         .dpop
-        .verify(proof, method, url, access_token, now)
+        .verify(proof, method, url, access_token, None, now)
         .map(|verified| verified.jkt)
         .map_err(|error| Refusal::from_core(engine, &error, now))
 }

@@ -171,16 +171,32 @@ async fn process(
             nonce: None,
         });
     };
+    // RFC 9449 §7.1: a request made with the `DPoP` scheme is answered with its challenge.
+    answer(engine, request, &token, scheme, unavailable)
+        .await
+        .map_err(|mut e| {
+            e.dpop |= scheme == Scheme::Dpop && e.error == Some("invalid_token");
+            e
+        })
+}
+
+async fn answer(
+    engine: &Engine,
+    request: &ProviderRequest,
+    token: &str,
+    scheme: Scheme,
+    unavailable: impl Fn(crate::store::StoreError) -> BearerError + Copy,
+) -> Result<Map<String, Value>, BearerError> {
     let claims = match engine
         .store
-        .opaque_access_token(&token_hash(&token))
+        .opaque_access_token(&token_hash(token))
         .await
         .map_err(unavailable)?
     {
         Some(record) => record.opaque.map(|(_, claims)| claims),
         None => {
             let keys = engine.keys();
-            own_token(&keys, &engine.issuer, &token)
+            own_token(&keys, &engine.issuer, token)
                 .filter(|t| t.is_access_token())
                 .map(|t| t.claims)
         }
@@ -198,7 +214,7 @@ async fn process(
                 proof,
                 request.method(),
                 &engine.userinfo_url,
-                Some(&token),
+                Some(token),
             )?;
             if jkt != bound {
                 return Err(BearerError::unbound(
