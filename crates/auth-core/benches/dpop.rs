@@ -6,7 +6,8 @@
 //!   request (made in criterion's untimed setup): the cache answers for the token, and the
 //!   proof is checked in full (header and payload JSON, the key parsed, the ES256 signature,
 //!   `htm`, `htu`, `iat`, `ath`, the thumbprint, the replay cache);
-//! - `proof_only`: `DpopVerifier::verify_request` alone.
+//! - `proof_only`: `DpopVerifier::verify_request` alone;
+//! - `sig_only`: the floor: aws-lc-rs's ES256 check of one proof's signature, key parsed once.
 
 use std::hint::black_box;
 
@@ -14,6 +15,9 @@ use auth_core::adapter::{RequestAuth, SimpleRequest, Unauthenticated};
 use auth_core::dpop::DpopConfig;
 use auth_core::{Algorithm, AuthConfig, Authenticator, ClientKey, NoExtraClaims, Verifier};
 use auth_issuer::TestIssuer;
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
 
@@ -91,6 +95,24 @@ fn bench(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         )
+    });
+    // The floor: the proof's ES256 signature alone.
+    let one = proof();
+    let (input, sig) = one.rsplit_once('.').expect("compact");
+    let sig = URL_SAFE_NO_PAD.decode(sig).expect("b64");
+    let jwk = key.public_jwk();
+    let coordinate = |name: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().expect("member"))
+            .expect("b64")
+    };
+    let mut point = vec![4];
+    point.extend(coordinate("x"));
+    point.extend(coordinate("y"));
+    let raw = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).expect("key");
+    raw.verify_sig(input.as_bytes(), &sig).expect("verifies");
+    group.bench_function("sig_only", |b| {
+        b.iter(|| raw.verify_sig(black_box(input.as_bytes()), black_box(&sig)))
     });
     group.finish();
 }

@@ -304,8 +304,21 @@ struct VerifierInner {
     /// The public URL, parsed, without a trailing slash in its path.
     base: Option<url::Url>,
     replay: ReplayCache,
+    /// Checked proof headers (their SHA-256) and their keys.
+    keys: quick_cache::sync::Cache<[u8; 32], Arc<ProofKey>>,
     nonce_key: Option<(hmac::Key, u64)>,
 }
+
+/// A proof header that passed its checks: the algorithm, the parsed public key and its
+/// RFC 7638 thumbprint.
+struct ProofKey {
+    alg: Algorithm,
+    key: aws_lc_rs::signature::ParsedPublicKey,
+    jkt: String,
+}
+
+/// How many checked proof headers (client keys) are kept.
+const KEY_CACHE_ENTRIES: usize = 10_000;
 
 impl fmt::Debug for DpopVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -388,6 +401,7 @@ impl DpopVerifier {
                 algs,
                 base,
                 replay,
+                keys: quick_cache::sync::Cache::new(KEY_CACHE_ENTRIES),
                 nonce_key,
             }),
         })
@@ -450,6 +464,58 @@ impl DpopVerifier {
             .map_err(|_| invalid("the request URL cannot be built from its headers"))
     }
 
+    /// The checked header of a proof, and its parsed key: from the cache when this exact header
+    /// was checked before (a client sends the same header, its key, with every proof), so that
+    /// its JSON, the key and the thumbprint are read once per key, not once per request.
+    fn proof_key(&self, header_segment: &str) -> Result<Arc<ProofKey>, AuthError> {
+        let id = {
+            let digest = digest::digest(&digest::SHA256, header_segment.as_bytes());
+            let mut id = [0u8; 32];
+            id.copy_from_slice(digest.as_ref());
+            id
+        };
+        if let Some(known) = self.inner.keys.get(&id) {
+            return Ok(known);
+        }
+        let config = &self.inner.config;
+        let header_bytes = crate::b64::decode_vec(header_segment.as_bytes())
+            .ok_or_else(|| invalid("the DPoP proof's header is not base64url"))?;
+        crate::json::check_strict_object(&header_bytes)
+            .map_err(|_| invalid("the DPoP proof's header is not a JSON object"))?;
+        let header: ProofHeader = serde_json::from_slice(&header_bytes)
+            .map_err(|_| invalid("the DPoP proof's header is malformed"))?;
+        // RFC 7515 §4.1.9: the `application/` prefix may be left out, or not.
+        let typ = header.typ.as_deref().map(|t| {
+            t.get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(t, |_| &t[12..])
+        });
+        if !typ.is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt")) {
+            return Err(invalid("the DPoP proof's typ is not dpop+jwt"));
+        }
+        if header.crit.is_some() {
+            return Err(invalid("the DPoP proof has critical header parameters"));
+        }
+        let alg = header
+            .alg
+            .as_deref()
+            .and_then(Algorithm::from_name)
+            .filter(|a| config.algorithms.contains(a))
+            .ok_or_else(|| invalid("the DPoP proof's algorithm is not accepted"))?;
+        let jwk = match header.jwk {
+            Some(Value::Object(jwk)) => jwk,
+            _ => return Err(invalid("the DPoP proof has no jwk")),
+        };
+        let jkt = crate::jwk::thumbprint(&jwk);
+        let key = crate::jwk::parse_public_jwk(&Value::Object(jwk), alg).map_err(|why| {
+            tracing::debug!(reason = why, "DPoP proof key refused");
+            invalid("the DPoP proof's jwk is not a usable public key")
+        })?;
+        let checked = Arc::new(ProofKey { alg, key, jkt });
+        self.inner.keys.insert(id, Arc::clone(&checked));
+        Ok(checked)
+    }
+
     /// Checks the request's proof (RFC 9449 §4.3): `access_token` is the token it must hash
     /// (`ath`), `None` at a token endpoint.
     ///
@@ -510,43 +576,12 @@ impl DpopVerifier {
         if h.is_empty() || p.is_empty() || sig.is_empty() {
             return Err(invalid("the DPoP proof is not a signed JWT"));
         }
-        let header_bytes = crate::b64::decode_vec(h.as_bytes())
-            .ok_or_else(|| invalid("the DPoP proof's header is not base64url"))?;
-        crate::json::check_strict_object(&header_bytes)
-            .map_err(|_| invalid("the DPoP proof's header is not a JSON object"))?;
-        let header: ProofHeader = serde_json::from_slice(&header_bytes)
-            .map_err(|_| invalid("the DPoP proof's header is malformed"))?;
-        // RFC 7515 §4.1.9: the `application/` prefix may be left out, or not.
-        let typ = header.typ.as_deref().map(|t| {
-            t.get(..12)
-                .filter(|p| p.eq_ignore_ascii_case("application/"))
-                .map_or(t, |_| &t[12..])
-        });
-        if !typ.is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt")) {
-            return Err(invalid("the DPoP proof's typ is not dpop+jwt"));
-        }
-        if header.crit.is_some() {
-            return Err(invalid("the DPoP proof has critical header parameters"));
-        }
-        let alg = header
-            .alg
-            .as_deref()
-            .and_then(Algorithm::from_name)
-            .filter(|a| config.algorithms.contains(a))
-            .ok_or_else(|| invalid("the DPoP proof's algorithm is not accepted"))?;
-        let jwk = match header.jwk {
-            Some(Value::Object(jwk)) => jwk,
-            _ => return Err(invalid("the DPoP proof has no jwk")),
-        };
-        let key =
-            crate::jwk::parse_public_jwk(&Value::Object(jwk.clone()), alg).map_err(|why| {
-                tracing::debug!(reason = why, "DPoP proof key refused");
-                invalid("the DPoP proof's jwk is not a usable public key")
-            })?;
+        let proof_key = self.proof_key(h)?;
+        let (alg, key) = (proof_key.alg, &proof_key.key);
         let signature = crate::jws::decode_signature(sig, alg)
             .map_err(|_| invalid("the DPoP proof's signature is malformed"))?;
         let signing_input = &proof[..h.len() + 1 + p.len()];
-        crate::jws::verify_signature(&key, signing_input, signature.as_slice())
+        crate::jws::verify_signature(key, signing_input, signature.as_slice())
             .map_err(|_| invalid("the DPoP proof's signature is invalid"))?;
         let payload = crate::b64::decode_vec(p.as_bytes())
             .ok_or_else(|| invalid("the DPoP proof's payload is not base64url"))?;
@@ -609,7 +644,7 @@ impl DpopVerifier {
                 }
             }
         }
-        let jkt = crate::jwk::thumbprint(&jwk);
+        let jkt = proof_key.jkt.clone();
         if let Some(expected) = expected_jkt
             && !constant_time_eq(expected.as_bytes(), jkt.as_bytes())
         {
