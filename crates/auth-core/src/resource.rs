@@ -420,6 +420,50 @@ mod tests {
     }
 
     #[test]
+    fn signed_metadata_is_a_jwt_of_the_same_parameters() {
+        let key = ClientKey::generate(crate::Algorithm::ES256).unwrap_or_else(|_| unreachable!());
+        let m = ResourceMetadata::new("https://api.example.com")
+            .resource_name("Orders")
+            .signed_by(key.clone(), "https://metadata-signer.example.com");
+        let doc = m.document(&["https://login.example.com".to_owned()], None, false);
+        let jwt = doc["signed_metadata"].as_str().unwrap_or_default();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let decode = |part: &str| -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap_or_default())
+                .unwrap_or(Value::Null)
+        };
+        let header = decode(parts[0]);
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], key.kid());
+        let claims = decode(parts[1]);
+        assert_eq!(claims["iss"], "https://metadata-signer.example.com");
+        assert_eq!(claims["resource"], "https://api.example.com");
+        assert_eq!(claims["resource_name"], "Orders");
+        assert_eq!(
+            claims["authorization_servers"][0],
+            "https://login.example.com"
+        );
+        // The signature verifies with the key's public JWK.
+        let jwk = key.public_jwk();
+        let coordinate = |name: &str| {
+            URL_SAFE_NO_PAD
+                .decode(jwk[name].as_str().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let mut point = vec![4];
+        point.extend(coordinate("x"));
+        point.extend(coordinate("y"));
+        let public = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+            point,
+        );
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
+        let input = format!("{}.{}", parts[0], parts[1]);
+        assert!(public.verify(input.as_bytes(), &signature).is_ok());
+    }
+
+    #[test]
     fn identifiers_are_checked() {
         for bad in [
             "api",
